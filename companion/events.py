@@ -1,0 +1,141 @@
+"""The events that flow from perception, voice and the agent into the micro-turn clock.
+
+Every event is a small frozen dataclass whose first field `t` is a time on the
+monotonic clock (`time.monotonic()` seconds). Stages only ever emit events and
+consume events; nothing calls back upstream (DESIGN §2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+import numpy as np
+
+StreamName = Literal["files", "screen", "audio", "speaker", "asr", "model", "agent", "rules"]
+StreamStatus = Literal["live", "paused", "degraded", "unavailable", "stopped"]
+FileChangeKind = Literal["created", "modified", "deleted", "moved", "note"]
+JobPhase = Literal["started", "progress", "result", "error", "cancelled", "needs_confirmation"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """A stream changed state: the TUI shows it, the clock ignores it."""
+
+    t: float
+    stream: StreamName
+    status: StreamStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileChanged:
+    """One debounced change to a file in the repository, as a unified diff.
+
+    `diff` is empty for binary files and for notes; `note` then says what happened
+    ("binary file changed, 2.1 MB", "file over 1 MB: summarized", "inotify limit reached: polling").
+    """
+
+    t: float
+    path: str  # relative to the repository root, POSIX separators
+    kind: FileChangeKind
+    diff: str = ""
+    note: str = ""
+    old_path: str | None = None  # for moves
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Patch:
+    """A changed 40x40 RGB tile of the screen at pixel position (x, y) of its frame."""
+
+    x: int
+    y: int
+    pixels: np.ndarray  # uint8, shape (40, 40, 3)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScreenPatches:
+    """The tiles that changed since the previous captured frame (masked regions already blanked)."""
+
+    t: float
+    frame: int  # index of the captured frame since the stream started
+    width: int
+    height: int
+    patches: tuple[Patch, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AudioBlock:
+    """200 ms of microphone audio: 3200 float32 samples at 16 kHz and their dMel features.
+
+    `t` is the capture time of the block's first sample. `dmel` is uint8 of shape (16, 80):
+    16 frames (12.5 ms hop) by 80 mel bins, each bin quantized to a few levels.
+    """
+
+    t: float
+    samples: np.ndarray
+    level: float  # RMS level in dBFS (-inf .. 0)
+    dmel: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class UserWords:
+    """Words recognized in the user's speech (ASR); partial until `final`."""
+
+    t: float
+    text: str
+    final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TypedText:
+    """A line the user typed into the TUI input."""
+
+    t: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SelfSpeech:
+    """Words the companion's own voice actually played between t and t_end.
+
+    `interrupted` is set on the last event of an utterance that was stopped before its end;
+    `unspoken` then holds the text that was never played.
+    """
+
+    t: float
+    t_end: float
+    text: str
+    interrupted: bool = False
+    unspoken: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """Something the background agent did: started, progressed, finished, failed, was cancelled.
+
+    `summary` is short and speakable (no stack traces); `data` holds the structured result
+    (for the TUI card and the model).
+    """
+
+    t: float
+    job_id: str
+    tool: str
+    phase: JobPhase
+    summary: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesChanged:
+    """The rules file was (re)loaded; `error` is set when it was invalid and the old rules stay."""
+
+    t: float
+    source: str
+    error: str = ""
+
+
+Event = Union[
+    StreamState, FileChanged, ScreenPatches, AudioBlock, UserWords, TypedText, SelfSpeech,
+    JobEvent, RulesChanged,
+]

@@ -1,0 +1,1 @@
+"""companion.voice: speaking (TTS, Speaker), listening (ASR) and echo suppression."""

@@ -1,0 +1,1 @@
+"""PyTorch references for the Triton kernels, used by tests and the torch attention backend."""

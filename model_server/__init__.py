@@ -1,0 +1,1 @@
+"""model_server: streaming sessions for interaction models on a paged KV cache."""

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up companion on a fresh Debian/Ubuntu machine: system packages and a virtual
+# environment in .venv with the project installed (editable) and its dependencies.
+#   scripts/setup.sh          what `companion` needs to run
+#   scripts/setup.sh --test   also the headless test environment (Xvfb, PulseAudio, tmux) and dev tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ ${1:-} == --test ]] && want_test=1
+
+sudo_() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+packages=(libportaudio2 git)
+(( want_test )) && packages+=(xvfb x11-utils xterm tmux pulseaudio pulseaudio-utils alsa-utils espeak-ng sox libgl1 libglib2.0-0)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if (( ${#missing[@]} )); then
+  echo "setup: installing system packages: ${missing[*]}"
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
+.venv/bin/python -m pip install -q "torch==2.13.0"
+extras=""
+(( want_test )) && extras="[dev]"
+.venv/bin/python -m pip install -q -e ".${extras}"
+echo "setup: done (.venv)"

@@ -1,0 +1,1 @@
+"""tools: what the background agent can run: tests, linters and git, behind a validated registry."""
