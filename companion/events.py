@@ -26,6 +26,7 @@ class StreamState:
     stream: StreamName
     status: StreamStatus
     reason: str = ""
+    progress: float | None = None  # 0..1 while loading (the model), else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,23 @@ class RulesChanged:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ModelTurn:
+    """What the interaction model decided for one micro-turn, and how long it took.
+
+    `action` is "silence", "speech" (text is the next words to say), "stop" or "call"
+    (text is the call's JSON). `late_ticks` counts ticks so far that missed their 200 ms.
+    """
+
+    t: float
+    tick: int
+    action: Literal["silence", "speech", "stop", "call"]
+    text: str = ""
+    latency_ms: float = 0.0
+    late_ticks: int = 0
+
+
 Event = Union[
     StreamState, FileChanged, ScreenPatches, AudioBlock, UserWords, TypedText, SelfSpeech,
-    JobEvent, RulesChanged,
+    JobEvent, RulesChanged, ModelTurn,
 ]

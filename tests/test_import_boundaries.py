@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FORBIDDEN = {
     "companion": {"torch", "triton", "model_server", "kernels"},
-    "model_server": {"textual", "companion"},
+    "model_server": {"textual"},
     "kernels": {"textual", "companion"},
     "tools": {"textual", "torch", "triton"},
 }
