@@ -180,11 +180,18 @@ _INPUT_ONLY = tuple(tok for tok in SPECIAL_TOKENS
                     if tok not in ("<|silence|>", "<|stop|>", "<|call|>", "<|end|>"))
 
 
-def _call_action(raw: str) -> Action:
+def _call_actions(raw: str) -> list[Action]:
+    """A call's JSON object, then any speech that follows it before the next special token."""
     try:
-        payload = json.loads(raw)
+        payload, end = json.JSONDecoder().raw_decode(raw)
     except json.JSONDecodeError as exc:
-        return Action("call", text=raw, error=f"call is not valid JSON: {exc.msg} at {exc.pos}")
+        return [Action("call", text=raw, error=f"call is not valid JSON: {exc.msg} at {exc.pos}")]
+    rest = raw[end:]
+    call = _call_action(raw[:end], payload)
+    return [call, Action("speech", text=rest)] if rest.strip() else [call]
+
+
+def _call_action(raw: str, payload: object) -> Action:
     if not isinstance(payload, dict) or not isinstance(payload.get("tool"), str):
         return Action("call", text=raw, error='call must be {"tool": name, "args": {...}}')
     args = payload.get("args", {})
@@ -210,7 +217,7 @@ def parse_output(text: str) -> tuple[list[Action], bool]:
         at, tok = nxt
         pending += text[pos:at]
         if mode == "call" and (tok or at == len(text)):
-            actions.append(_call_action(pending.strip()))
+            actions.extend(_call_actions(pending.lstrip()))
             pending, mode = "", "speech"
         elif pending.strip() and tok != "":
             actions.append(Action("speech", text=pending))

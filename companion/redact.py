@@ -27,7 +27,8 @@ _ASSIGNMENT = re.compile(
     r"""(?P<name>\b[\w.-]*(?:secret|passw(?:or)?d|passwd|token|api[_-]?key|apikey|access[_-]?key|
          private[_-]?key|credential|auth)[\w.-]*)
         (?P<sep>\s*[:=]\s*|\s*=>\s*)
-        (?P<quote>["']?)(?P<value>[^\s"',;]{4,})(?P=quote)""",
+        (?:(?P<quote>["'])(?P<quoted>[^"'\n]{4,})(?P=quote)
+          |(?P<bare>[A-Za-z0-9_\-+/=@#$%^&*!~]{4,})(?![\w(.\[]))""",
     re.IGNORECASE | re.VERBOSE,
 )
 
@@ -51,8 +52,9 @@ def redact(text: str, *, path: str | None = None) -> str:
         text = pattern.sub(MASK, text)
 
     def mask_value(m: re.Match[str]) -> str:
-        if m.group("value") == MASK:
+        if MASK in m.group(0):
             return m.group(0)
-        return f"{m.group('name')}{m.group('sep')}{m.group('quote')}{MASK}{m.group('quote')}"
+        quote = m.group("quote") or ""
+        return f"{m.group('name')}{m.group('sep')}{quote}{MASK}{quote}"
 
     return _ASSIGNMENT.sub(mask_value, text)
