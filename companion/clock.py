@@ -98,14 +98,19 @@ class MicroTurnClock:
         self._next_tick = tick + ticks
         return self._take(tick, ticks)
 
+    def window_of(self, t: float) -> int:
+        """The window index of time t; the small epsilon makes exact boundaries land the same
+        way whatever t0 is (a recording replayed from 0.0 or from a live monotonic time)."""
+        return math.floor((t - self.t0) / self.period + 1e-6)
+
     def _take(self, tick: int, ticks: int) -> Chunk:
-        cutoff = self._window_end(tick + ticks - 1)
+        end = tick + ticks
         parts: dict[str, tuple] = {}
         with self._lock:
             for name, queue in self._pending.items():
-                ready = [e for e in queue if e.t < cutoff]
+                ready = [e for e in queue if self.window_of(e.t) < end]
                 if ready:
-                    keep = [e for e in queue if e.t >= cutoff]
+                    keep = [e for e in queue if self.window_of(e.t) >= end]
                     queue.clear()
                     queue.extend(keep)
                 parts[name] = tuple(sorted(ready, key=lambda e: e.t))
