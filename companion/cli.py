@@ -3,19 +3,120 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from companion import __version__
+
+SUBCOMMANDS = ("doctor", "serve", "record", "replay", "init", "rules")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", type=Path, default=Path.cwd(),
+                        help="repository to watch (default: the current directory)")
+    parser.add_argument("--server", metavar="URL",
+                        help="use a running model server (ours or SGLang) instead of the embedded one")
+    parser.add_argument("--token", default=os.environ.get("COMPANION_SERVER_TOKEN"),
+                        help="bearer token for --server (default: $COMPANION_SERVER_TOKEN)")
+    parser.add_argument("--model", default="embedded",
+                        help="model for the embedded server: 'embedded' or a local HF model directory")
+    parser.add_argument("--mic-file", type=Path, metavar="WAV",
+                        help="play a WAV file at real-time pace instead of the microphone")
+    parser.add_argument("--no-mic", action="store_true", help="do not listen")
+    parser.add_argument("--no-screen", action="store_true", help="do not watch the screen")
+    parser.add_argument("--no-voice", action="store_true", help="do not speak (text only)")
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="also write every event to DIR (nothing is written otherwise)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="companion",
-        description="A local-first pair-programming companion that watches, listens and interjects.",
+        description="A local-first pair-programming companion that watches, listens and interjects. "
+                    "Run it inside your repository.",
+        epilog=f"subcommands: {', '.join(SUBCOMMANDS)} (companion SUBCOMMAND --help)",
     )
     parser.add_argument("--version", action="version", version=f"companion {__version__}")
+    add_run_options(parser)
+    parser.add_argument("--headless", action="store_true",
+                        help="no TUI: one JSON line per micro-turn and per model output")
+    parser.add_argument("--transcript", type=Path, metavar="FILE",
+                        help="with --headless: write the JSON lines to FILE instead of stdout")
+    parser.add_argument("--seconds", type=float, help="with --headless: stop after this long")
+    parser.add_argument("--theme", help="TUI theme (dark, light, high-contrast, or your own)")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
+def build_subcommand_parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"companion {command}")
+    if command == "doctor":
+        parser.description = "Check the display, audio, voice, model, git and file watching."
+        parser.add_argument("--repo", type=Path, default=Path.cwd())
+    elif command == "record":
+        parser.description = "Perceive without the model and write every event to DIR."
+        parser.add_argument("dir", type=Path)
+        add_run_options(parser)
+        parser.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    elif command == "replay":
+        parser.description = "Feed a recording through the micro-turn clock; print one JSON line a turn."
+        parser.add_argument("dir", type=Path)
+        parser.add_argument("--realtime", action="store_true", help="at the recorded pace")
+        parser.add_argument("--text", action="store_true",
+                            help="serialize for text models (no feature placeholders)")
+    elif command == "init":
+        parser.description = "Write a commented default .companion.toml into the repository."
+        parser.add_argument("path", type=Path, nargs="?", default=Path(".companion.toml"))
+    elif command == "rules":
+        parser.description = "Validate rules files and print the effective merged rules."
+        parser.add_argument("action", choices=["check"])
+        parser.add_argument("file", type=Path, nargs="?")
+    return parser
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from companion.recording import RecordingError
+    from companion.replay import chunk_record, replay_chunks
+    try:
+        async for chunk, serialized in replay_chunks(args.dir, realtime=args.realtime,
+                                                     features=not args.text):
+            print(json.dumps(chunk_record(chunk, serialized)), flush=True)
+    except RecordingError as exc:
+        print(f"companion replay: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def run_subcommand(command: str, argv: list[str]) -> int:
+    if command == "serve":
+        # The server runs in its own process: the TUI process never imports torch.
+        return subprocess.call([sys.executable, "-m", "model_server", *argv])
+    args = build_subcommand_parser(command).parse_args(argv)
+    if command == "doctor":
+        from companion.doctor import doctor_command
+        return doctor_command(args.repo)
+    if command == "replay":
+        return asyncio.run(_replay(args))
+    if command == "record":
+        from companion.headless import run_headless
+        return run_headless(args, record_only=True)
+    if command == "init":
+        from companion.rules import init_command
+        return init_command(args.path)
+    from companion.rules import check_command
+    return check_command(args.file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.headless:
+        from companion.headless import run_headless
+        return run_headless(args)
+    from companion.tui_main import run_tui
+    return run_tui(args)

@@ -21,6 +21,11 @@ if (( ${#missing[@]} )); then
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+stamp=.venv/.setup-$want_test
+if [[ -f $stamp && $stamp -nt pyproject.toml && -x .venv/bin/companion ]]; then
+  exit 0  # already set up for this pyproject.toml
+fi
+
 python=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
@@ -29,4 +34,6 @@ python=${PYTHON:-python3}
 extras=""
 (( want_test )) && extras="[dev]"
 .venv/bin/python -m pip install -q -e ".${extras}"
+touch "$stamp"
+(( want_test )) && touch .venv/.setup-0
 echo "setup: done (.venv)"

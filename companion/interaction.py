@@ -1,0 +1,89 @@
+"""InteractionLoop: every micro-turn, send the chunk to the model session and act on its answer.
+
+Timing is the model's job: this loop never decides whether to speak, it only carries chunks in
+and actions out (DESIGN §1). It keeps the last turns as text so that a session lost to a server
+crash can be re-primed with the pinned prefix plus recent context.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Callable
+
+from companion.clock import MicroTurnClock
+from companion.events import Event, ModelTurn
+from companion.model_link import ModelLink
+from companion.protocol import Action, Chunk, parse_output, serialize_chunk
+from companion.session_client import ServerError, encode_features
+
+RECENT_TURNS = 24  # re-prime context after a crash: about five seconds of conversation
+
+
+class InteractionLoop:
+    def __init__(
+        self,
+        clock: MicroTurnClock,
+        link: ModelLink,
+        emit: Callable[[Event], None],
+        act: Callable[[Action, Chunk], None],
+        prefix: Callable[[], str],
+        *,
+        max_new_tokens: int = 8,
+    ) -> None:
+        self.clock = clock
+        self.link = link
+        self._emit = emit
+        self._act = act
+        self._prefix = prefix
+        self.max_new_tokens = max_new_tokens
+        self._recent: deque[str] = deque(maxlen=RECENT_TURNS)
+        self._needs_prefix = True
+        self._output_open = False
+        self.turns = 0
+        self.latency_ms: deque[float] = deque(maxlen=300)
+
+    def _turn_input(self, chunk: Chunk) -> tuple[str, dict | None, str]:
+        features = self.link.accepts_features
+        serialized = serialize_chunk(chunk, features=features)
+        text = serialized.text
+        plain = text if not features else serialize_chunk(chunk, features=False).text
+        if self._output_open:  # the last output hit max_new_tokens before <|end|>
+            text = "<|end|>" + text
+        if self._needs_prefix:
+            text = self._prefix() + "".join(self._recent) + text
+        wire = encode_features(serialized.audio, serialized.patches) if features else None
+        return text, wire, plain
+
+    async def step(self, chunk: Chunk) -> list[Action]:
+        """One micro-turn: append the chunk, decode, act. Server failures trigger recovery."""
+        text, features, plain = self._turn_input(chunk)
+        try:
+            assert self.link.client is not None, "connect the model link first"
+            result = await self.link.client.generate(text, features=features,
+                                                     max_new_tokens=self.max_new_tokens)
+        except ServerError as exc:
+            self._needs_prefix = True
+            self._output_open = False
+            await self.link.recover(str(exc).splitlines()[0])
+            return []
+        self._needs_prefix = False
+        actions, ended = parse_output(result.text)
+        finish = result.finish_reason
+        stopped = isinstance(finish, dict) and finish.get("type") == "stop"
+        self._output_open = not (ended or stopped)
+        self._recent.append(plain + result.text + ("" if self._output_open else "<|end|>"))
+        self.turns += 1
+        self.latency_ms.append(result.latency_ms)
+        stats = self.clock.stats()
+        for action in actions:
+            self._emit(ModelTurn(time.monotonic(), chunk.tick, action.kind,
+                                 action.text, result.latency_ms, stats.late_ticks))
+            self._act(action, chunk)
+        return actions
+
+    async def run(self) -> None:
+        """Tick until cancelled."""
+        while True:
+            chunk = await self.clock.next_chunk()
+            await self.step(chunk)

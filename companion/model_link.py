@@ -1,0 +1,95 @@
+"""ModelLink: the connection to the interaction model — an embedded child server or a URL.
+
+It owns the child process (if any), the SessionClient and the session. When the server
+fails, `recover()` restarts the child if it died, reopens the session, and tells the caller
+to re-prime it; every state change is a StreamState(stream="model") event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable
+
+from companion.events import Event, StreamState
+from companion.server_process import ServerProcess, ServerStartError
+from companion.session_client import ServerError, SessionClient
+
+
+class ModelLink:
+    def __init__(self, emit: Callable[[Event], None], *, server_url: str | None = None,
+                 token: str | None = None, model: str = "embedded",
+                 server_args: list[str] | None = None) -> None:
+        self._emit = emit
+        self._external = server_url
+        self._token = token
+        self.process = None if server_url else ServerProcess(model, extra_args=server_args)
+        self.client: SessionClient | None = None
+        self.info: dict = {}
+        self.restarts = 0
+
+    @property
+    def accepts_features(self) -> bool:
+        return bool(self.info.get("accepts_features"))
+
+    def _state(self, status: str, reason: str = "", progress: float | None = None) -> None:
+        self._emit(StreamState(time.monotonic(), "model", status, reason, progress))
+
+    async def connect(self) -> None:
+        """Start (or reach) the server and open a session; raises ServerError with the reason."""
+        where = self._external or "embedded model server"
+        self._state("degraded", f"loading {where}", progress=0.0)
+        if self.process is not None:
+            try:
+                url = await self.process.start()
+            except ServerStartError as exc:
+                self._state("unavailable", str(exc).splitlines()[0])
+                raise ServerError(str(exc)) from exc
+            token = self.process.token
+        else:
+            url, token = self._external, self._token
+        if self.client is not None:
+            await self.client.aclose()
+        self.client = SessionClient(url, token)
+        try:
+            self.info = await self.client.model_info()
+            await self.client.open()
+        except ServerError as exc:
+            self._state("unavailable", str(exc))
+            raise
+        name = self.info.get("model_path") or self.info.get("model") or where
+        self._state("live", f"{name}", progress=1.0)
+
+    async def recover(self, reason: str) -> None:
+        """Bring the session back after a failure; waits and retries until it works.
+
+        A dead child is restarted; a live server just gets a new session; a child that keeps
+        failing while alive (hung) is restarted after three tries.
+        """
+        self._state("degraded", f"reconnecting: {reason}")
+        delay, failures = 0.5, 0
+        while True:
+            try:
+                child_down = self.process is not None and not self.process.running
+                if child_down or self.client is None or (self.process is not None and failures >= 3):
+                    if self.process is not None:
+                        await self.process.stop()
+                        self.restarts += 1
+                    await self.connect()
+                else:
+                    await self.client.open()
+                    self._state("live", "session reopened")
+                return
+            except ServerError as exc:
+                failures += 1
+                self._state("degraded", f"reconnecting in {delay:.0f} s: {exc}".splitlines()[0])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+        if self.process is not None:
+            await self.process.stop()
+        self._state("stopped")
