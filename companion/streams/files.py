@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -15,7 +16,12 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from companion.events import Event, StreamState, StreamStatus
-from companion.streams.file_content import DEFAULT_SIZE_CAP, FileContent, describe_change, read_content
+from companion.streams.file_content import (
+    DEFAULT_SIZE_CAP,
+    FileContent,
+    describe_change,
+    read_content,
+)
 from companion.streams.ignore import IGNORE_FILE_NAMES, IgnoreRules
 
 # A file written continuously (a log) still reports at least this often.
@@ -276,7 +282,6 @@ def _sysctl(name: str) -> str:
 
 
 def _stop_quietly(observer: BaseObserver) -> None:
-    try:
+    # a half-started observer may fail to stop; it is being replaced anyway
+    with contextlib.suppress(Exception):
         observer.stop()
-    except Exception:  # noqa: BLE001 - a half-started observer may fail to stop; we replace it anyway
-        pass
