@@ -104,7 +104,8 @@ class ScreenWatch:
         try:
             grabber = self._open_grabber()
         except Exception as exc:  # noqa: BLE001 - any capture backend failure means "no screen", not a crash
-            self._state("unavailable", f"no display: {exc}")
+            where = f"DISPLAY={os.environ['DISPLAY']}: " if os.environ.get("DISPLAY") else ""
+            self._state("unavailable", f"no display: {where}{exc}")
             return
         windows = None
         try:

@@ -10,7 +10,13 @@ import pytest
 
 from companion.events import ScreenPatches, StreamState
 from companion.streams.screen import ScreenWatch
-from companion.streams.screen_tiles import TileDiff, changed_counts, cut_patches, mask_regions, pick_tiles
+from companion.streams.screen_tiles import (
+    TileDiff,
+    changed_counts,
+    cut_patches,
+    mask_regions,
+    pick_tiles,
+)
 
 
 def bgra(rgb: np.ndarray) -> np.ndarray:
@@ -170,4 +176,4 @@ def test_screenwatch_reports_a_failing_capture_backend(monkeypatch):
     watch = ScreenWatch(events.append, open_grabber=broken)
     watch.start()
     watch._thread.join(5)
-    assert [(e.status, e.reason) for e in events] == [("unavailable", "no display: XOpenDisplay() failed")]
+    assert [(e.status, e.reason) for e in events] == [("unavailable", "no display: DISPLAY=:fake: XOpenDisplay() failed")]
