@@ -1,4 +1,4 @@
-"""Benchmark: ScreenWatch's CPU cost at 2 fps on the whole screen, static and with a scrolling editor, against raw mss grabs.
+"""Benchmark: ScreenWatch's CPU at 2 fps on 1920x1080, static and scrolling, against raw mss grabs.
 
 Run inside a display (e.g. `source scripts/headless-env.sh && headless_env_up`):
     python -m companion.streams.bench_screen [--seconds 10] [--fps 2]
@@ -58,8 +58,12 @@ def _screen_watch(fps: float, stats: dict):
         time.sleep(seconds)
         watch.stop()
         sent = [e for e in events if isinstance(e, ScreenPatches)]
-        stats.update(frames=watch.frames, events=len(sent), patches=sum(len(e.patches) for e in sent),
-                     dropped=sum(e.dropped for e in sent))
+        stats.update(
+            frames=watch.frames,
+            events=len(sent),
+            patches=sum(len(e.patches) for e in sent),
+            dropped=sum(e.dropped for e in sent),
+        )
 
     return run
 
@@ -76,8 +80,10 @@ def _scrolling_xterm(workdir: Path) -> subprocess.Popen:
         "    if n % 10 == 9: time.sleep(0.1)\n"
     )
     # 320x83 cells of the default 6x13 font cover 1920x1080
-    return subprocess.Popen(["xterm", "-geometry", "320x83+0+0", "-e", sys.executable, "-c", printer],
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        ["xterm", "-geometry", "320x83+0+0", "-e", sys.executable, "-c", printer],
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,16 +92,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=2.0)
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
-        print("bench_screen: no display (DISPLAY is not set); run it inside scripts/headless-env.sh",
-              file=sys.stderr)
+        print(
+            "bench_screen: no display (DISPLAY is not set); run it inside scripts/headless-env.sh",
+            file=sys.stderr,
+        )
         return 2
     area = _open_mss().monitors[1]
-    print(f"screen {area['width']}x{area['height']}, {args.fps:g} fps, {args.seconds:g} s per case, "
-          f"{os.cpu_count()} cores (shared machine: numbers are noisy)")
+    print(
+        f"screen {area['width']}x{area['height']}, {args.fps:g} fps, {args.seconds:g} s per case, "
+        f"{os.cpu_count()} cores (shared machine: numbers are noisy)"
+    )
     rows = []
     stats: dict = {}
-    rows.append(("static", _cpu_percent(_raw_grabs(args.fps), args.seconds),
-                 _cpu_percent(_screen_watch(args.fps, stats), args.seconds), dict(stats)))
+    rows.append(
+        (
+            "static",
+            _cpu_percent(_raw_grabs(args.fps), args.seconds),
+            _cpu_percent(_screen_watch(args.fps, stats), args.seconds),
+            dict(stats),
+        )
+    )
     if shutil.which("xterm") is None:
         print("bench_screen: xterm not installed; the scrolling case is skipped", file=sys.stderr)
     else:
@@ -104,15 +120,26 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 time.sleep(1.0)
                 stats = {}
-                rows.append(("scrolling editor", _cpu_percent(_raw_grabs(args.fps), args.seconds),
-                             _cpu_percent(_screen_watch(args.fps, stats), args.seconds), dict(stats)))
+                rows.append(
+                    (
+                        "scrolling editor",
+                        _cpu_percent(_raw_grabs(args.fps), args.seconds),
+                        _cpu_percent(_screen_watch(args.fps, stats), args.seconds),
+                        dict(stats),
+                    )
+                )
             finally:
                 editor.kill()
                 editor.wait()
-    print(f"{'case':<18}{'raw grab %core':>16}{'ScreenWatch %core':>20}{'diff cost':>11}  frames/events/patches/dropped")
+    print(
+        f"{'case':<18}{'raw grab %core':>16}{'ScreenWatch %core':>20}{'diff cost':>11}"
+        "  frames/events/patches/dropped"
+    )
     for name, raw, watch, s in rows:
-        print(f"{name:<18}{raw:>15.2f}%{watch:>19.2f}%{watch - raw:>10.2f}%  "
-              f"{s['frames']}/{s['events']}/{s['patches']}/{s['dropped']}")
+        print(
+            f"{name:<18}{raw:>15.2f}%{watch:>19.2f}%{watch - raw:>10.2f}%  "
+            f"{s['frames']}/{s['events']}/{s['patches']}/{s['dropped']}"
+        )
     worst = max(watch for _, _, watch, _ in rows)
     print(f"target < 5% of one core: {'met' if worst < 5 else 'NOT met'} (worst {worst:.2f}%)")
     return 0

@@ -1,4 +1,4 @@
-"""What FileWatch remembers of a file (text, or just size for binary/huge ones) and how two versions become a FileChanged."""
+"""What FileWatch remembers of a file, and how two versions of it become a FileChanged."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import os
 import stat
+import zlib
 from dataclasses import dataclass
 
 from companion.events import FileChanged, FileChangeKind
@@ -18,10 +19,14 @@ _LINE_COUNT_LIMIT = 64 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class FileContent:
-    """One version of a file: its text when it is small text, else only what a note needs."""
+    """One version of a file: its text when it is small text, else only what a note needs.
+
+    Text is kept zlib-compressed: a 20,000-file repository's snapshot then costs tens of MB, not
+    hundreds, and a file is only decompressed when it changes.
+    """
 
     size: int
-    text: str | None = None  # None for binary, over-cap and unreadable files
+    packed: bytes | None = None  # compressed bytes of a small text file; None for the others
     binary: bool = False
     over_cap: bool = False
     lines: int | None = None  # known for text, and for over-cap files read at change time
@@ -30,6 +35,17 @@ class FileContent:
     # tells versions apart when no text is kept: a digest of small files, mtime of over-cap ones
     fingerprint: bytes | int = b""
 
+    @classmethod
+    def of_text(cls, text: str, encoding: str = "utf-8") -> FileContent:
+        data = text.encode(encoding)
+        return cls(
+            size=len(data), packed=zlib.compress(data, 1), lines=text.count("\n"), encoding=encoding
+        )
+
+    @property
+    def text(self) -> str | None:
+        return None if self.packed is None else zlib.decompress(self.packed).decode(self.encoding)
+
     def same_as(self, other: FileContent) -> bool:
         """Equal content as far as we can tell (an over-cap file's line count may be unknown)."""
         if self.over_cap and other.over_cap:
@@ -37,7 +53,9 @@ class FileContent:
         return self == other
 
 
-def read_content(path: str, size_cap: int = DEFAULT_SIZE_CAP, *, count_lines: bool = True) -> FileContent | None:
+def read_content(
+    path: str, size_cap: int = DEFAULT_SIZE_CAP, *, count_lines: bool = True
+) -> FileContent | None:
     """Read a regular file (not following symlinks); None when it is gone or not a regular file."""
     try:
         st = os.lstat(path)
@@ -55,24 +73,39 @@ def read_content(path: str, size_cap: int = DEFAULT_SIZE_CAP, *, count_lines: bo
                     blocks = iter(lambda: f.read(1 << 20), b"")
                     lines = head.count(b"\n") + sum(block.count(b"\n") for block in blocks)
                 return FileContent(
-                    size=st.st_size, binary=binary, over_cap=True, lines=lines, fingerprint=st.st_mtime_ns
+                    size=st.st_size,
+                    binary=binary,
+                    over_cap=True,
+                    lines=lines,
+                    fingerprint=st.st_mtime_ns,
                 )
             data = f.read()
     except OSError as exc:
         return FileContent(size=st.st_size, error=exc.strerror or str(exc))
     if b"\0" in data[:_SNIFF_BYTES]:
-        return FileContent(size=len(data), binary=True, fingerprint=hashlib.blake2b(data, digest_size=16).digest())
+        return FileContent(
+            size=len(data), binary=True, fingerprint=hashlib.blake2b(data, digest_size=16).digest()
+        )
     try:
-        text, encoding = data.decode("utf-8"), "utf-8"
+        data.decode("utf-8")
+        encoding = "utf-8"
     except UnicodeDecodeError:
         # latin-1 maps every byte, so nothing is lost and the diff still shows the edit
-        text, encoding = data.decode("latin-1"), "latin-1"
-    return FileContent(size=len(data), text=text, lines=text.count("\n"), encoding=encoding)
+        encoding = "latin-1"
+    return FileContent(
+        size=len(data), packed=zlib.compress(data, 1), lines=data.count(b"\n"), encoding=encoding
+    )
 
 
 def describe_change(
-    t: float, path: str, old: FileContent | None, new: FileContent | None, *, old_path: str | None = None,
-    unknown_old: bool = False, size_cap: int = DEFAULT_SIZE_CAP,
+    t: float,
+    path: str,
+    old: FileContent | None,
+    new: FileContent | None,
+    *,
+    old_path: str | None = None,
+    unknown_old: bool = False,
+    size_cap: int = DEFAULT_SIZE_CAP,
 ) -> FileChanged | None:
     """The FileChanged for going from `old` to `new` (None = absent), or None when nothing changed.
 
@@ -92,7 +125,7 @@ def describe_change(
         return None
     notes: list[str] = []
     for version in (old, new):
-        if version is not None and version.encoding != "utf-8" and version.text is not None:
+        if version is not None and version.encoding != "utf-8" and version.packed is not None:
             notes.append(f"not UTF-8: decoded as {version.encoding}")
             break
     for version in (new, old):
@@ -109,10 +142,14 @@ def describe_change(
         notes.append(_over_cap_note(old, new, size_cap))
     elif not any(v is not None and v.error for v in (old, new)):
         diff = unified_diff(
-            old.text if old else "", new.text if new else "",
-            None if old is None and not unknown_old else (old_path or path), None if new is None else path,
+            old.text if old else "",
+            new.text if new else "",
+            None if old is None and not unknown_old else (old_path or path),
+            None if new is None else path,
         )
-    return FileChanged(t=t, path=path, kind=kind, diff=diff, note="; ".join(notes), old_path=old_path)
+    return FileChanged(
+        t=t, path=path, kind=kind, diff=diff, note="; ".join(notes), old_path=old_path
+    )
 
 
 def _over_cap_note(old: FileContent | None, new: FileContent | None, size_cap: int) -> str:
@@ -133,8 +170,11 @@ def unified_diff(old: str, new: str, old_name: str | None, new_name: str | None)
     b = new.splitlines(keepends=True)
     out: list[str] = []
     for line in difflib.unified_diff(
-        a, b, "/dev/null" if old_name is None else f"a/{old_name}",
-        "/dev/null" if new_name is None else f"b/{new_name}", n=3,
+        a,
+        b,
+        "/dev/null" if old_name is None else f"a/{old_name}",
+        "/dev/null" if new_name is None else f"b/{new_name}",
+        n=3,
     ):
         if line.startswith(("---", "+++")):
             out.append(line.rstrip("\n") + "\n")

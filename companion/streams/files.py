@@ -1,4 +1,4 @@
-"""FileWatch: watches a repository with watchdog and emits one debounced FileChanged (a unified diff) per saved file."""
+"""FileWatch: watches a repository with watchdog; one debounced FileChanged (a diff) per save."""
 
 from __future__ import annotations
 
@@ -46,9 +46,15 @@ class FileWatch:
     """
 
     def __init__(
-        self, root: str | os.PathLike[str], sink: Callable[[Event], None], *, debounce_s: float = 0.15,
-        size_cap: int = DEFAULT_SIZE_CAP, poll_interval_s: float = 1.0,
-        observer_factory: Callable[[], BaseObserver] = Observer, clock: Callable[[], float] = time.monotonic,
+        self,
+        root: str | os.PathLike[str],
+        sink: Callable[[Event], None],
+        *,
+        debounce_s: float = 0.15,
+        size_cap: int = DEFAULT_SIZE_CAP,
+        poll_interval_s: float = 1.0,
+        observer_factory: Callable[[], BaseObserver] = Observer,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -83,14 +89,17 @@ class FileWatch:
     def start(self) -> None:
         began = time.perf_counter()
         self._start_observer()
-        for target, name in ((self._settle_loop, "filewatch-settle"), (self._scan, "filewatch-scan")):
+        for target, name in (
+            (self._settle_loop, "filewatch-settle"),
+            (self._scan, "filewatch-scan"),
+        ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         self.start_seconds = time.perf_counter() - began
 
     def pause(self) -> None:
-        """Stop emitting; the snapshot keeps following the disk so resume diffs from the right content."""
+        """Stop emitting; the snapshot follows the disk so resume diffs from the right text."""
         self._paused = True
         self._state("paused")
 
@@ -165,13 +174,22 @@ class FileWatch:
         while not self._stopping.is_set():
             with self._cond:
                 now = self._clock()
-                due, due_dirs, wait = self._take_due(self._pending, now), self._take_due(self._pending_dirs, now), None
+                due, due_dirs, wait = (
+                    self._take_due(self._pending, now),
+                    self._take_due(self._pending_dirs, now),
+                    None,
+                )
                 if not due and not due_dirs:
-                    deadlines = [self._deadline(v) for v in (*self._pending.values(), *self._pending_dirs.values())]
+                    deadlines = [
+                        self._deadline(v)
+                        for v in (*self._pending.values(), *self._pending_dirs.values())
+                    ]
                     wait = max(0.0, min(deadlines) - now) if deadlines else None
                     self._cond.wait(wait)
                     continue
-                moves = {d: s for d, s in self._moves.items() if d in due or s in due or d in due_dirs}
+                moves = {
+                    d: s for d, s in self._moves.items() if d in due or s in due or d in due_dirs
+                }
                 for dest in moves:
                     del self._moves[dest]
                 for dest, src in moves.items():  # both ends of a move settle together
@@ -195,13 +213,11 @@ class FileWatch:
         """Compare each settled path's disk state with the snapshot and emit what changed."""
         for path in paths | {p for m in moves.items() for p in m}:
             if path.rpartition("/")[2] in IGNORE_FILE_NAMES:
-                self.ignore.reload_dir(path.rpartition("/")[0])
-                for known in [k for k in self._snapshot if self.ignore.is_ignored(k)]:
-                    del self._snapshot[known]  # newly ignored: forget it, never read it again
+                self._reload_ignore(path.rpartition("/")[0], busy=paths)
         file_moves = {d: s for d, s in moves.items() if d not in dirs}
         for dest_dir, src_dir in ((d, s) for d, s in moves.items() if d in dirs):
             for known in [k for k in self._snapshot if k.startswith(src_dir + "/")]:
-                file_moves[dest_dir + known[len(src_dir):]] = known
+                file_moves[dest_dir + known[len(src_dir) :]] = known
         for rel_dir in dirs:
             paths |= {k for k in self._snapshot if k.startswith(rel_dir + "/")}
             paths |= set(self._walk(rel_dir))
@@ -209,8 +225,12 @@ class FileWatch:
         done: set[str] = set()
         for dest, src in file_moves.items():
             old = self._snapshot.get(src)
-            if (old is None or dest in self._snapshot or os.path.lexists(self.root / src)
-                    or self.ignore.is_ignored(dest)):
+            if (
+                old is None
+                or dest in self._snapshot
+                or os.path.lexists(self.root / src)
+                or self.ignore.is_ignored(dest)
+            ):
                 continue
             new = read_content(str(self.root / dest), self.size_cap)
             if new is None:
@@ -221,13 +241,31 @@ class FileWatch:
             self._emit(describe_change(now, dest, old, new, old_path=src, size_cap=self.size_cap))
         for path in sorted((paths | set(file_moves) | set(file_moves.values())) - done):
             old = self._snapshot.get(path)
-            new = None if self.ignore.is_ignored(path) else read_content(str(self.root / path), self.size_cap)
+            new = (
+                None
+                if self.ignore.is_ignored(path)
+                else read_content(str(self.root / path), self.size_cap)
+            )
             unknown_old = old is None and new is not None and not self.scanned.is_set()
             if new is None:
                 self._snapshot.pop(path, None)
             else:
                 self._snapshot[path] = new
-            self._emit(describe_change(now, path, old, new, unknown_old=unknown_old, size_cap=self.size_cap))
+            self._emit(
+                describe_change(
+                    now, path, old, new, unknown_old=unknown_old, size_cap=self.size_cap
+                )
+            )
+
+    def _reload_ignore(self, rel_dir: str, busy: set[str]) -> None:
+        self.ignore.reload_dir(rel_dir)
+        for known in [k for k in self._snapshot if self.ignore.is_ignored(k)]:
+            del self._snapshot[known]  # newly ignored: forget it, never read it again
+        for rel in self._walk(rel_dir):  # newly un-ignored: learn its content without reporting it
+            if rel not in self._snapshot and rel not in busy:
+                content = read_content(str(self.root / rel), self.size_cap, count_lines=False)
+                if content is not None:
+                    self._snapshot[rel] = content
 
     def _emit(self, event: Event | None) -> None:
         if event is not None and not self._paused:
@@ -243,10 +281,13 @@ class FileWatch:
                 if content is not None and rel not in self._snapshot:
                     self._snapshot[rel] = content
         self.scanned.set()
-        self._state("live" if self.mode == "inotify" else "degraded", f"watching {len(self._snapshot)} files")
+        self._state(
+            "live" if self.mode == "inotify" else "degraded",
+            f"watching {len(self._snapshot)} files",
+        )
 
     def _walk(self, rel_dir: str) -> Iterator[str]:
-        """Non-ignored regular files under rel_dir, never entering ignored or symlinked directories."""
+        """Non-ignored regular files under rel_dir; never enters ignored or symlinked dirs."""
         stack = [rel_dir]
         while stack:
             current = stack.pop()
@@ -268,9 +309,11 @@ class FileWatch:
 
 def _limit_message(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
-        return f"inotify watch limit reached (fs.inotify.max_user_watches={_sysctl('max_user_watches')})"
+        limit = _sysctl("max_user_watches")
+        return f"inotify watch limit reached (fs.inotify.max_user_watches={limit})"
     if exc.errno == errno.EMFILE:
-        return f"inotify instance limit reached (fs.inotify.max_user_instances={_sysctl('max_user_instances')})"
+        limit = _sysctl("max_user_instances")
+        return f"inotify instance limit reached (fs.inotify.max_user_instances={limit})"
     return f"native file watching failed: {exc}"
 
 

@@ -1,4 +1,4 @@
-"""Which repository paths FileWatch must never read: .gitignore (root and nested), .git/info/exclude, .companionignore."""
+"""Paths FileWatch must never read: .gitignore files, .git/info/exclude, .companionignore."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ IGNORE_FILE_NAMES = (".gitignore", ".companionignore")
 
 
 class IgnoreRules:
-    """Git's ignore semantics over one repository, plus `.companionignore` files with the same syntax.
+    """Git's ignore semantics over one repository, plus `.companionignore` files (same syntax).
 
     The deepest file that has an opinion about a path wins (a nested `!keep.txt` re-includes),
     and a path under an ignored directory stays ignored, as in git. `.git/` is always ignored.
@@ -27,12 +27,12 @@ class IgnoreRules:
         self._dir_cache: dict[str, bool] = {}
 
     def reload_dir(self, rel_dir: str) -> None:
-        """Forget one directory's ignore files (one of them changed); they are re-read on next use."""
+        """Forget one directory's ignore files (one changed); they are re-read on next use."""
         self._specs.pop(rel_dir, None)
         self._dir_cache.clear()
 
     def is_ignored(self, rel_path: str, is_dir: bool = False) -> bool:
-        """True if git (or .companionignore) would ignore this path, or it lies in an ignored directory."""
+        """True if git (or .companionignore) ignores this path or a directory above it."""
         parts = rel_path.strip("/").split("/")
         if not parts or parts == [""]:
             return False
@@ -57,7 +57,7 @@ class IgnoreRules:
         parent = rel_path.rpartition("/")[0]
         while True:
             for spec in reversed(self._specs_for(parent)):
-                sub = rel_path[len(parent) + 1:] if parent else rel_path
+                sub = rel_path[len(parent) + 1 :] if parent else rel_path
                 result = spec.check_file(sub + "/" if is_dir else sub)
                 if result.include is not None:
                     return result.include

@@ -1,4 +1,4 @@
-"""ScreenWatch: captures a monitor or region with mss at a few fps and emits only the 40x40 tiles that changed."""
+"""ScreenWatch: captures a monitor or region with mss at a few fps; emits changed 40x40 tiles."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _open_mss():
 
 
 class ScreenWatch:
-    """Captures in its own thread; frames live only in memory and only as long as the next diff needs them.
+    """Captures in its own thread; frames live only in memory, only as long as the next diff needs.
 
     `exclude_regions` are (x, y, w, h) in screen pixels and `exclude_titles` are case-insensitive
     parts of X11 window titles; both are blacked out in the pixels before a frame is compared or
@@ -33,17 +33,29 @@ class ScreenWatch:
     """
 
     def __init__(
-        self, sink: Callable[[Event], None], *, monitor: int | None = None, region: Rect | None = None,
-        fps: float = 2.0, exclude_regions: Sequence[Rect] = (), exclude_titles: Sequence[str] = (),
-        max_patches: int = 64, emit_first_frame: bool = False, clock: Callable[[], float] = time.monotonic,
+        self,
+        sink: Callable[[Event], None],
+        *,
+        monitor: int | None = None,
+        region: Rect | None = None,
+        fps: float = 2.0,
+        exclude_regions: Sequence[Rect] = (),
+        exclude_titles: Sequence[str] = (),
+        max_patches: int = 64,
+        emit_first_frame: bool = False,
+        clock: Callable[[], float] = time.monotonic,
         open_grabber: Callable[[], object] = _open_mss,
     ) -> None:
         if not 0 < fps <= 30:
             raise ValueError(f"ScreenWatch fps must be in (0, 30], got {fps}")
         if region is not None and (len(region) != 4 or region[2] <= 0 or region[3] <= 0):
-            raise ValueError(f"ScreenWatch region must be (x, y, width, height) with positive size, got {region}")
+            raise ValueError(
+                f"ScreenWatch region must be (x, y, width, height) with positive size, got {region}"
+            )
         if monitor is not None and monitor < 0:
-            raise ValueError(f"ScreenWatch monitor index must be >= 0 (0 = all monitors), got {monitor}")
+            raise ValueError(
+                f"ScreenWatch monitor index must be >= 0 (0 = all monitors), got {monitor}"
+            )
         for rect in exclude_regions:
             if len(rect) != 4 or rect[2] < 0 or rect[3] < 0:
                 raise ValueError(f"excluded region must be (x, y, width, height), got {rect}")
@@ -68,14 +80,14 @@ class ScreenWatch:
         return (len(times) - 1) / (times[-1] - times[0])
 
     def start(self) -> None:
-        """Start capturing in a thread; a missing display becomes an `unavailable` StreamState, never an exception."""
+        """Start capturing in a thread; no display is an `unavailable` StreamState, not an error."""
         if self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, name="screenwatch", daemon=True)
         self._thread.start()
 
     def pause(self) -> None:
-        """Stop capturing (nothing is grabbed while paused); on resume changes since the pause are emitted."""
+        """Stop capturing (nothing is grabbed while paused); resume emits what changed meanwhile."""
         self._paused = True
         self._frame_times.clear()
         if self.status == "live":
@@ -114,8 +126,10 @@ class ScreenWatch:
                 from companion.streams.x11_windows import X11Windows
 
                 windows = X11Windows()
-            self._state("paused" if self._paused else "live",
-                        f"capturing {area['width']}x{area['height']} at {1 / self.interval:g} fps")
+            self._state(
+                "paused" if self._paused else "live",
+                f"capturing {area['width']}x{area['height']} at {1 / self.interval:g} fps",
+            )
             self._loop(grabber, area, windows)
         except Exception as exc:  # noqa: BLE001 - the display went away or refused a grab
             self._state("unavailable", f"screen capture failed: {exc}")
@@ -133,7 +147,9 @@ class ScreenWatch:
             primary = next((m for m in monitors[1:] if m.get("is_primary")), None)
             return dict(primary or monitors[1 if len(monitors) > 1 else 0])
         if self.monitor >= len(monitors):
-            raise ValueError(f"monitor {self.monitor} does not exist: this display has {len(monitors) - 1}")
+            raise ValueError(
+                f"monitor {self.monitor} does not exist: this display has {len(monitors) - 1}"
+            )
         return dict(monitors[self.monitor])
 
     def _loop(self, grabber, area: dict, windows) -> None:
@@ -160,5 +176,13 @@ class ScreenWatch:
         changed = self._diff.step(frame)
         if changed is not None:
             patches, dropped = changed
-            self._sink(ScreenPatches(t=t, frame=index, width=shot.width, height=shot.height,
-                                     patches=patches, dropped=dropped))
+            self._sink(
+                ScreenPatches(
+                    t=t,
+                    frame=index,
+                    width=shot.width,
+                    height=shot.height,
+                    patches=patches,
+                    dropped=dropped,
+                )
+            )

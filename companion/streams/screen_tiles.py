@@ -1,4 +1,4 @@
-"""The pure core of ScreenWatch: mask excluded rectangles, find changed 40x40 tiles, cut them out as RGB patches."""
+"""ScreenWatch's pure core: mask excluded rectangles, find changed 40x40 tiles, cut RGB patches."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ Rect = tuple[int, int, int, int]  # x, y, width, height in the frame's pixels
 
 
 def mask_regions(frame: np.ndarray, regions: Iterable[Rect]) -> None:
-    """Black out each rectangle of `frame` in place (clipped to the frame), before anything compares or copies it."""
+    """Black out each rectangle of `frame` in place (clipped), before anything compares it."""
     height, width = frame.shape[:2]
     for x, y, w, h in regions:
         x0, y0 = max(0, x), max(0, y)
@@ -23,7 +23,7 @@ def mask_regions(frame: np.ndarray, regions: Iterable[Rect]) -> None:
 
 
 def changed_counts(prev: np.ndarray, cur: np.ndarray, tile: int = TILE) -> np.ndarray:
-    """Changed pixels per tile, shape (tiles down, tiles across); edge tiles count only their real pixels.
+    """Changed pixels per tile, shape (tiles down, tiles across); edge tiles count real pixels only.
 
     Frames are (H, W, 4) uint8 (mss's BGRA). Every pixel is compared, one uint32 per pixel, so a
     single changed character in an editor is caught; at 1920x1080 this costs about 2 ms.
@@ -54,7 +54,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def pick_tiles(counts: np.ndarray, max_patches: int) -> tuple[list[tuple[int, int]], int]:
-    """(row, col) of changed tiles in reading order, at most `max_patches` of the most-changed; and how many were left out."""
+    """(row, col) of the `max_patches` most-changed tiles in reading order, and how many not."""
     rows, cols = np.nonzero(counts)
     dropped = max(0, len(rows) - max_patches)
     if dropped:
@@ -64,23 +64,27 @@ def pick_tiles(counts: np.ndarray, max_patches: int) -> tuple[list[tuple[int, in
     return list(zip(rows.tolist(), cols.tolist(), strict=True)), dropped
 
 
-def cut_patches(frame: np.ndarray, tiles: Sequence[tuple[int, int]], tile: int = TILE) -> tuple[Patch, ...]:
-    """RGB copies of the given tiles of a BGRA frame; tiles past the right or bottom edge are padded with black."""
+def cut_patches(
+    frame: np.ndarray, tiles: Sequence[tuple[int, int]], tile: int = TILE
+) -> tuple[Patch, ...]:
+    """RGB copies of the given tiles of a BGRA frame; parts past the frame's edge are black."""
     height, width = frame.shape[:2]
     patches = []
     for row, col in tiles:
         x, y = col * tile, row * tile
         pixels = np.zeros((tile, tile, 3), dtype=np.uint8)
-        part = frame[y:y + tile, x:x + tile, 2::-1]  # BGRA -> RGB
+        part = frame[y : y + tile, x : x + tile, 2::-1]  # BGRA -> RGB
         pixels[: min(tile, height - y), : min(tile, width - x)] = part
         patches.append(Patch(x=x, y=y, pixels=pixels))
     return tuple(patches)
 
 
 class TileDiff:
-    """Remembers the previous (masked) frame and turns each new frame into the patches that changed."""
+    """Remembers the previous (masked) frame; turns each new frame into the patches that changed."""
 
-    def __init__(self, *, max_patches: int = 64, emit_first_frame: bool = False, tile: int = TILE) -> None:
+    def __init__(
+        self, *, max_patches: int = 64, emit_first_frame: bool = False, tile: int = TILE
+    ) -> None:
         if max_patches < 1:
             raise ValueError(f"max_patches must be at least 1, got {max_patches}")
         self.max_patches, self.emit_first_frame, self.tile = max_patches, emit_first_frame, tile
@@ -90,7 +94,7 @@ class TileDiff:
         self._prev = None
 
     def step(self, frame: np.ndarray) -> tuple[tuple[Patch, ...], int] | None:
-        """(patches, dropped) for this frame, or None when nothing changed (or it is an unreported first frame).
+        """(patches, dropped) for this frame; None if nothing changed or for an unsent first frame.
 
         The first frame (and the first after a size change) is compared with an all-black frame
         when `emit_first_frame` is set, so the model can see the whole screen once; otherwise it

@@ -1,4 +1,4 @@
-"""FileWatch on real temporary git repositories: exact kinds and diffs for the ways editors and tools touch files."""
+"""FileWatch on real temporary git repositories: exact kinds and diffs for how editors save."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ class Collected:
                 if event.path == path:
                     return event
             time.sleep(0.02)
-        raise AssertionError(f"no FileChanged for {path!r} within {timeout} s; got {self.changes()}")
+        raise AssertionError(
+            f"no FileChanged for {path!r} within {timeout} s; got {self.changes()}"
+        )
 
 
 @pytest.fixture
@@ -75,10 +77,14 @@ def test_temp_file_rename_save_is_one_modified_event(repo, watch):
     sink.wait_change("marker.txt")
     time.sleep(0.3)  # let any straggling event settle so that noise would be seen
     changes = [c for c in sink.changes() if c.path != "marker.txt"]
-    assert changes == [FileChanged(
-        t=changes[0].t, path="a.py", kind="modified",
-        diff="--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n x = 1\n-y = 2\n+y = 3\n",
-    )]
+    assert changes == [
+        FileChanged(
+            t=changes[0].t,
+            path="a.py",
+            kind="modified",
+            diff="--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n x = 1\n-y = 2\n+y = 3\n",
+        )
+    ]
 
 
 def test_burst_of_writes_is_debounced_into_one_event(repo, watch):
@@ -138,13 +144,18 @@ def test_binary_huge_and_latin1_files(repo, watch):
     _fw, sink = watch
     (repo / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
     binary = sink.wait_change("blob.bin")
-    assert (binary.kind, binary.diff, binary.note) == ("created", "", "binary file changed (300 bytes)")
+    assert (binary.kind, binary.diff, binary.note) == (
+        "created",
+        "",
+        "binary file changed (300 bytes)",
+    )
     big = "".join(f"line {i}\n" for i in range(40000))
     (repo / "big.txt").write_text(big)
     huge = sink.wait_change("big.txt")
     assert huge.diff == ""
     assert huge.note == (
-        f"file over the 256 KB cap changed ({len(big)} bytes): no diff; absent before, 40000 lines after"
+        f"file over the 256 KB cap changed ({len(big)} bytes): no diff; "
+        "absent before, 40000 lines after"
     )
     (repo / "cafe.txt").write_bytes("caf\xe9\n".encode("latin-1"))
     latin = sink.wait_change("cafe.txt")
@@ -216,8 +227,11 @@ def test_inotify_limit_falls_back_to_polling_and_says_so(repo):
     try:
         limit = Path("/proc/sys/fs/inotify/max_user_watches").read_text().strip()
         assert sink.states()[0] == StreamState(
-            t=sink.states()[0].t, stream="files", status="degraded",
-            reason=f"inotify watch limit reached (fs.inotify.max_user_watches={limit}); polling every 0.25 s",
+            t=sink.states()[0].t,
+            stream="files",
+            status="degraded",
+            reason=f"inotify watch limit reached (fs.inotify.max_user_watches={limit}); "
+            "polling every 0.25 s",
         )
         assert fw.mode == "polling"
         assert fw.wait_scanned(10)
@@ -255,7 +269,10 @@ def test_twenty_thousand_files_start_fast_and_see_a_change(tmp_path):
     try:
         began = time.monotonic()
         assert fw.wait_scanned(30)
-        print(f"20,000 files: start() {fw.start_seconds:.3f} s, scan {time.monotonic() - began:.2f} s more")
+        print(
+            f"20,000 files: start() {fw.start_seconds:.3f} s, "
+            f"scan {time.monotonic() - began:.2f} s more"
+        )
         assert fw.watched_files == 20000
         (tmp_path / "pkg123" / "mod045.py").write_text("VALUE = 46\n")
         event = sink.wait_change("pkg123/mod045.py")
@@ -267,3 +284,23 @@ def test_twenty_thousand_files_start_fast_and_see_a_change(tmp_path):
 def test_bad_root_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="is not a directory"):
         FileWatch(tmp_path / "missing", lambda e: None)
+
+
+def test_editing_gitignore_updates_what_is_watched(repo, watch):
+    fw, sink = watch
+    (repo / "notes.log").write_text("ignored\n")
+    (repo / "marker.py").write_text("")
+    sink.wait_change("marker.py")  # notes.log has settled, as an ignored file
+    (repo / ".gitignore").write_text("build/\n")  # *.log no longer ignored
+    sink.wait_change(".gitignore")
+    deadline = time.monotonic() + 10
+    while "notes.log" not in fw._snapshot and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (repo / "notes.log").write_text("ignored\nnow watched\n")
+    event = sink.wait_change("notes.log")
+    assert event.diff == "--- a/notes.log\n+++ b/notes.log\n@@ -1 +1,2 @@\n ignored\n+now watched\n"
+    (repo / ".gitignore").write_text("*.py\n")
+    deadline = time.monotonic() + 10
+    while "a.py" in fw._snapshot and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "a.py" not in fw._snapshot

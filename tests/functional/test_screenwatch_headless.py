@@ -1,4 +1,4 @@
-"""ScreenWatch against a real X display: an xterm showing code, changed by one character, and a private window."""
+"""ScreenWatch on a real X display: an xterm of code changed by one character; a private window."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from companion.events import ScreenPatches, StreamState
 from companion.streams.screen import ScreenWatch
 from companion.streams.x11_windows import X11Windows
 
-CODE = "def parse_header(line):\n    key, _, value = line.partition(':')\n    return key.strip(), value\n"
+CODE = (
+    "def parse_header(line):\n"
+    "    key, _, value = line.partition(':')\n"
+    "    return key.strip(), value\n"
+)
 
 
 class Terminal:
-    """An xterm at a fixed place whose text we append to through a FIFO (no keyboard injection needed)."""
+    """An xterm at a fixed place whose text we append to through a FIFO (no key injection)."""
 
     def __init__(self, tmp_path, title: str, geometry: str) -> None:
         self.title = title
@@ -67,7 +71,7 @@ class Patches:
             return [e for e in self.events if isinstance(e, ScreenPatches) and e.t >= t]
 
     def wait_quiet(self, quiet_s: float = 0.8, timeout: float = 15.0) -> float:
-        """Wait until no patches arrived for `quiet_s` (the window finished drawing); returns the time."""
+        """Wait until no patches came for `quiet_s` (drawing finished); returns the time."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             now = time.monotonic()
@@ -108,7 +112,10 @@ def test_one_character_in_an_xterm_changes_only_tiles_in_that_window(tmp_path):
         term.type("x")
         events = sink.wait_for(start)
         patches = [p for e in events for p in e.patches]
-        assert patches and all(_inside(p, term.rect) for p in patches), (term.rect, [(p.x, p.y) for p in patches])
+        assert patches and all(_inside(p, term.rect) for p in patches), (
+            term.rect,
+            [(p.x, p.y) for p in patches],
+        )
         # one glyph plus the cursor moving one cell: a couple of tiles, not a region
         assert len({(p.x, p.y) for p in patches}) <= 4
         assert all(e.dropped == 0 for e in events)

@@ -1,4 +1,4 @@
-"""The screen diff core and ScreenWatch fed with synthetic frames: exactly which tiles come out, and masking."""
+"""The screen diff core and ScreenWatch fed synthetic frames: exactly which tiles come out."""
 
 from __future__ import annotations
 
@@ -87,7 +87,9 @@ def test_masking_blanks_pixels_so_changes_inside_never_leave():
     mask_regions(b, [(40, 40, 80, 80), (300, 190, 100, 100)])
     patches, _ = diff.step(b)
     positions = {(p.x, p.y) for p in patches}
-    assert {(40, 40), (80, 40), (40, 80), (80, 80)}.isdisjoint(positions)  # ... but the masked tiles
+    assert {(40, 40), (80, 40), (40, 80), (80, 80)}.isdisjoint(
+        positions
+    )  # ... but the masked tiles
     (corner,) = [p for p in patches if (p.x, p.y) == (280, 160)]  # partly masked tile
     assert not corner.pixels[30:, 20:].any() and corner.pixels[:30].any()
 
@@ -176,4 +178,6 @@ def test_screenwatch_reports_a_failing_capture_backend(monkeypatch):
     watch = ScreenWatch(events.append, open_grabber=broken)
     watch.start()
     watch._thread.join(5)
-    assert [(e.status, e.reason) for e in events] == [("unavailable", "no display: DISPLAY=:fake: XOpenDisplay() failed")]
+    assert [(e.status, e.reason) for e in events] == [
+        ("unavailable", "no display: DISPLAY=:fake: XOpenDisplay() failed")
+    ]

@@ -1,4 +1,4 @@
-"""IgnoreRules (git's precedence) and describe_change (old/new file versions -> FileChanged), without a watcher."""
+"""IgnoreRules (git's precedence) and describe_change (two file versions -> FileChanged)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,19 @@ def test_ignore_rules_follow_git_precedence(tmp_path: Path):
     (tmp_path / ".companionignore").write_text("secret*\n")
     rules = IgnoreRules(tmp_path)
     expected = {
-        "a.log": True, "keep.log": False, "build/a.c": True, "sub/a.txt": True, "sub/ok.txt": False,
-        "sub/deep/b.txt": True, "a.txt": False, "secret.env": True, "sub/secret": True,
-        "local.py": True, "sub/keep.log": True, ".git/config": True, "src/main.py": False,
+        "a.log": True,
+        "keep.log": False,
+        "build/a.c": True,
+        "sub/a.txt": True,
+        "sub/ok.txt": False,
+        "sub/deep/b.txt": True,
+        "a.txt": False,
+        "secret.env": True,
+        "sub/secret": True,
+        "local.py": True,
+        "sub/keep.log": True,
+        ".git/config": True,
+        "src/main.py": False,
     }
     assert {path: rules.is_ignored(path) for path in expected} == expected
     assert rules.is_ignored("build", is_dir=True)
@@ -34,17 +44,18 @@ def test_read_content_classifies_files(tmp_path: Path):
     (tmp_path / "b.bin").write_bytes(b"ab\x00cd")
     (tmp_path / "big.txt").write_text("x\n" * 1000)
     (tmp_path / "l1.txt").write_bytes(b"\xe9t\xe9\n")
-    assert read_content(str(tmp_path / "t.py")) == FileContent(size=4, text="a\nb\n", lines=2)
+    assert read_content(str(tmp_path / "t.py")) == FileContent.of_text("a\nb\n")
     assert read_content(str(tmp_path / "b.bin")).binary
     big = read_content(str(tmp_path / "big.txt"), size_cap=100)
     assert (big.over_cap, big.text, big.lines) == (True, None, 1000)
-    assert read_content(str(tmp_path / "l1.txt")).encoding == "latin-1"
+    latin = read_content(str(tmp_path / "l1.txt"))
+    assert (latin.encoding, latin.text) == ("latin-1", "\xe9t\xe9\n")
     assert read_content(str(tmp_path / "missing")) is None
     assert read_content(str(tmp_path)) is None  # a directory is not a file
 
 
 def test_describe_change_kinds_and_notes():
-    old, new = FileContent(size=2, text="a\n", lines=1), FileContent(size=2, text="b\n", lines=1)
+    old, new = FileContent.of_text("a\n"), FileContent.of_text("b\n")
     assert describe_change(1.0, "f", old, old) is None
     assert describe_change(1.0, "f", None, None) is None
     assert describe_change(1.0, "f", old, new) == FileChanged(
@@ -53,7 +64,11 @@ def test_describe_change_kinds_and_notes():
     gone = describe_change(1.0, "f", FileContent(size=9, binary=True, fingerprint=b"1"), None)
     assert (gone.kind, gone.diff, gone.note) == ("deleted", "", "binary file deleted (9 bytes)")
     unreadable = describe_change(1.0, "f", old, FileContent(size=5, error="Permission denied"))
-    assert (unreadable.kind, unreadable.diff, unreadable.note) == ("modified", "", "unreadable: Permission denied")
+    assert (unreadable.kind, unreadable.diff, unreadable.note) == (
+        "modified",
+        "",
+        "unreadable: Permission denied",
+    )
     scanning = describe_change(1.0, "f", None, new, unknown_old=True)
     assert scanning.kind == "modified" and scanning.diff.startswith("--- a/f\n+++ b/f\n")
     assert "initial scan" in scanning.note
