@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import FileSystemEvent
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
 
 from companion.events import Event, StreamState, StreamStatus
 from companion.streams.file_content import (
@@ -22,19 +19,12 @@ from companion.streams.file_content import (
     describe_change,
     read_content,
 )
+from companion.streams.file_observer import ForwardEvents, start_observer
 from companion.streams.ignore import IGNORE_FILE_NAMES, IgnoreRules
 
 # A file written continuously (a log) still reports at least this often.
 MAX_DELAY_S = 1.0
 _CHANGE_TYPES = frozenset({"created", "modified", "deleted", "moved", "closed"})
-
-
-class _Forward(FileSystemEventHandler):
-    def __init__(self, receive: Callable[[FileSystemEvent], None]) -> None:
-        self._receive = receive
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        self._receive(event)
 
 
 class FileWatch:
@@ -125,25 +115,14 @@ class FileWatch:
         self._sink(StreamState(t=self._clock(), stream="files", status=status, reason=reason))
 
     def _start_observer(self) -> None:
-        observer = self._observer_factory()
-        try:
-            observer.schedule(_Forward(self._on_fs_event), str(self.root), recursive=True)
-            observer.start()
-        except OSError as exc:
-            _stop_quietly(observer)
-            reason = f"{_limit_message(exc)}; polling every {self.poll_interval_s:g} s"
-            observer = PollingObserver(timeout=self.poll_interval_s)
-            try:
-                observer.schedule(_Forward(self._on_fs_event), str(self.root), recursive=True)
-                observer.start()
-            except OSError as poll_exc:
-                self._state("unavailable", f"{reason}; polling failed too: {poll_exc}")
-                return
-            self._observer, self.mode = observer, "polling"
-            self._state("degraded", reason)
-            return
-        self._observer, self.mode = observer, "inotify"
-        self._state("live", f"watching {self.root}")
+        started = start_observer(
+            self.root,
+            ForwardEvents(self._on_fs_event),
+            self._observer_factory,
+            self.poll_interval_s,
+        )
+        self._observer, self.mode = started.observer, started.mode
+        self._state(started.status, started.reason)
 
     def _on_fs_event(self, event: FileSystemEvent) -> None:
         """Runs on watchdog's thread: only records which paths to look at once they settle."""
@@ -220,7 +199,7 @@ class FileWatch:
                 file_moves[dest_dir + known[len(src_dir) :]] = known
         for rel_dir in dirs:
             paths |= {k for k in self._snapshot if k.startswith(rel_dir + "/")}
-            paths |= set(self._walk(rel_dir))
+            paths |= set(self.ignore.walk_files(rel_dir))
         now = self._clock()
         done: set[str] = set()
         for dest, src in file_moves.items():
@@ -261,7 +240,8 @@ class FileWatch:
         self.ignore.reload_dir(rel_dir)
         for known in [k for k in self._snapshot if self.ignore.is_ignored(k)]:
             del self._snapshot[known]  # newly ignored: forget it, never read it again
-        for rel in self._walk(rel_dir):  # newly un-ignored: learn its content without reporting it
+        # newly un-ignored: learn its content without reporting it
+        for rel in self.ignore.walk_files(rel_dir):
             if rel not in self._snapshot and rel not in busy:
                 content = read_content(str(self.root / rel), self.size_cap, count_lines=False)
                 if content is not None:
@@ -272,59 +252,20 @@ class FileWatch:
             self._sink(event)
 
     def _scan(self) -> None:
-        for rel in self._walk(""):
+        for rel in self.ignore.walk_files(""):
             if self._stopping.is_set():
                 return
             # over-cap files are only sized here; their lines are counted when they change
             content = read_content(str(self.root / rel), self.size_cap, count_lines=False)
+            with self._cond:
+                # changed while we read it: what we read may already be the new version, so let
+                # the settle step report it (as changed during the scan) rather than miss it
+                changing = rel in self._pending
             with self._lock:
-                if content is not None and rel not in self._snapshot:
+                if content is not None and rel not in self._snapshot and not changing:
                     self._snapshot[rel] = content
         self.scanned.set()
         self._state(
             "live" if self.mode == "inotify" else "degraded",
             f"watching {len(self._snapshot)} files",
         )
-
-    def _walk(self, rel_dir: str) -> Iterator[str]:
-        """Non-ignored regular files under rel_dir; never enters ignored or symlinked dirs."""
-        stack = [rel_dir]
-        while stack:
-            current = stack.pop()
-            try:
-                entries = list(os.scandir(self.root / current if current else self.root))
-            except OSError:
-                continue
-            for entry in entries:
-                rel = f"{current}/{entry.name}" if current else entry.name
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if not self.ignore.is_ignored(rel, is_dir=True):
-                            stack.append(rel)
-                    elif entry.is_file(follow_symlinks=False) and not self.ignore.is_ignored(rel):
-                        yield rel
-                except OSError:
-                    continue
-
-
-def _limit_message(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        limit = _sysctl("max_user_watches")
-        return f"inotify watch limit reached (fs.inotify.max_user_watches={limit})"
-    if exc.errno == errno.EMFILE:
-        limit = _sysctl("max_user_instances")
-        return f"inotify instance limit reached (fs.inotify.max_user_instances={limit})"
-    return f"native file watching failed: {exc}"
-
-
-def _sysctl(name: str) -> str:
-    try:
-        return Path("/proc/sys/fs/inotify", name).read_text().strip()
-    except OSError:
-        return "unknown"
-
-
-def _stop_quietly(observer: BaseObserver) -> None:
-    # a half-started observer may fail to stop; it is being replaced anyway
-    with contextlib.suppress(Exception):
-        observer.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pathspec
@@ -44,6 +45,26 @@ class IgnoreRules:
         if is_dir:
             return self._dir_ignored(rel_path.strip("/"))
         return self._matches("/".join(parts), is_dir=False)
+
+    def walk_files(self, rel_dir: str = "") -> Iterator[str]:
+        """Non-ignored regular files under rel_dir; never enters ignored or symlinked dirs."""
+        stack = [rel_dir]
+        while stack:
+            current = stack.pop()
+            try:
+                entries = list(os.scandir(self.root / current if current else self.root))
+            except OSError:  # vanished or unreadable: nothing to watch there
+                continue
+            for entry in entries:
+                rel = f"{current}/{entry.name}" if current else entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if not self.is_ignored(rel, is_dir=True):
+                            stack.append(rel)
+                    elif entry.is_file(follow_symlinks=False) and not self.is_ignored(rel):
+                        yield rel
+                except OSError:
+                    continue
 
     def _dir_ignored(self, rel_dir: str) -> bool:
         cached = self._dir_cache.get(rel_dir)

@@ -72,3 +72,21 @@ def test_describe_change_kinds_and_notes():
     scanning = describe_change(1.0, "f", None, new, unknown_old=True)
     assert scanning.kind == "modified" and scanning.diff.startswith("--- a/f\n+++ b/f\n")
     assert "initial scan" in scanning.note
+
+
+def test_limit_messages_name_the_sysctl_to_raise():
+    import errno
+
+    from companion.streams.file_observer import _limit_message
+
+    watches = Path("/proc/sys/fs/inotify/max_user_watches").read_text().strip()
+    instances = Path("/proc/sys/fs/inotify/max_user_instances").read_text().strip()
+    assert _limit_message(OSError(errno.ENOSPC, "x")) == (
+        f"inotify watch limit reached (fs.inotify.max_user_watches={watches})"
+    )
+    assert _limit_message(OSError(errno.EMFILE, "x")) == (
+        f"inotify instance limit reached (fs.inotify.max_user_instances={instances})"
+    )
+    assert _limit_message(OSError(errno.EACCES, "Permission denied")) == (
+        "native file watching failed: [Errno 13] Permission denied"
+    )
