@@ -181,3 +181,48 @@ def test_screenwatch_reports_a_failing_capture_backend(monkeypatch):
     assert [(e.status, e.reason) for e in events] == [
         ("unavailable", "no display: DISPLAY=:fake: XOpenDisplay() failed")
     ]
+
+
+def test_capped_frame_reports_dropped_tiles():
+    diff = TileDiff(max_patches=3)
+    a = editor_frame()
+    diff.step(a)
+    b = a.copy()
+    b[0:40, 0:200, :3] = 255 - b[0:40, 0:200, :3]  # five tiles change, one of them more
+    b[0:5, 0:40, :3] = 255 - b[0:5, 0:40, :3]  # undo part of the first: it changes least
+    patches, dropped = diff.step(b)
+    assert dropped == 2 and len(patches) == 3
+    assert (0, 0) not in {(p.x, p.y) for p in patches}
+
+
+def test_pause_stops_grabbing_and_resume_reports_the_change(monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":fake")
+    events, lock = [], threading.Lock()
+
+    def sink(event):
+        with lock:
+            events.append(event)
+
+    a = editor_frame()
+    b = a.copy()
+    b[100:110, 100:110, :3] = 0
+    grabber = _ScriptedGrabber([a])
+    watch = ScreenWatch(sink, fps=30, open_grabber=lambda: grabber)
+    watch.start()
+    deadline = time.monotonic() + 10
+    while grabber.grabs < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    watch.pause()
+    time.sleep(0.1)  # a frame in flight when pausing may still land
+    paused_at = grabber.grabs
+    grabber.frames = [b]
+    time.sleep(0.3)
+    assert grabber.grabs == paused_at  # nothing is captured while paused
+    watch.resume()
+    while not any(isinstance(e, ScreenPatches) for e in events) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    watch.stop()
+    sent = [e for e in events if isinstance(e, ScreenPatches)]
+    assert [(p.x, p.y) for p in sent[0].patches] == [(80, 80)]
+    states = [e.status for e in events if isinstance(e, StreamState)]
+    assert states == ["live", "paused", "live", "stopped"]
