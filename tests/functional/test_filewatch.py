@@ -157,6 +157,16 @@ def test_binary_huge_and_latin1_files(repo, watch):
         f"file over the 256 KB cap changed ({len(big)} bytes): no diff; "
         "absent before, 40000 lines after"
     )
+    (repo / "big.txt").unlink()
+    deadline = time.monotonic() + 10
+    while not [c for c in sink.changes() if c.kind == "deleted"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (gone,) = [c for c in sink.changes() if c.kind == "deleted"]
+    assert (gone.path, gone.diff) == ("big.txt", "")
+    assert gone.note == (
+        f"file over the 256 KB cap deleted ({len(big)} bytes): no diff; "
+        "40000 lines before, absent after"
+    )
     (repo / "cafe.txt").write_bytes("caf\xe9\n".encode("latin-1"))
     latin = sink.wait_change("cafe.txt")
     assert latin.note == "not UTF-8: decoded as latin-1"
@@ -256,6 +266,7 @@ def test_pause_drops_events_but_resume_diffs_from_current_content(repo, watch):
     assert [s.status for s in sink.states()][-2:] == ["paused", "live"]
 
 
+@pytest.mark.slow
 def test_twenty_thousand_files_start_fast_and_see_a_change(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     for d in range(200):
