@@ -63,6 +63,7 @@ class ScreenPatches:
     width: int
     height: int
     patches: tuple[Patch, ...]
+    dropped: int = 0  # changed tiles left out because the frame hit the patch cap (least-changed first)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
