@@ -14,7 +14,7 @@ from typing import Callable
 from companion.clock import MicroTurnClock
 from companion.events import Event, ModelTurn
 from companion.model_link import ModelLink
-from companion.protocol import Action, Chunk, parse_output, serialize_chunk
+from companion.protocol import Action, Chunk, SerializedChunk, parse_output, serialize_chunk
 from companion.session_client import ServerError, encode_features
 
 RECENT_TURNS = 24  # re-prime context after a crash: about five seconds of conversation
@@ -30,6 +30,7 @@ class InteractionLoop:
         prefix: Callable[[], str],
         *,
         max_new_tokens: int = 8,
+        observe: Callable[[Chunk, SerializedChunk], None] | None = None,
     ) -> None:
         self.clock = clock
         self.link = link
@@ -37,6 +38,7 @@ class InteractionLoop:
         self._act = act
         self._prefix = prefix
         self.max_new_tokens = max_new_tokens
+        self._observe = observe
         self._recent: deque[str] = deque(maxlen=RECENT_TURNS)
         self._needs_prefix = True
         self._output_open = False
@@ -46,6 +48,8 @@ class InteractionLoop:
     def _turn_input(self, chunk: Chunk) -> tuple[str, dict | None, str]:
         features = self.link.accepts_features
         serialized = serialize_chunk(chunk, features=features)
+        if self._observe is not None:
+            self._observe(chunk, serialized)
         text = serialized.text
         plain = text if not features else serialize_chunk(chunk, features=False).text
         if self._output_open:  # the last output hit max_new_tokens before <|end|>
@@ -72,7 +76,7 @@ class InteractionLoop:
         finish = result.finish_reason
         stopped = isinstance(finish, dict) and finish.get("type") == "stop"
         self._output_open = not (ended or stopped)
-        self._recent.append(plain + result.text + ("" if self._output_open else "<|end|>"))
+        self._recent.append(plain + result.text.removesuffix("<|end|>") + "<|end|>")
         self.turns += 1
         self.latency_ms.append(result.latency_ms)
         stats = self.clock.stats()

@@ -1,0 +1,119 @@
+"""Perception and voice devices: file, screen and audio streams, ASR, echo cancelling and the Speaker.
+
+Each part starts on its own; one that cannot (no display, no sound card, no espeak) reports a
+StreamState and the others keep working. The runtime only calls the methods here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from companion.events import AudioBlock, Event, StreamState
+
+
+@dataclass(slots=True)
+class PerceptionOptions:
+    files: bool = True
+    screen: bool = True
+    mic: bool = True
+    mic_file: Path | None = None
+    voice: bool = True
+    asr: bool = True
+
+
+class Perception:
+    def __init__(self, repo: Path, options: PerceptionOptions, emit: Callable[[Event], None]) -> None:
+        self.repo = repo
+        self.options = options
+        self._emit = emit
+        self.files = self.screen = self.audio = self.asr = self.speaker = self.echo = None
+
+    def _unavailable(self, stream: str, reason: str) -> None:
+        self._emit(StreamState(time.monotonic(), stream, "unavailable", reason))
+
+    def start(self, rules=None) -> None:
+        """Start every enabled part; `rules` (a Rules object) sets screen and voice options."""
+        opts = self.options
+        if opts.files:
+            from companion.streams.files import FileWatch
+            self.files = FileWatch(self.repo, self._emit)
+            self.files.start()
+        if opts.screen:
+            from companion.streams.screen import ScreenWatch
+            screen = getattr(rules, "screen", None)
+            kwargs = {}
+            if screen is not None:
+                kwargs = {"fps": screen.fps, "monitor": screen.monitor,
+                          "region": screen.region, "exclude_regions": screen.exclude_regions,
+                          "exclude_titles": screen.exclude_titles}
+            self.screen = ScreenWatch(self._emit, **{k: v for k, v in kwargs.items() if v is not None})
+            self.screen.start()
+        else:
+            self._unavailable("screen", "off (--no-screen)")
+        if opts.voice:
+            self._start_voice(rules)
+        else:
+            self._unavailable("speaker", "off: text only")
+        if opts.mic or opts.mic_file:
+            from companion.streams.audio import AudioIn
+            if opts.asr:
+                from companion.voice.asr import SpeechRecognizer
+                self.asr = SpeechRecognizer(self._emit)
+                if not self.asr.available:
+                    self._unavailable("asr", "speech recognition unavailable (pocketsphinx)")
+            self.audio = AudioIn(self._emit, mic_file=opts.mic_file, echo=self.echo)
+            self.audio.start()
+        else:
+            self._unavailable("audio", "off (--no-mic)")
+
+    def _start_voice(self, rules) -> None:
+        from companion.voice.echo import EchoCanceller
+        from companion.voice.speaker import Speaker
+        from companion.voice.tts import EspeakVoice, TTSError
+        voice_rules = getattr(rules, "voice", None)
+        voice = None
+        try:
+            kwargs = {}
+            if voice_rules is not None:
+                kwargs = {"voice": voice_rules.voice, "rate": voice_rules.rate}
+            voice = EspeakVoice(**{k: v for k, v in kwargs.items() if v is not None})
+        except TTSError as exc:
+            self._unavailable("speaker", f"no voice: {exc}; text only")
+        self.echo = EchoCanceller()
+        self.speaker = Speaker(self._emit, voice=voice, reference=self.echo.add_reference)
+        self.speaker.start()
+        if voice_rules is not None and getattr(voice_rules, "mute", False):
+            self.speaker.mute()
+
+    def hear(self, block: AudioBlock) -> None:
+        """Called on the audio thread for every block: recognition runs there too."""
+        if self.asr is not None and self.asr.available:
+            self.asr.feed(block)
+
+    def say(self, text: str) -> None:
+        if self.speaker is not None:
+            self.speaker.say(text)
+
+    def stop_speaking(self) -> None:
+        if self.speaker is not None:
+            self.speaker.stop()
+
+    def set_mic_muted(self, muted: bool) -> None:
+        if self.audio is not None:
+            self.audio.mute() if muted else self.audio.unmute()
+
+    def set_screen_paused(self, paused: bool) -> None:
+        if self.screen is not None:
+            self.screen.pause() if paused else self.screen.resume()
+
+    def stop(self) -> None:
+        for part in (self.audio, self.screen, self.files):
+            if part is not None:
+                part.stop()
+        if self.asr is not None and self.asr.available:
+            self.asr.flush()
+        if self.speaker is not None:
+            self.speaker.close()
