@@ -48,6 +48,8 @@ def describe_failure(failure: TestFailure) -> str:
 class TestNews:
     """What changed since the previous runs: new failures, unchanged ones, recovered tests."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     new: tuple[TestFailure, ...]
     repeated: tuple[TestFailure, ...]
     recovered: tuple[str, ...]
@@ -55,6 +57,8 @@ class TestNews:
 
 class TestMemory:
     """Failing tests by id, each with the signature of how it last failed."""
+
+    __test__ = False  # not a pytest test class, despite the name
 
     def __init__(self) -> None:
         self.failing: dict[str, tuple] = {}

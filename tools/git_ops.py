@@ -107,8 +107,14 @@ def status(repo: git.Repo) -> dict:
 
 def numstat(repo: git.Repo, *args: str) -> list[dict]:
     """`git diff --numstat` rows; binary files have no line counts and `binary: true`."""
+    return _numstat_rows(run_git(repo, "diff", "--numstat", *args))
+
+
+def _numstat_rows(text: str) -> list[dict]:
     rows = []
-    for line in run_git(repo, "diff", "--numstat", *args).splitlines():
+    for line in text.splitlines():
+        if not line.strip():
+            continue
         added, deleted, path = line.split("\t", 2)
         binary = added == "-"
         rows.append({"path": path, "added": 0 if binary else int(added),
@@ -144,7 +150,10 @@ def show(repo: git.Repo, ref: str = "HEAD") -> dict:
     sha = check_ref(repo, ref)
     commit = repo.commit(sha)
     parent = commit.parents[0].hexsha if commit.parents else None
-    files = numstat(repo, parent, sha) if parent else numstat(repo, "--root", sha)
+    if parent:
+        files = numstat(repo, parent, sha)
+    else:  # a root commit: compare against the empty tree
+        files = _numstat_rows(run_git(repo, "show", "--numstat", "--format=", sha))
     text = run_git(repo, "show", "--no-color", "--no-ext-diff", "--format=", sha)
     return {**_commit_dict(commit), "message": commit.message.strip(), "files": files,
             "text": _cap(text), "truncated": len(text) > TEXT_CAP}

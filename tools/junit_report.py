@@ -23,6 +23,8 @@ MESSAGE_CAP = 300
 class TestFailure:
     """One failed or errored test: where it is, what was raised and where."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     test_id: str  # pytest node id, e.g. "tests/test_parse.py::test_header"
     file: str  # file of the crash location (where the exception was raised)
     line: int  # 1-based line of the crash location; 0 when unknown

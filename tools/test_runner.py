@@ -39,6 +39,8 @@ class TestsConfig:
     output_cap_bytes: how much of the output is kept (the newest part).
     """
 
+    __test__ = False  # not a pytest test class, despite the name
+
     command: tuple[str, ...] | None = None
     timeout_s: float = 120.0
     full_suite_after: bool = False
@@ -67,6 +69,8 @@ class TestsConfig:
 @dataclass(frozen=True, slots=True)
 class TestRun:
     """The outcome of one test run."""
+
+    __test__ = False  # not a pytest test class, despite the name
 
     scope: str  # "affected", "all" or "paths"
     selected: tuple[str, ...]  # test files run (empty: the whole suite)
