@@ -147,6 +147,7 @@ class BackgroundAgent:
             return False
         job.state = "queued"
         job.task = asyncio.get_running_loop().create_task(self._apply(job))
+        job.task.add_done_callback(lambda task: self._cancelled_before_start(job, task))
         return True
 
     def deny(self, job_id: str) -> bool:
@@ -202,6 +203,13 @@ class BackgroundAgent:
 
     def _start(self, job: _Job) -> None:
         job.task = asyncio.get_running_loop().create_task(self._run(job), name=job.job_id)
+        job.task.add_done_callback(lambda task: self._cancelled_before_start(job, task))
+
+    def _cancelled_before_start(self, job: _Job, task: asyncio.Task) -> None:
+        # a task cancelled before its first step never runs its body, so say it here
+        if task.cancelled() and job.state in ("queued", "running"):
+            self._finish(job, "cancelled", f"{job.tool} {job.cancel_reason}",
+                         {"reason": job.cancel_reason})
 
     def _restart_save_job(self, kind: str, args: dict) -> str:
         previous = self._save_jobs.get(kind)

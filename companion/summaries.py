@@ -25,7 +25,7 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{word} {noun if n == 1 else (plural or noun + 's')}"
 
 
-def test_name(test_id: str) -> str:
+def short_test_name(test_id: str) -> str:
     """`tests/test_p.py::TestX::test_a[1-2]` → `test_a`: what a person would call the test."""
     return test_id.split("::")[-1].split("[")[0]
 
@@ -38,10 +38,10 @@ def describe_failure(failure: TestFailure) -> str:
     exc = failure.exc_type.split(".")[-1]
     place = f" at {PurePosixPath(failure.file).name} line {failure.line}" if failure.line else ""
     if exc == "AssertionError":
-        return f"{test_name(failure.test_id)} fails an assertion{place}"
+        return f"{short_test_name(failure.test_id)} fails an assertion{place}"
     if failure.kind == "error" and exc in ("Error", "Failed"):
-        return f"{test_name(failure.test_id)} errors{place}"
-    return f"{test_name(failure.test_id)} raises {exc}{place}"
+        return f"{short_test_name(failure.test_id)} errors{place}"
+    return f"{short_test_name(failure.test_id)} raises {exc}{place}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ class TestMemory:
         return TestNews(tuple(new), tuple(repeated), tuple(recovered))
 
 
-def tests_summary(run: TestRun, news: TestNews, *, everything: bool) -> str:
+def summarize_tests(run: TestRun, news: TestNews, *, everything: bool) -> str:
     """The sentence for a test run; with `everything` false (a save) only news is said, else ""."""
     if run.report is None:
         if run.exit_code == 0:
@@ -91,7 +91,7 @@ def tests_summary(run: TestRun, news: TestNews, *, everything: bool) -> str:
     if failures:
         parts.append(_failures_sentence(list(failures)))
     if news.recovered:
-        names = [test_name(t) for t in news.recovered]
+        names = [short_test_name(t) for t in news.recovered]
         if len(names) <= MAX_NAMED:
             verb = "passes" if len(names) == 1 else "pass"
             parts.append(f"{' and '.join(names)} {verb} again")
@@ -137,7 +137,7 @@ class LintMemory:
         return new
 
 
-def lint_summary(findings: list[dict], *, files: list[str], everything: bool) -> str:
+def summarize_lint(findings: list[dict], *, files: list[str], everything: bool) -> str:
     if not findings:
         if not everything:
             return ""
@@ -152,7 +152,7 @@ def lint_summary(findings: list[dict], *, files: list[str], everything: bool) ->
             f"{PurePosixPath(first['file']).name} line {first['line']}")
 
 
-def git_summary(tool: str, data: dict) -> str:
+def summarize_git(tool: str, data: dict) -> str:
     """One sentence for a git result (read-only tools and confirmed changes alike)."""
     if tool == "git_status":
         return _status_sentence(data)

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from companion.summaries import LintMemory, TestMemory, git_summary, lint_summary, tests_summary
+from companion.summaries import (
+    LintMemory,
+    TestMemory,
+    summarize_git,
+    summarize_lint,
+    summarize_tests,
+)
 from tools import git_ops
 from tools.affected import ImportIndex, affected_tests
 from tools.git_changes import PreparedChange, prepare_change
@@ -89,7 +95,7 @@ class ToolJobs:
         data.update(changed=paths, new_failures=[f.test_id for f in news.new],
                     repeated_failures=[f.test_id for f in news.repeated],
                     recovered=list(news.recovered))
-        return Outcome(tests_summary(run, news, everything=everything), data)
+        return Outcome(summarize_tests(run, news, everything=everything), data)
 
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:
         paths = self.context_paths(args, context)
@@ -97,7 +103,7 @@ class ToolJobs:
         new = self.lint_memory.update(result["files"], result["findings"])
         result["new_findings"] = len(new)
         shown = result["findings"] if everything else new
-        return Outcome(lint_summary(shown, files=result["files"], everything=everything), result)
+        return Outcome(summarize_lint(shown, files=result["files"], everything=everything), result)
 
     async def git_read(self, tool: str, args: dict) -> Outcome:
         def work() -> dict:
@@ -108,7 +114,7 @@ class ToolJobs:
                 repo.close()
 
         data = await asyncio.to_thread(work)
-        return Outcome(git_summary(tool, data), data)
+        return Outcome(summarize_git(tool, data), data)
 
     async def git_prepare(self, tool: str, args: dict) -> PreparedChange:
         def work() -> PreparedChange:
@@ -123,4 +129,4 @@ class ToolJobs:
 
     async def git_apply(self, change: PreparedChange) -> Outcome:
         data = await asyncio.to_thread(change.apply)
-        return Outcome(git_summary("change", data), data)
+        return Outcome(summarize_git("change", data), data)

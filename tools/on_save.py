@@ -25,16 +25,18 @@ class OnSaveRule:
     globs: tuple[str, ...]
     tests: TestsScope = "affected"
     lint: bool = True
+    _spec: pathspec.PathSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "globs", tuple(self.globs))
-        if not self.globs:
-            raise ValueError("an on-save rule needs at least one glob")
+        if not self.globs or not all(isinstance(g, str) and g for g in self.globs):
+            raise ValueError(f"an on-save rule needs at least one glob, got {self.globs!r}")
         if self.tests not in ("affected", "all", "none"):
             raise ValueError(f"on-save tests must be affected, all or none; got {self.tests!r}")
+        object.__setattr__(self, "_spec", pathspec.PathSpec.from_lines("gitignore", self.globs))
 
     def matches(self, rel_path: str) -> bool:
-        return pathspec.PathSpec.from_lines("gitwildmatch", self.globs).match_file(rel_path)
+        return self._spec.match_file(rel_path)
 
 
 @dataclass(frozen=True, slots=True)
