@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from companion.agent_job import Job, JobInfo, context_ref, tool_name_guess
 from companion.events import JobEvent, JobPhase
 from companion.tool_jobs import Outcome, ToolJobs
 from tools.catalog import default_registry
-from tools.git_changes import PreparedChange
 from tools.on_save import OnSaveConfig
 from tools.registry import CallError, ToolError, ToolRegistry
 
@@ -37,43 +35,22 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.25  # at most this often per job, so a 5000-test suite is not 5000 events
 HISTORY = 200  # finished jobs kept for list_jobs
 
-
-@dataclass(frozen=True, slots=True)
-class JobInfo:
-    """A job as `list_jobs` shows it."""
-
-    job_id: str
-    tool: str
-    args: dict
-    origin: str  # "model", "save" or "ui"
-    state: str  # queued, running, needs_confirmation, done, error, cancelled
-    created: float
-    context_ref: dict
-
-
-@dataclass(slots=True)
-class _Job:
-    job_id: str
-    tool: str
-    args: dict
-    context: dict
-    origin: str
-    created: float
-    state: str = "queued"
-    task: asyncio.Task | None = None
-    change: PreparedChange | None = None
-    cancel_reason: str = "cancelled"
-    last_progress: float = 0.0
-    pids: list[int] = field(default_factory=list)
+__all__ = ["BackgroundAgent", "JobInfo"]
 
 
 class BackgroundAgent:
     """Runs tool jobs for one repository root, at most `max_concurrent` at a time."""
 
-    def __init__(self, root: str | Path, sink: Callable[[JobEvent], None], *,
-                 config: OnSaveConfig | None = None, max_concurrent: int = 2,
-                 registry: ToolRegistry | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        sink: Callable[[JobEvent], None],
+        *,
+        config: OnSaveConfig | None = None,
+        max_concurrent: int = 2,
+        registry: ToolRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
         self.root = Path(root).resolve()
@@ -83,7 +60,7 @@ class BackgroundAgent:
         self.jobs_runner = ToolJobs(self.root, config or OnSaveConfig())
         self._slots = asyncio.Semaphore(max_concurrent)
         self._git_lock = asyncio.Lock()  # one repository change at a time
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self._save_jobs: dict[str, str] = {}  # "tests"/"lint" -> job id of the latest save run
         self._pending_saves: dict[str, set[str]] = {"tests": set(), "lint": set()}
@@ -108,15 +85,22 @@ class BackgroundAgent:
         try:
             call = self.registry.parse_call(call_json)
         except CallError as exc:
-            job.tool = _tool_name_guess(call_json)
+            job.tool = tool_name_guess(call_json)
             self._finish(job, "error", str(exc), {"error": str(exc), "call": call_json[:500]})
             return job.job_id
         job.tool, job.args = call.tool, call.args
         self._start(job)
         return job.job_id
 
-    def submit(self, tool: str, args: dict | None = None, context: dict | None = None,
-               *, origin: str = "ui") -> str:
+    def submit(
+        self,
+        tool: str,
+        args: dict | None = None,
+        context: dict | None = None,
+        *,
+        origin: str = "ui",
+    ) -> str:
+        """Start a call that is already parsed (the UI, the rules); validated like the model's."""
         job = self._new_job(tool, {}, context or {}, origin)
         try:
             job.args = self.registry.get(tool).validate(args or {})
@@ -136,7 +120,7 @@ class BackgroundAgent:
             self._pending_all |= plan.tests == "all"
             scope = "all" if self._pending_all else "affected"
             started.append(self._restart_save_job("tests", {"scope": scope}))
-        if plan.lint and rel.endswith((".py", ".pyi")):
+        if plan.lint and rel.endswith((".py", ".pyi")) and (self.root / rel).is_file():
             self._pending_saves["lint"].add(rel)
             started.append(self._restart_save_job("lint", {}))
         return started
@@ -155,8 +139,8 @@ class BackgroundAgent:
         if job is None or job.state != "needs_confirmation":
             return False
         job.change = None
-        self._finish(job, "cancelled", f"{job.tool.replace('_', ' ')} dropped; nothing changed",
-                     {"denied": True})
+        summary = f"{job.tool.replace('_', ' ')} dropped; nothing changed"
+        self._finish(job, "cancelled", summary, {"denied": True})
         return True
 
     def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
@@ -172,8 +156,7 @@ class BackgroundAgent:
         return True
 
     def list_jobs(self) -> list[JobInfo]:
-        return [JobInfo(j.job_id, j.tool, dict(j.args), j.origin, j.state, j.created,
-                        _context_ref(j)) for j in self._jobs.values()]
+        return [job.info() for job in self._jobs.values()]
 
     async def wait(self, job_id: str) -> str:
         """Wait until the job stops running; returns its state."""
@@ -193,34 +176,41 @@ class BackgroundAgent:
 
     # ---- job lifecycle ------------------------------------------------------------------------
 
-    def _new_job(self, tool: str, args: dict, context: dict, origin: str) -> _Job:
-        job = _Job(f"job-{next(self._ids)}", tool, args, dict(context), origin, self.clock())
+    def _new_job(self, tool: str, args: dict, context: dict, origin: str) -> Job:
+        job = Job(f"job-{next(self._ids)}", tool, args, dict(context), origin, self.clock())
         self._jobs[job.job_id] = job
         finished = [j for j in self._jobs.values() if j.state in ("done", "error", "cancelled")]
         for old in finished[: max(0, len(finished) - HISTORY)]:
             del self._jobs[old.job_id]
         return job
 
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: Job) -> None:
         job.task = asyncio.get_running_loop().create_task(self._run(job), name=job.job_id)
         job.task.add_done_callback(lambda task: self._cancelled_before_start(job, task))
 
-    def _cancelled_before_start(self, job: _Job, task: asyncio.Task) -> None:
+    def _cancelled_before_start(self, job: Job, task: asyncio.Task) -> None:
         # a task cancelled before its first step never runs its body, so say it here
         if task.cancelled() and job.state in ("queued", "running"):
-            self._finish(job, "cancelled", f"{job.tool} {job.cancel_reason}",
-                         {"reason": job.cancel_reason})
+            self._cancelled(job)
+
+    def _cancelled(self, job: Job) -> None:
+        reason = job.cancel_reason
+        self._finish(job, "cancelled", f"{job.tool} {reason}", {"reason": reason})
 
     def _restart_save_job(self, kind: str, args: dict) -> str:
         previous = self._save_jobs.get(kind)
         if previous:
             self.cancel(previous, "superseded by a newer save")
+        if kind == "lint":  # a file deleted since its save has nothing left to lint
+            self._pending_saves[kind] = {
+                p for p in self._pending_saves[kind] if (self.root / p).is_file()
+            }
         paths = sorted(self._pending_saves[kind])
         job_id = self.submit(kind, {**args, "paths": paths}, {"saved": paths}, origin="save")
         self._save_jobs[kind] = job_id
         return job_id
 
-    async def _run(self, job: _Job) -> None:
+    async def _run(self, job: Job) -> None:
         try:
             async with self._slots:
                 job.state = "running"
@@ -229,51 +219,60 @@ class BackgroundAgent:
                     async with self._git_lock:
                         job.change = await self.jobs_runner.git_prepare(job.tool, job.args)
                     job.state = "needs_confirmation"
-                    self._emit(job, "needs_confirmation", job.change.summary,
-                               {"preview": job.change.preview, "confirmation_id": job.job_id})
+                    self._emit(
+                        job,
+                        "needs_confirmation",
+                        job.change.summary,
+                        {"preview": job.change.preview, "confirmation_id": job.job_id},
+                    )
                     return
                 outcome = await self._execute(job)
         except asyncio.CancelledError:
-            self._finish(job, "cancelled", f"{job.tool} {job.cancel_reason}",
-                         {"reason": job.cancel_reason})
-            return
-        except ToolError as exc:
-            self._finish(job, "error", str(exc), {"error": str(exc), **exc.data})
+            self._cancelled(job)
+        except Exception as exc:  # noqa: BLE001 — any failure becomes an error event
+            self._failed(job, exc)
             self._after_save_job(job, ok=False)
-            return
-        except Exception as exc:  # a bug in a tool must not take the companion down
-            log.exception("job %s (%s) failed", job.job_id, job.tool)
-            message = f"{job.tool} failed unexpectedly: {type(exc).__name__}: {exc}"
-            self._finish(job, "error", message, {"error": message})
-            return
-        self._finish(job, "result", outcome.summary, outcome.data)
-        self._after_save_job(job, ok=not outcome.data.get("failures"))
+        else:
+            self._finish(job, "result", outcome.summary, outcome.data)
+            self._after_save_job(job, ok=not outcome.data.get("failures"))
 
-    async def _execute(self, job: _Job) -> Outcome:
+    async def _execute(self, job: Job) -> Outcome:
         everything = job.origin != "save"
         if job.tool == "tests":
             return await self.jobs_runner.tests(
-                job.args, job.context, everything=everything,
+                job.args,
+                job.context,
+                everything=everything,
                 on_progress=lambda done, total, test: self._progress(job, done, total, test),
-                on_start=job.pids.append)
+                on_start=job.pids.append,
+            )
         if job.tool == "lint":
             return await self.jobs_runner.lint(job.args, job.context, everything=everything)
         return await self.jobs_runner.git_read(job.tool, job.args)
 
-    async def _apply(self, job: _Job) -> None:
+    async def _apply(self, job: Job) -> None:
         change, job.change = job.change, None
         try:
             async with self._git_lock:
                 job.state = "running"
                 outcome = await self.jobs_runner.git_apply(change)
         except asyncio.CancelledError:
-            self._finish(job, "cancelled", f"{job.tool} {job.cancel_reason}", {})
-        except ToolError as exc:
-            self._finish(job, "error", str(exc), {"error": str(exc)})
+            self._cancelled(job)
+        except Exception as exc:  # noqa: BLE001 — any failure becomes an error event
+            self._failed(job, exc)
         else:
             self._finish(job, "result", outcome.summary, outcome.data)
 
-    def _after_save_job(self, job: _Job, ok: bool) -> None:
+    def _failed(self, job: Job, exc: Exception) -> None:
+        if isinstance(exc, ToolError):
+            self._finish(job, "error", str(exc), {"error": str(exc), **exc.data})
+            return
+        # a bug in a tool must not take the companion down; it is logged and said plainly
+        log.exception("job %s (%s) failed", job.job_id, job.tool, exc_info=exc)
+        message = f"{job.tool} failed unexpectedly: {type(exc).__name__}: {exc}"
+        self._finish(job, "error", message, {"error": message})
+
+    def _after_save_job(self, job: Job, ok: bool) -> None:
         """A save run finished: its paths are covered; maybe the full suite follows."""
         if job.origin != "save" or self._save_jobs.get(job.tool) != job.job_id:
             return
@@ -283,49 +282,32 @@ class BackgroundAgent:
             ran_affected = job.args.get("scope") == "affected"
             self._pending_all = False
             if ok and ran_affected and self.config.tests.full_suite_after:
-                full_id = self.submit("tests", {"scope": "all"}, {"after": job.job_id},
-                                      origin="save")
+                full_id = self.submit(
+                    "tests", {"scope": "all"}, {"after": job.job_id}, origin="save"
+                )
                 self._save_jobs["tests"] = full_id
 
-    def _progress(self, job: _Job, done: int, total: int | None, test: str) -> None:
+    def _progress(self, job: Job, done: int, total: int | None, test: str) -> None:
         now = self.clock()
         if done and done != total and now - job.last_progress < PROGRESS_INTERVAL_S:
             return
         job.last_progress = now
         of = f" of {total}" if total is not None else ""
-        self._emit(job, "progress", f"{done}{of} tests done",
-                   {"done": done, "total": total, "test": test})
+        self._emit(
+            job, "progress", f"{done}{of} tests done", {"done": done, "total": total, "test": test}
+        )
 
-    def _finish(self, job: _Job, phase: JobPhase, summary: str, data: dict) -> None:
+    def _finish(self, job: Job, phase: JobPhase, summary: str, data: dict) -> None:
         job.state = {"result": "done"}.get(phase, phase)
         self._emit(job, phase, summary, data)
 
-    def _emit(self, job: _Job, phase: JobPhase, summary: str, data: dict | None = None) -> None:
-        payload: dict[str, Any] = {**(data or {}), "context_ref": _context_ref(job),
-                                   "origin": job.origin}
+    def _emit(self, job: Job, phase: JobPhase, summary: str, data: dict | None = None) -> None:
+        payload: dict[str, Any] = {
+            **(data or {}),
+            "context_ref": context_ref(job),
+            "origin": job.origin,
+        }
         try:
             self.sink(JobEvent(self.clock(), job.job_id, job.tool, phase, summary, payload))
         except Exception:  # the sink is someone else's; a broken one must not stop the jobs
             log.exception("job event sink failed")
-
-
-def _context_ref(job: _Job) -> dict:
-    """What the result refers back to: the turn, the file the user was on, the last words said."""
-    ctx = job.context
-    ref: dict[str, Any] = {"job_id": job.job_id}
-    for key in ("turn", "t", "file", "saved", "after"):
-        if key in ctx:
-            ref[key] = ctx[key]
-    conversation = ctx.get("conversation")
-    if isinstance(conversation, (list, tuple)) and conversation:
-        ref["said"] = str(conversation[-1])[:160]
-    return ref
-
-
-def _tool_name_guess(call_json: str) -> str:
-    """The tool name of a call that failed validation, if one can be read, for the event's label."""
-    try:
-        name = json.loads(call_json.strip().removeprefix("<|call|>").removesuffix("<|end|>")).get("tool")
-    except (ValueError, AttributeError):
-        return "call"
-    return name if isinstance(name, str) and name else "call"

@@ -102,7 +102,11 @@ def summarize_tests(run: TestRun, news: TestNews, *, everything: bool) -> str:
         scope = "affected " if run.scope == "affected" else ""
         if passed == 0 and not run.report.skipped:
             return f"no {scope}tests ran"
-        return f"all {count(passed, scope + 'test')} pass" if passed != 1 else f"the {scope}test passes"
+        return (
+            f"all {count(passed, scope + 'test')} pass"
+            if passed != 1
+            else f"the {scope}test passes"
+        )
     return "; ".join(parts)
 
 
@@ -148,8 +152,10 @@ def summarize_lint(findings: list[dict], *, files: list[str], everything: bool) 
     names = {PurePosixPath(f["file"]).name for f in findings}
     where = f" in {next(iter(names))}" if len(names) == 1 else ""
     noun = "new lint finding" if not everything else "lint finding"
-    return (f"{count(len(findings), noun)}{where}: {message} at "
-            f"{PurePosixPath(first['file']).name} line {first['line']}")
+    return (
+        f"{count(len(findings), noun)}{where}: {message} at "
+        f"{PurePosixPath(first['file']).name} line {first['line']}"
+    )
 
 
 def summarize_git(tool: str, data: dict) -> str:
@@ -165,17 +171,24 @@ def summarize_git(tool: str, data: dict) -> str:
         last = commits[0]
         return f"latest of {count(len(commits), 'commit')}: {last['subject']}, by {last['author']}"
     if tool == "git_show":
-        return (f"commit {data['sha'][:7]} by {data['author']}: {data['subject']}; "
-                f"{_stat_sentence(data['files'])}")
+        return (
+            f"commit {data['sha'][:7]} by {data['author']}: {data['subject']}; "
+            f"{_stat_sentence(data['files'])}"
+        )
     if tool == "git_blame":
         lines = data["lines"]
         authors = sorted({line["author"] for line in lines if line["author"]})
-        span = (f"line {data['start']}" if len(lines) == 1
-                else f"lines {data['start']} to {data['start'] + len(lines) - 1}")
+        span = (
+            f"line {data['start']}"
+            if len(lines) == 1
+            else f"lines {data['start']} to {data['start'] + len(lines) - 1}"
+        )
         if len(authors) == 1:
             last = lines[-1]
             return f"{span} of {PurePosixPath(data['path']).name}: {authors[0]}, {last['summary']}"
-        return f"{span} of {PurePosixPath(data['path']).name} were changed by {' and '.join(authors)}"
+        return (
+            f"{span} of {PurePosixPath(data['path']).name} were changed by {' and '.join(authors)}"
+        )
     if tool == "git_branches":
         where = data["branch"] or f"a detached HEAD at {data['head']}"
         return f"on {where}; {count(len(data['branches']), 'branch', 'branches')}"

@@ -72,8 +72,15 @@ class ToolJobs:
                 return candidate.as_posix()
         return PurePosixPath(path).as_posix()
 
-    async def tests(self, args: dict, context: dict, *, everything: bool,
-                    on_progress: ProgressCallback, on_start: Callable[[int], None]) -> Outcome:
+    async def tests(
+        self,
+        args: dict,
+        context: dict,
+        *,
+        everything: bool,
+        on_progress: ProgressCallback,
+        on_start: Callable[[int], None],
+    ) -> Outcome:
         config = self.config.tests
         scope = args["scope"]
         paths = self.context_paths(args, context)
@@ -85,16 +92,32 @@ class ToolJobs:
                 selected = await asyncio.to_thread(affected_tests, self.index, paths)
                 if not selected:
                     names = ", ".join(PurePosixPath(p).name for p in paths)
-                    return Outcome(f"no tests are affected by {names}" if everything else "",
-                                   {"scope": "affected", "changed": paths, "selected": [],
-                                    "failures": [], "counts": {"passed": 0, "failed": 0}})
-        run = await run_tests(self.root, config, selected=selected, scope=scope,
-                              on_progress=on_progress, on_start=on_start)
+                    return Outcome(
+                        f"no tests are affected by {names}" if everything else "",
+                        {
+                            "scope": "affected",
+                            "changed": paths,
+                            "selected": [],
+                            "failures": [],
+                            "counts": {"passed": 0, "failed": 0},
+                        },
+                    )
+        run = await run_tests(
+            self.root,
+            config,
+            selected=selected,
+            scope=scope,
+            on_progress=on_progress,
+            on_start=on_start,
+        )
         news = self.test_memory.update(run)
         data = run.to_dict()
-        data.update(changed=paths, new_failures=[f.test_id for f in news.new],
-                    repeated_failures=[f.test_id for f in news.repeated],
-                    recovered=list(news.recovered))
+        data.update(
+            changed=paths,
+            new_failures=[f.test_id for f in news.new],
+            repeated_failures=[f.test_id for f in news.repeated],
+            recovered=list(news.recovered),
+        )
         return Outcome(summarize_tests(run, news, everything=everything), data)
 
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:

@@ -12,8 +12,21 @@ import os
 from pathlib import Path, PurePosixPath
 
 SKIP_DIRS = {
-    ".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "build", "dist",
-    "site-packages", ".tox", ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "env",
+    "node_modules",
+    "__pycache__",
+    "build",
+    "dist",
+    "site-packages",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
 }
 MAX_FILE_BYTES = 1_000_000
 MAX_FILES = 5000
@@ -42,7 +55,9 @@ class ImportIndex:
     def python_files(self) -> list[str]:
         found: list[str] = []
         for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")
+            )
             for name in sorted(filenames):
                 if name.endswith(".py"):
                     found.append(Path(dirpath, name).relative_to(self.root).as_posix())
@@ -99,7 +114,7 @@ def _refers_to(imported: tuple[str, ...], target: tuple[str, ...]) -> bool:
 
     Suffix matching is what makes src-layout and `sys.path` tweaks work without knowing them.
     """
-    return bool(imported) and len(imported) <= len(target) and target[-len(imported):] == imported
+    return bool(imported) and len(imported) <= len(target) and target[-len(imported) :] == imported
 
 
 def affected_tests(index: ImportIndex, changed: list[str]) -> list[str]:

@@ -46,8 +46,10 @@ def _refuse_during_conflict(repo: git.Repo, what: str) -> dict:
     current = status(repo)
     if current["conflicted"]:
         files = ", ".join(current["conflicted"][:3])
-        raise ToolError(f"cannot {what}: {current['in_progress'] or 'merge'} in progress with "
-                        f"unresolved conflicts in {files}; resolve them first")
+        raise ToolError(
+            f"cannot {what}: {current['in_progress'] or 'merge'} in progress with "
+            f"unresolved conflicts in {files}; resolve them first"
+        )
     return current
 
 
@@ -73,8 +75,13 @@ def _stat_line(files: list[dict]) -> str:
 def _untracked_row(root: Path, rel: str) -> dict:
     data = (root / rel).read_bytes()
     binary = b"\0" in data[:8192]
-    return {"path": rel, "added": 0 if binary else len(data.splitlines()), "deleted": 0,
-            "binary": binary, "new": True}
+    return {
+        "path": rel,
+        "added": 0 if binary else len(data.splitlines()),
+        "deleted": 0,
+        "binary": binary,
+        "new": True,
+    }
 
 
 def _prepare_commit(repo: git.Repo, message: str, paths: list[str]) -> PreparedChange:
@@ -82,8 +89,10 @@ def _prepare_commit(repo: git.Repo, message: str, paths: list[str]) -> PreparedC
     root = Path(repo.working_tree_dir)
     merging = current["in_progress"] == "merge"
     if merging and paths:
-        raise ToolError("cannot commit only some paths while a merge is in progress; "
-                        "commit all changes to conclude the merge")
+        raise ToolError(
+            "cannot commit only some paths while a merge is in progress; "
+            "commit all changes to conclude the merge"
+        )
     base = ["HEAD"] if has_commits(repo) else ["--cached"]
     untracked: list[str] = []
     if paths:
@@ -91,16 +100,19 @@ def _prepare_commit(repo: git.Repo, message: str, paths: list[str]) -> PreparedC
             if rel.startswith("-") or Path(rel).is_absolute() or ".." in Path(rel).parts:
                 raise ToolError(f"commit: path must be inside the repository: {rel!r}")
         known = set(run_git(repo, "ls-files", "--", *paths).splitlines())
-        untracked = set(run_git(repo, "ls-files", "--others", "--exclude-standard", "--",
-                                *paths).splitlines())
+        untracked = set(
+            run_git(repo, "ls-files", "--others", "--exclude-standard", "--", *paths).splitlines()
+        )
         for rel in paths:
             if not any(k == rel or k.startswith(rel.rstrip("/") + "/") for k in known | untracked):
                 raise ToolError(f"commit: no such file or no changes to commit in it: {rel}")
         untracked = sorted(untracked)
     files = numstat(repo, *base, "--", *paths) + [_untracked_row(root, u) for u in untracked]
     if not files and not merging:
-        raise ToolError("nothing to commit" + (f" in {', '.join(paths)}" if paths else
-                                               ": no changes to tracked files"))
+        raise ToolError(
+            "nothing to commit"
+            + (f" in {', '.join(paths)}" if paths else ": no changes to tracked files")
+        )
     fingerprint = _fingerprint(repo, paths, untracked)
     where = current["branch"] or f"a detached HEAD at {current['head']}"
     notes = []
@@ -108,24 +120,38 @@ def _prepare_commit(repo: git.Repo, message: str, paths: list[str]) -> PreparedC
         notes.append("HEAD is detached: the commit will not be on any branch")
     if merging:
         notes.append("this commit concludes the merge in progress")
-    preview = {"action": "commit", "message": message, "paths": paths, "files": files,
-               "stat": _stat_line(files), "branch": current["branch"], "notes": notes}
+    preview = {
+        "action": "commit",
+        "message": message,
+        "paths": paths,
+        "files": files,
+        "stat": _stat_line(files),
+        "branch": current["branch"],
+        "notes": notes,
+    }
 
     def apply() -> dict:
         if _fingerprint(repo, paths, untracked) != fingerprint:
-            raise ToolError("the changes moved since the preview; nothing was committed — "
-                            "ask again to see the new preview")
+            raise ToolError(
+                "the changes moved since the preview; nothing was committed — "
+                "ask again to see the new preview"
+            )
         if paths:
             run_git(repo, "add", "--", *paths)
             run_git(repo, "commit", "-m", message, "--", *paths)
         else:
             run_git(repo, "commit", "-a", "-m", message)
         commit = repo.head.commit
-        return {"action": "commit", "sha": commit.hexsha[:8], "message": message,
-                "files": sorted(commit.stats.files), "branch": branch_state(repo)["branch"]}
+        return {
+            "action": "commit",
+            "sha": commit.hexsha[:8],
+            "message": message,
+            "files": sorted(commit.stats.files),
+            "branch": branch_state(repo)["branch"],
+        }
 
     n = len(files)
-    summary = f"ready to commit {n} file{'s' * (n != 1)} on {where}: \"{message}\". Confirm?"
+    summary = f'ready to commit {n} file{"s" * (n != 1)} on {where}: "{message}". Confirm?'
     return PreparedChange(summary, preview, apply)
 
 
@@ -145,8 +171,13 @@ def _prepare_branch_create(repo: git.Repo, name: str, switch: bool) -> PreparedC
     if switch:
         _refuse_during_conflict(repo, "switch branches")
     head = repo.head.commit
-    preview = {"action": "branch_create", "name": name, "at": head.hexsha[:8],
-               "subject": head.summary, "switch": switch}
+    preview = {
+        "action": "branch_create",
+        "name": name,
+        "at": head.hexsha[:8],
+        "subject": head.summary,
+        "switch": switch,
+    }
 
     def apply() -> dict:
         if repo.head.commit != head:
@@ -157,8 +188,9 @@ def _prepare_branch_create(repo: git.Repo, name: str, switch: bool) -> PreparedC
         return {**preview, "branch": branch_state(repo)["branch"]}
 
     verb = "create and switch to" if switch else "create"
-    return PreparedChange(f"ready to {verb} branch {name} at {head.hexsha[:7]}. Confirm?",
-                          preview, apply)
+    return PreparedChange(
+        f"ready to {verb} branch {name} at {head.hexsha[:7]}. Confirm?", preview, apply
+    )
 
 
 def _prepare_switch(repo: git.Repo, name: str) -> PreparedChange:
@@ -168,8 +200,12 @@ def _prepare_switch(repo: git.Repo, name: str) -> PreparedChange:
     if name == current["branch"]:
         raise ToolError(f"already on branch '{name}'")
     dirty = len(current["staged"]) + len(current["unstaged"])
-    preview = {"action": "switch", "from": current["branch"] or current["head"], "to": name,
-               "uncommitted_files": dirty}
+    preview = {
+        "action": "switch",
+        "from": current["branch"] or current["head"],
+        "to": name,
+        "uncommitted_files": dirty,
+    }
 
     def apply() -> dict:
         run_git(repo, "switch", name)  # git refuses (and says why) if local changes would be lost
@@ -187,8 +223,12 @@ def _prepare_stash_push(repo: git.Repo, message: str | None) -> PreparedChange:
     if not files:
         raise ToolError("nothing to stash: no changes to tracked files")
     fingerprint = _fingerprint(repo, [], [])
-    preview = {"action": "stash_push", "message": message, "files": files,
-               "stat": _stat_line(files)}
+    preview = {
+        "action": "stash_push",
+        "message": message,
+        "files": files,
+        "stat": _stat_line(files),
+    }
 
     def apply() -> dict:
         if _fingerprint(repo, [], []) != fingerprint:
@@ -197,8 +237,9 @@ def _prepare_stash_push(repo: git.Repo, message: str | None) -> PreparedChange:
         return {**preview, "stash": run_git(repo, "stash", "list", "-1", "--format=%gd")}
 
     n = len(files)
-    return PreparedChange(f"ready to stash changes to {n} file{'s' * (n != 1)}. Confirm?",
-                          preview, apply)
+    return PreparedChange(
+        f"ready to stash changes to {n} file{'s' * (n != 1)}. Confirm?", preview, apply
+    )
 
 
 def _prepare_stash_pop(repo: git.Repo) -> PreparedChange:
@@ -216,5 +257,6 @@ def _prepare_stash_pop(repo: git.Repo) -> PreparedChange:
         run_git(repo, "stash", "pop")
         return {**preview, "status": status(repo)}
 
-    return PreparedChange(f"ready to pop the stash \"{subject}\" "
-                          f"({_stat_line(files)}). Confirm?", preview, apply)
+    return PreparedChange(
+        f'ready to pop the stash "{subject}" ({_stat_line(files)}). Confirm?', preview, apply
+    )

@@ -30,8 +30,9 @@ def open_repo(path: str | Path) -> git.Repo:
 def run_git(repo: git.Repo, *args: str, raw: bool = False):
     """Run one git subcommand; errors become `ToolError` with git's own last words."""
     try:
-        return repo.git.execute(["git", *args], stdout_as_string=not raw,
-                                strip_newline_in_stdout=not raw)
+        return repo.git.execute(
+            ["git", *args], stdout_as_string=not raw, strip_newline_in_stdout=not raw
+        )
     except git.GitCommandError as exc:
         stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
         last = [line for line in stderr.splitlines() if line.strip()]
@@ -70,9 +71,13 @@ def branch_state(repo: git.Repo) -> dict:
     if has_commits(repo):
         state["head"] = repo.head.commit.hexsha[:8]
     gitdir = Path(repo.git_dir)
-    for marker, name in (("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"),
-                         ("rebase-apply", "rebase"), ("CHERRY_PICK_HEAD", "cherry-pick"),
-                         ("REVERT_HEAD", "revert")):
+    for marker, name in (
+        ("MERGE_HEAD", "merge"),
+        ("rebase-merge", "rebase"),
+        ("rebase-apply", "rebase"),
+        ("CHERRY_PICK_HEAD", "cherry-pick"),
+        ("REVERT_HEAD", "revert"),
+    ):
         if (gitdir / marker).exists():
             state["in_progress"] = name
             break
@@ -101,8 +106,13 @@ def status(repo: git.Repo) -> dict:
                 staged.append({"path": path, "change": xy[0]})
             if xy[1] not in " ?!":
                 unstaged.append({"path": path, "change": xy[1]})
-    return {**branch_state(repo), "staged": staged, "unstaged": unstaged,
-            "untracked": untracked, "conflicted": conflicted}
+    return {
+        **branch_state(repo),
+        "staged": staged,
+        "unstaged": unstaged,
+        "untracked": untracked,
+        "conflicted": conflicted,
+    }
 
 
 def numstat(repo: git.Repo, *args: str) -> list[dict]:
@@ -117,13 +127,23 @@ def _numstat_rows(text: str) -> list[dict]:
             continue
         added, deleted, path = line.split("\t", 2)
         binary = added == "-"
-        rows.append({"path": path, "added": 0 if binary else int(added),
-                     "deleted": 0 if binary else int(deleted), "binary": binary})
+        rows.append(
+            {
+                "path": path,
+                "added": 0 if binary else int(added),
+                "deleted": 0 if binary else int(deleted),
+                "binary": binary,
+            }
+        )
     return rows
 
 
-def diff(repo: git.Repo, staged: bool = False, ref: str | None = None,
-         paths: list[str] | tuple[str, ...] = ()) -> dict:
+def diff(
+    repo: git.Repo,
+    staged: bool = False,
+    ref: str | None = None,
+    paths: list[str] | tuple[str, ...] = (),
+) -> dict:
     """Unstaged changes (default), staged ones, or the working tree against `ref`."""
     if ref is not None:
         check_ref(repo, ref)
@@ -133,9 +153,13 @@ def diff(repo: git.Repo, staged: bool = False, ref: str | None = None,
     args += ["--", *paths]
     files = numstat(repo, *args)
     text = run_git(repo, "diff", "--no-color", "--no-ext-diff", *args)
-    return {"against": ref or ("index→HEAD" if staged else "worktree→index"),
-            "files": files, "text": _cap(text), "truncated": len(text) > TEXT_CAP,
-            "binary_files": [f["path"] for f in files if f["binary"]]}
+    return {
+        "against": ref or ("index→HEAD" if staged else "worktree→index"),
+        "files": files,
+        "text": _cap(text),
+        "truncated": len(text) > TEXT_CAP,
+        "binary_files": [f["path"] for f in files if f["binary"]],
+    }
 
 
 def log(repo: git.Repo, n: int = 10, path: str | None = None, ref: str | None = None) -> dict:
@@ -155,8 +179,13 @@ def show(repo: git.Repo, ref: str = "HEAD") -> dict:
     else:  # a root commit: compare against the empty tree
         files = _numstat_rows(run_git(repo, "show", "--numstat", "--format=", sha))
     text = run_git(repo, "show", "--no-color", "--no-ext-diff", "--format=", sha)
-    return {**_commit_dict(commit), "message": commit.message.strip(), "files": files,
-            "text": _cap(text), "truncated": len(text) > TEXT_CAP}
+    return {
+        **_commit_dict(commit),
+        "message": commit.message.strip(),
+        "files": files,
+        "text": _cap(text),
+        "truncated": len(text) > TEXT_CAP,
+    }
 
 
 def blame(repo: git.Repo, path: str, start: int, end: int) -> dict:
@@ -172,8 +201,15 @@ def blame(repo: git.Repo, path: str, start: int, end: int) -> dict:
     for row in out.splitlines():
         if row.startswith("\t"):
             info = meta[current]
-            lines.append({"line": info["final"], "sha": current[:8], "author": info.get("author"),
-                          "summary": info.get("summary"), "text": row[1:]})
+            lines.append(
+                {
+                    "line": info["final"],
+                    "sha": current[:8],
+                    "author": info.get("author"),
+                    "summary": info.get("summary"),
+                    "text": row[1:],
+                }
+            )
             info["final"] += 1
         else:
             head, _, value = row.partition(" ")
@@ -187,8 +223,15 @@ def blame(repo: git.Repo, path: str, start: int, end: int) -> dict:
 
 def branches(repo: git.Repo) -> dict:
     state = branch_state(repo)
-    listed = [{"name": h.name, "head": h.commit.hexsha[:8], "subject": h.commit.summary,
-               "current": h.name == state["branch"]} for h in repo.heads]
+    listed = [
+        {
+            "name": h.name,
+            "head": h.commit.hexsha[:8],
+            "subject": h.commit.summary,
+            "current": h.name == state["branch"],
+        }
+        for h in repo.heads
+    ]
     return {**state, "branches": listed}
 
 
@@ -200,8 +243,12 @@ def stash_list(repo: git.Repo) -> dict:
 
 def _commit_dict(commit: git.Commit) -> dict:
     when = dt.datetime.fromtimestamp(commit.committed_date, dt.UTC)
-    return {"sha": commit.hexsha[:8], "author": commit.author.name, "date": when.isoformat(),
-            "subject": commit.summary}
+    return {
+        "sha": commit.hexsha[:8],
+        "author": commit.author.name,
+        "date": when.isoformat(),
+        "subject": commit.summary,
+    }
 
 
 def _cap(text: str) -> str:

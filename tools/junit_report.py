@@ -15,7 +15,9 @@ from tools.registry import ToolError
 
 # "src/parse.py:42: IndexError" — pytest's long/auto traceback ends each entry with this line
 _CRASH_LINE = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+): (?P<exc>[A-Za-z_][\w.]*)\s*$")
-_EXC_PREFIX = re.compile(r"^(?P<exc>[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Failed))\b")
+_EXC_PREFIX = re.compile(
+    r"^(?P<exc>[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Failed))\b"
+)
 MESSAGE_CAP = 300
 
 
@@ -61,7 +63,7 @@ def node_id(classname: str, name: str, file: str | None) -> str:
     if not file:
         return f"{classname}::{name}" if classname else name
     module = ".".join(PurePosixPath(file).with_suffix("").parts)
-    rest = classname[len(module):].lstrip(".") if classname.startswith(module) else ""
+    rest = classname[len(module) :].lstrip(".") if classname.startswith(module) else ""
     parts = [file] + ([*rest.split(".")] if rest else []) + [name]
     return "::".join(parts)
 
@@ -110,7 +112,7 @@ def _failure(test_id, file, case, problem, duration, kind) -> TestFailure:
     if prefix and not exc_type:
         exc_type = prefix["exc"]
     if prefix and prefix["exc"].split(".")[-1] == exc_type.split(".")[-1]:
-        message = message[len(prefix["exc"]):].lstrip(": ")
+        message = message[len(prefix["exc"]) :].lstrip(": ")
     if not exc_type:
         exc_type = "Error" if kind == "error" else "Failed"
     message = " ".join(message.split())

@@ -58,7 +58,9 @@ def ruff_argv() -> list[str]:
     return [found] if found else [sys.executable, "-m", "ruff"]
 
 
-async def run_lint(root: str | Path, paths: Sequence[str], config: LintConfig = LintConfig()) -> dict:
+async def run_lint(
+    root: str | Path, paths: Sequence[str], config: LintConfig = LintConfig()
+) -> dict:
     """Lint `paths` (relative to `root`; empty means the whole project); returns findings + notes."""
     root = Path(root).resolve()
     if not root.is_dir():
@@ -79,13 +81,25 @@ async def run_lint(root: str | Path, paths: Sequence[str], config: LintConfig = 
         else:
             findings += await _mypy(root, targets, config)
     findings.sort(key=lambda f: (f.file, f.line, f.col, f.code))
-    return {"files": targets, "findings": [f.to_dict() for f in findings], "notes": notes,
-            "count": len(findings)}
+    return {
+        "files": targets,
+        "findings": [f.to_dict() for f in findings],
+        "notes": notes,
+        "count": len(findings),
+    }
 
 
 async def _ruff(root: Path, targets: list[str], config: LintConfig) -> list[Finding]:
-    argv = [*ruff_argv(), "check", "--output-format", "json", "--no-fix", "--exit-zero",
-            "--", *targets]
+    argv = [
+        *ruff_argv(),
+        "check",
+        "--output-format",
+        "json",
+        "--no-fix",
+        "--exit-zero",
+        "--",
+        *targets,
+    ]
     result = await run_command(argv, root, timeout_s=config.timeout_s)
     if result.timed_out:
         raise ToolError(f"ruff timed out after {config.timeout_s:g} seconds")
@@ -96,24 +110,36 @@ async def _ruff(root: Path, targets: list[str], config: LintConfig) -> list[Find
         items = None
     if not isinstance(items, list):
         last = result.last_lines(1)
-        raise ToolError(f"ruff failed (exit code {result.returncode}): "
-                        f"{last[0][:200] if last else 'no output'}")
+        raise ToolError(
+            f"ruff failed (exit code {result.returncode}): {last[0][:200] if last else 'no output'}"
+        )
     findings = []
     for item in items:
         location = item.get("location") or {}
-        findings.append(Finding(
-            file=_relative(root, item.get("filename", "")),
-            line=int(location.get("row") or 0),
-            col=int(location.get("column") or 0),
-            code=item.get("code") or "syntax",
-            message=item.get("message", ""),
-        ))
+        findings.append(
+            Finding(
+                file=_relative(root, item.get("filename", "")),
+                line=int(location.get("row") or 0),
+                col=int(location.get("column") or 0),
+                code=item.get("code") or "syntax",
+                message=item.get("message", ""),
+            )
+        )
     return findings
 
 
 async def _mypy(root: Path, targets: list[str], config: LintConfig) -> list[Finding]:
-    argv = [sys.executable, "-m", "mypy", "--show-column-numbers", "--show-error-codes",
-            "--no-error-summary", "--no-color-output", "--", *targets]
+    argv = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--show-column-numbers",
+        "--show-error-codes",
+        "--no-error-summary",
+        "--no-color-output",
+        "--",
+        *targets,
+    ]
     result = await run_command(argv, root, timeout_s=config.timeout_s)
     if result.timed_out:
         raise ToolError(f"mypy timed out after {config.timeout_s:g} seconds")
@@ -121,8 +147,16 @@ async def _mypy(root: Path, targets: list[str], config: LintConfig) -> list[Find
     for line in result.output.splitlines():
         m = _MYPY_LINE.match(line.strip())
         if m and m["sev"] == "error":
-            findings.append(Finding(_relative(root, m["file"]), int(m["line"]), int(m["col"] or 0),
-                                    m["code"] or "mypy", m["msg"], tool="mypy"))
+            findings.append(
+                Finding(
+                    _relative(root, m["file"]),
+                    int(m["line"]),
+                    int(m["col"] or 0),
+                    m["code"] or "mypy",
+                    m["msg"],
+                    tool="mypy",
+                )
+            )
     return findings
 
 

@@ -86,9 +86,13 @@ async def run_command(
     start = time.monotonic()
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=str(cwd), env=env, start_new_session=True,
+            *argv,
+            cwd=str(cwd),
+            env=env,
+            start_new_session=True,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
     except FileNotFoundError:
         if not Path(cwd).is_dir():

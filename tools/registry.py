@@ -14,7 +14,10 @@ from typing import Any, Literal
 
 ArgType = Literal["string", "integer", "boolean", "array"]
 _PY_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str, "integer": int, "boolean": bool, "array": (list, tuple),
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+    "array": (list, tuple),
 }
 
 
@@ -75,8 +78,10 @@ class Arg:
         return value
 
     def signature(self) -> str:
-        kind = "|".join(self.enum) if self.enum else (
-            f"[{self.items}]" if self.type == "array" else self.type
+        kind = (
+            "|".join(self.enum)
+            if self.enum
+            else (f"[{self.items}]" if self.type == "array" else self.type)
         )
         text = f"{self.name}{'' if self.required else '?'}: {kind}"
         if self.default is not None:
@@ -164,7 +169,7 @@ class ToolRegistry:
         """Parse the model's call (JSON, optionally still wrapped in `<|call|>` … `<|end|>`)."""
         body = text.strip().removeprefix("<|call|>").removesuffix("<|end|>").strip()
         if not body:
-            raise CallError("empty call: expected {\"tool\": name, \"args\": {...}}")
+            raise CallError('empty call: expected {"tool": name, "args": {...}}')
         try:
             obj = json.loads(body)
         except json.JSONDecodeError as exc:

@@ -12,15 +12,18 @@ from pathlib import Path
 BUGGY = "    return fields[len(fields)]\n"
 FIXED = "    return fields[len(fields) - 1]\n"
 
-PARSE = '''"""Parse a comma-separated header line."""
+PARSE = (
+    '''"""Parse a comma-separated header line."""
 
 
 def parse_header(line):
     fields = line.split(",")
     # the planted bug: one past the end
-''' + BUGGY
+'''
+    + BUGGY
+)
 
-TEST_PARSE = '''from parse import parse_header
+TEST_PARSE = """from parse import parse_header
 
 
 def test_header():
@@ -29,7 +32,7 @@ def test_header():
 
 def test_single_field():
     assert parse_header("only") == "only"
-'''
+"""
 
 UTIL = '''"""String helpers that have nothing to do with parsing."""
 
@@ -38,30 +41,36 @@ def shout(text):
     return text.upper() + "!"
 '''
 
-TEST_UTIL = '''from util import shout
+TEST_UTIL = """from util import shout
 
 
 def test_shout():
     assert shout("hi") == "HI!"
-'''
+"""
 
-PYPROJECT = '''[tool.pytest.ini_options]
+PYPROJECT = """[tool.pytest.ini_options]
 pythonpath = ["."]
 testpaths = ["tests"]
-'''
+"""
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def make_sample_project(root: str | Path, *, commit: bool = True) -> Path:
     """Write the project under `root`, `git init` it, and (by default) commit everything."""
     root = Path(root)
     (root / "tests").mkdir(parents=True, exist_ok=True)
-    files = {"parse.py": PARSE, "util.py": UTIL, "pyproject.toml": PYPROJECT,
-             "tests/test_parse.py": TEST_PARSE, "tests/test_util.py": TEST_UTIL}
+    files = {
+        "parse.py": PARSE,
+        "util.py": UTIL,
+        "pyproject.toml": PYPROJECT,
+        "tests/test_parse.py": TEST_PARSE,
+        "tests/test_util.py": TEST_UTIL,
+    }
     for rel, text in files.items():
         (root / rel).write_text(text)
     git(root, "init", "-q", "-b", "main")

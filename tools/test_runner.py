@@ -51,7 +51,9 @@ class TestsConfig:
         if self.command is not None:
             object.__setattr__(self, "command", tuple(self.command))
             if not self.command or not all(isinstance(a, str) and a for a in self.command):
-                raise ValueError(f"tests command must be a non-empty list of strings: {self.command!r}")
+                raise ValueError(
+                    f"tests command must be a non-empty list of strings: {self.command!r}"
+                )
         if self.timeout_s <= 0:
             raise ValueError(f"tests timeout_s must be positive, got {self.timeout_s}")
 
@@ -137,23 +139,47 @@ async def run_tests(
         raise ToolError(f"project directory does not exist: {root}")
     if not config.is_pytest:
         result = await run_command(
-            config.argv(), root, timeout_s=config.timeout_s, env=_env(config),
-            output_cap=config.output_cap_bytes, on_start=on_start,
+            config.argv(),
+            root,
+            timeout_s=config.timeout_s,
+            env=_env(config),
+            output_cap=config.output_cap_bytes,
+            on_start=on_start,
         )
         _raise_on_timeout(result, config)
-        return TestRun("all", (), result.returncode, result.duration_s, None,
-                       tuple(result.last_lines()), result.argv)
+        return TestRun(
+            "all",
+            (),
+            result.returncode,
+            result.duration_s,
+            None,
+            tuple(result.last_lines()),
+            result.argv,
+        )
 
     report_dir = tempfile.mkdtemp(prefix="companion-junit-")
     report_path = Path(report_dir, "report.xml")
-    argv = [*config.argv(), "-v", "--color=no", "-p", "no:cacheprovider",
-            "-o", "junit_family=xunit1", f"--junitxml={report_path}"]
+    argv = [
+        *config.argv(),
+        "-v",
+        "--color=no",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "junit_family=xunit1",
+        f"--junitxml={report_path}",
+    ]
     argv += [s if not s.startswith("-") else f"./{s}" for s in selected]
     progress = PytestProgress(on_progress)
     try:
         result = await run_command(
-            argv, root, timeout_s=config.timeout_s, env=_env(config), on_line=progress.feed,
-            output_cap=config.output_cap_bytes, on_start=on_start,
+            argv,
+            root,
+            timeout_s=config.timeout_s,
+            env=_env(config),
+            on_line=progress.feed,
+            output_cap=config.output_cap_bytes,
+            on_start=on_start,
         )
         _raise_on_timeout(result, config, progress)
         report = parse_junit(report_path) if report_path.exists() else None
@@ -161,8 +187,15 @@ async def run_tests(
         shutil.rmtree(report_dir, ignore_errors=True)
     if report is None and result.returncode != 5:
         raise ToolError(_pytest_did_not_run(result, config), {"output_tail": result.last_lines()})
-    return TestRun(scope if selected else "all", tuple(selected), result.returncode,
-                   result.duration_s, report, tuple(result.last_lines()), result.argv)
+    return TestRun(
+        scope if selected else "all",
+        tuple(selected),
+        result.returncode,
+        result.duration_s,
+        report,
+        tuple(result.last_lines()),
+        result.argv,
+    )
 
 
 def _env(config: TestsConfig) -> dict[str, str] | None:
@@ -171,8 +204,9 @@ def _env(config: TestsConfig) -> dict[str, str] | None:
     return {**os.environ, **config.env}
 
 
-def _raise_on_timeout(result: CommandResult, config: TestsConfig,
-                      progress: PytestProgress | None = None) -> None:
+def _raise_on_timeout(
+    result: CommandResult, config: TestsConfig, progress: PytestProgress | None = None
+) -> None:
     if not result.timed_out:
         return
     where = ""

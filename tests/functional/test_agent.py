@@ -18,7 +18,7 @@ from tools.test_runner import TestsConfig
 TESTS_ONLY = (OnSaveRule(("*.py",), tests="affected", lint=False),)
 
 # a test that reports its pid (and its own child's) and then hangs while a marker file exists
-SLOW_TEST = '''import os, subprocess, sys, time
+SLOW_TEST = """import os, subprocess, sys, time
 from parse import parse_header
 
 
@@ -29,7 +29,7 @@ def test_slow():
     while os.path.exists("SLOW"):
         time.sleep(0.05)
     child.kill()
-'''
+"""
 
 
 def pid_alive(pid: int) -> bool:
@@ -57,7 +57,9 @@ class Recorder:
         self.events.append(event)
 
     def of(self, job_id: str, phase: str | None = None) -> list[JobEvent]:
-        return [e for e in self.events if e.job_id == job_id and (phase is None or e.phase == phase)]
+        return [
+            e for e in self.events if e.job_id == job_id and (phase is None or e.phase == phase)
+        ]
 
     def last(self, job_id: str) -> JobEvent:
         return self.of(job_id)[-1]
@@ -85,11 +87,19 @@ async def test_failure_is_said_once_and_recovery_once(project):
     assert (header["file"], header["line"], header["exc_type"]) == ("parse.py", 7, "IndexError")
     assert result.summary == (
         "two tests failed in test_parse: test_header raises IndexError at parse.py line 7, "
-        "test_single_field raises IndexError at parse.py line 7")
+        "test_single_field raises IndexError at parse.py line 7"
+    )
     assert result.data["context_ref"] == {
-        "job_id": job, "turn": 42, "file": "parse.py", "said": "user: why does parse fail?"}
+        "job_id": job,
+        "turn": 42,
+        "file": "parse.py",
+        "said": "user: why does parse fail?",
+    }
     assert sink.of(job, "progress")[-1].data == {
-        **sink.of(job, "progress")[-1].data, "done": 2, "total": 2}
+        **sink.of(job, "progress")[-1].data,
+        "done": 2,
+        "total": 2,
+    }
 
     # saving without fixing: the same failures are not announced again
     [again] = agent.on_file_saved(project / "parse.py")
@@ -146,6 +156,9 @@ async def test_a_newer_save_cancels_the_stale_run(project):
     # the fresh run covers both saves: parse.py's tests were never finished
     assert sink.last(fresh).data["changed"] == ["parse.py", "util.py"]
     assert sink.last(fresh).data["selected"] == [
-        "tests/test_parse.py", "tests/test_slow.py", "tests/test_util.py"]
+        "tests/test_parse.py",
+        "tests/test_slow.py",
+        "tests/test_util.py",
+    ]
     states = {j.job_id: j.state for j in agent.list_jobs()}
     assert states == {stale: "cancelled", fresh: "done"}

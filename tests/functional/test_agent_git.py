@@ -85,8 +85,10 @@ async def test_bad_calls_become_error_events(project):
     cases = {
         "not json": ("call", "call is not valid JSON"),
         '{"tool": "shell", "args": {"cmd": "rm -rf /"}}': ("shell", "unknown tool 'shell'"),
-        '{"tool": "git_blame", "args": {"path": "parse.py", "start": "one"}}':
-            ("git_blame", "git_blame: argument 'start' must be integer, got string"),
+        '{"tool": "git_blame", "args": {"path": "parse.py", "start": "one"}}': (
+            "git_blame",
+            "git_blame: argument 'start' must be integer, got string",
+        ),
     }
     for text, (tool, message) in cases.items():
         job = agent.submit_call(text, {})
@@ -117,7 +119,8 @@ async def test_detached_head_and_merge_conflict_are_reported_in_words(project):
     job = agent.submit("git_commit", {"message": "merge"})
     await agent.wait(job)
     assert sink.last(job).summary.startswith(
-        "cannot commit: merge in progress with unresolved conflicts in util.py")
+        "cannot commit: merge in progress with unresolved conflicts in util.py"
+    )
     git(project, "merge", "--abort")
     git(project, "checkout", "-q", "--detach", "HEAD")
     job = agent.submit("git_status")
@@ -134,11 +137,11 @@ async def test_jobs_respect_the_concurrency_limit_and_can_be_cancelled(project):
     assert agent.cancel(third)  # still queued behind the limit
     await agent.wait_idle()
     order = [(e.job_id, e.phase) for e in sink if e.job_id != third]
-    assert order == [(first, "started"), (first, "result"), (second, "started"),
-                     (second, "result")]
+    assert order == [(first, "started"), (first, "result"), (second, "started"), (second, "result")]
     assert [e.phase for e in sink if e.job_id == third] == ["cancelled"]
     assert sink.last(first).summary == (
-        "latest of one commit: sample project with a planted bug, by Sample Dev")
+        "latest of one commit: sample project with a planted bug, by Sample Dev"
+    )
     assert sink.last(second).summary == "no changes"
     assert not agent.cancel(first)  # finished jobs cannot be cancelled
     with pytest.raises(ValueError, match="max_concurrent must be at least 1"):

@@ -37,7 +37,8 @@ def conflicted_repo(sample_project: Path) -> Path:
     git(root, "switch", "-q", "main")
     (root / "util.py").write_text("def shout(text):\n    return 'main'\n")
     git(root, "commit", "-qam", "main side")
-    merge = subprocess.run(["git", "merge", "other"], cwd=root, capture_output=True, text=True,
-                           check=False)
+    merge = subprocess.run(
+        ["git", "merge", "other"], cwd=root, capture_output=True, text=True, check=False
+    )
     assert merge.returncode != 0 and "CONFLICT" in merge.stdout
     return root

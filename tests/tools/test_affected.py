@@ -32,7 +32,10 @@ def test_direct_transitive_and_named_tests_are_found(tmp_path):
     make_src_layout(tmp_path)
     index = ImportIndex(tmp_path)
     assert affected_tests(index, ["src/pkg/parse.py"]) == [
-        "tests/test_api.py", "tests/test_cli.py", "tests/test_parse.py", "tests/unit/parse_test.py",
+        "tests/test_api.py",
+        "tests/test_cli.py",
+        "tests/test_parse.py",
+        "tests/unit/parse_test.py",
     ]
     assert affected_tests(index, ["src/pkg/other.py"]) == ["tests/test_other.py"]
     assert affected_tests(index, ["src/pkg/cli.py"]) == ["tests/test_cli.py"]

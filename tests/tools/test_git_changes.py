@@ -20,8 +20,9 @@ def test_commit_preview_changes_nothing_and_apply_commits_exactly_that(sample_pr
     (sample_project / "util.py").write_text("# also changed, but not asked for\n")
     (sample_project / "notes.md").write_text("new file\n")
     before = head(sample_project)
-    change = prepare_change(repo, "git_commit",
-                            {"message": "fix the off-by-one", "paths": ["parse.py", "notes.md"]})
+    change = prepare_change(
+        repo, "git_commit", {"message": "fix the off-by-one", "paths": ["parse.py", "notes.md"]}
+    )
     assert head(sample_project) == before
     assert git(sample_project, "diff", "--cached", "--name-only") == ""  # nothing staged
     assert change.preview["stat"] == "2 files changed, +2 -1"
@@ -62,18 +63,23 @@ def test_changes_after_the_preview_are_refused(sample_project):
 def test_detached_head_commit_is_flagged(sample_project):
     git(sample_project, "checkout", "-q", "--detach", "HEAD")
     fix_bug(sample_project)
-    change = prepare_change(git_ops.open_repo(sample_project), "git_commit",
-                            {"message": "m", "paths": None})
+    change = prepare_change(
+        git_ops.open_repo(sample_project), "git_commit", {"message": "m", "paths": None}
+    )
     assert "detached" in change.summary
     assert change.preview["notes"] == ["HEAD is detached: the commit will not be on any branch"]
 
 
 def test_merge_conflict_blocks_commit_switch_and_stash(conflicted_repo):
     repo = git_ops.open_repo(conflicted_repo)
-    for tool, args in [("git_commit", {"message": "m", "paths": None}),
-                       ("git_switch", {"name": "other"}),
-                       ("git_stash_push", {"message": None})]:
-        with pytest.raises(ToolError, match="merge in progress with unresolved conflicts in util.py"):
+    for tool, args in [
+        ("git_commit", {"message": "m", "paths": None}),
+        ("git_switch", {"name": "other"}),
+        ("git_stash_push", {"message": None}),
+    ]:
+        with pytest.raises(
+            ToolError, match="merge in progress with unresolved conflicts in util.py"
+        ):
             prepare_change(repo, tool, args)
 
 

@@ -45,13 +45,17 @@ def test_log_show_blame_and_branches(sample_project):
     git(sample_project, "commit", "-qam", "simplify shout")
     log = git_ops.log(repo, n=5)
     assert [c["subject"] for c in log["commits"]] == [
-        "simplify shout", "sample project with a planted bug"]
+        "simplify shout",
+        "sample project with a planted bug",
+    ]
     shown = git_ops.show(repo, "HEAD~1")
     assert shown["subject"] == "sample project with a planted bug" and len(shown["files"]) == 5
     blame = git_ops.blame(repo, "util.py", 1, 2)
     # line 1 ("def shout(text):") survived from the first commit; line 2 is new
     assert [(b["line"], b["summary"]) for b in blame["lines"]] == [
-        (1, "sample project with a planted bug"), (2, "simplify shout")]
+        (1, "sample project with a planted bug"),
+        (2, "simplify shout"),
+    ]
     assert blame["lines"][0]["author"] == "Sample Dev"
     with pytest.raises(ToolError, match="end line 1 is before start line 2"):
         git_ops.blame(repo, "util.py", 2, 1)

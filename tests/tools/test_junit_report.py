@@ -48,21 +48,35 @@ def test_failures_carry_test_id_crash_file_line_and_exception(tmp_path):
     assert report.skipped == ("tests/test_parse.py::test_skip[1-2]",)
     in_class, header, setup = report.failures
     assert (in_class.test_id, in_class.file, in_class.line, in_class.exc_type) == (
-        "tests/test_parse.py::TestX::test_in_class", "tests/test_parse.py", 4, "AssertionError")
+        "tests/test_parse.py::TestX::test_in_class",
+        "tests/test_parse.py",
+        4,
+        "AssertionError",
+    )
     assert in_class.message == "assert 1 == 2"
     assert (header.test_id, header.file, header.line, header.exc_type, header.message) == (
-        "tests/test_parse.py::test_header", "parse.py", 3, "IndexError", "list index out of range")
+        "tests/test_parse.py::test_header",
+        "parse.py",
+        3,
+        "IndexError",
+        "list index out of range",
+    )
     assert header.duration == pytest.approx(0.002)
     # no crash line: the test's own definition line (0-based in xunit1) is the location
     assert (setup.kind, setup.exc_type, setup.file, setup.line) == (
-        "error", "Error", "tests/test_parse.py", 10)
+        "error",
+        "Error",
+        "tests/test_parse.py",
+        10,
+    )
     assert "fixture 'nope' not found" in setup.message
 
 
 def test_node_id_without_file_falls_back_to_classname():
     assert node_id("tests.test_a", "test_b", None) == "tests.test_a::test_b"
     assert node_id("pkg.tests.test_a.TestC", "test_d", "pkg/tests/test_a.py") == (
-        "pkg/tests/test_a.py::TestC::test_d")
+        "pkg/tests/test_a.py::TestC::test_d"
+    )
 
 
 def test_unreadable_report_is_a_tool_error(tmp_path):

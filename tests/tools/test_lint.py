@@ -18,7 +18,9 @@ async def test_ruff_findings_are_structured(tmp_path):
     result = await run_lint(tmp_path, ["bad.py", "good.py", "notes.txt"])
     assert result["files"] == ["bad.py", "good.py"]
     assert [(f["file"], f["line"], f["col"], f["code"]) for f in result["findings"]] == [
-        ("bad.py", 1, 8, "F401"), ("bad.py", 5, 12, "F821")]
+        ("bad.py", 1, 8, "F401"),
+        ("bad.py", 5, 12, "F821"),
+    ]
     assert result["findings"][0]["message"] == "`os` imported but unused"
 
 

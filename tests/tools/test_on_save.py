@@ -8,11 +8,13 @@ from tools.on_save import OnSaveConfig, OnSaveRule, SavePlan
 
 
 def test_first_matching_rule_wins_and_unmatched_files_run_nothing():
-    config = OnSaveConfig(rules=(
-        OnSaveRule(("docs/**",), tests="none", lint=False),
-        OnSaveRule(("src/**/*.py",), tests="affected", lint=True),
-        OnSaveRule(("*.toml",), tests="all", lint=False),
-    ))
+    config = OnSaveConfig(
+        rules=(
+            OnSaveRule(("docs/**",), tests="none", lint=False),
+            OnSaveRule(("src/**/*.py",), tests="affected", lint=True),
+            OnSaveRule(("*.toml",), tests="all", lint=False),
+        )
+    )
     assert config.plan_for("src/pkg/parse.py") == SavePlan("affected", True)
     assert config.plan_for("pyproject.toml") == SavePlan("all", False)
     assert config.plan_for("docs/conf.py").empty

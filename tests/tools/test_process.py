@@ -42,15 +42,21 @@ async def wait_until_gone(pid: int, within_s: float = 5.0) -> bool:
 
 async def test_output_and_exit_code(tmp_path):
     lines = []
-    result = await run_command([sys.executable, "-c", "print('a'); print('b'); raise SystemExit(3)"],
-                               tmp_path, timeout_s=30, on_line=lines.append)
+    result = await run_command(
+        [sys.executable, "-c", "print('a'); print('b'); raise SystemExit(3)"],
+        tmp_path,
+        timeout_s=30,
+        on_line=lines.append,
+    )
     assert result.returncode == 3 and not result.timed_out
     assert lines == ["a", "b"] and result.last_lines() == ["a", "b"]
 
 
 async def test_output_is_capped_to_the_newest_bytes(tmp_path):
     code = "for i in range(2000): print(f'line {i:05d}')"
-    result = await run_command([sys.executable, "-c", code], tmp_path, timeout_s=30, output_cap=1200)
+    result = await run_command(
+        [sys.executable, "-c", code], tmp_path, timeout_s=30, output_cap=1200
+    )
     assert result.truncated
     assert len(result.output) <= 1200
     assert result.output.endswith("line 01999\n")
@@ -58,8 +64,12 @@ async def test_output_is_capped_to_the_newest_bytes(tmp_path):
 
 async def test_timeout_kills_the_whole_process_group(tmp_path):
     pids = []
-    result = await run_command([sys.executable, "-c", SPAWNER], tmp_path, timeout_s=1.5,
-                               on_line=lambda line: pids.append(int(line)))
+    result = await run_command(
+        [sys.executable, "-c", SPAWNER],
+        tmp_path,
+        timeout_s=1.5,
+        on_line=lambda line: pids.append(int(line)),
+    )
     assert result.timed_out and result.returncode is None
     assert len(pids) == 1
     assert await wait_until_gone(result.pid), "the command itself survived the timeout"
@@ -69,9 +79,15 @@ async def test_timeout_kills_the_whole_process_group(tmp_path):
 async def test_cancellation_kills_the_group_and_propagates(tmp_path):
     pids = []
     leader = []
-    task = asyncio.ensure_future(run_command(
-        [sys.executable, "-c", SPAWNER], tmp_path, timeout_s=60,
-        on_line=lambda line: pids.append(int(line)), on_start=leader.append))
+    task = asyncio.ensure_future(
+        run_command(
+            [sys.executable, "-c", SPAWNER],
+            tmp_path,
+            timeout_s=60,
+            on_line=lambda line: pids.append(int(line)),
+            on_start=leader.append,
+        )
+    )
     while not pids:
         await asyncio.sleep(0.05)
     task.cancel()

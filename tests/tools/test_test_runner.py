@@ -12,19 +12,32 @@ from tools.test_runner import TestsConfig, run_tests
 
 async def test_planted_bug_gives_a_structured_failure_and_progress(sample_project):
     progress = []
-    run = await run_tests(sample_project, TestsConfig(), selected=["tests/test_parse.py"],
-                          scope="affected", on_progress=lambda *p: progress.append(p))
+    run = await run_tests(
+        sample_project,
+        TestsConfig(),
+        selected=["tests/test_parse.py"],
+        scope="affected",
+        on_progress=lambda *p: progress.append(p),
+    )
     assert run.exit_code == 1 and run.scope == "affected"
     header = next(f for f in run.failures if f.test_id == "tests/test_parse.py::test_header")
     assert (header.file, header.line, header.exc_type) == ("parse.py", 7, "IndexError")
     assert header.message == "list index out of range"
     assert {f.test_id for f in run.failures} == {
-        "tests/test_parse.py::test_header", "tests/test_parse.py::test_single_field"}
+        "tests/test_parse.py::test_header",
+        "tests/test_parse.py::test_single_field",
+    }
     assert progress[0] == (0, 2, "") and progress[-1][:2] == (2, 2)
     data = run.to_dict()
     assert data["counts"] == {"passed": 0, "failed": 2, "skipped": 0}
-    assert data["failures"][0].keys() >= {"test_id", "file", "line", "exc_type", "message",
-                                          "duration"}
+    assert data["failures"][0].keys() >= {
+        "test_id",
+        "file",
+        "line",
+        "exc_type",
+        "message",
+        "duration",
+    }
     assert not (sample_project / ".pytest_cache").exists()  # the agent leaves no files behind
 
 

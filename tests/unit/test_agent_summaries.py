@@ -37,8 +37,10 @@ def test_failures_name_test_exception_file_and_line_without_tracebacks():
     memory = TestMemory()
     first = run([HEADER, BODY])
     text = summarize_tests(first, memory.update(first), everything=False)
-    assert text == ("two tests failed in test_parser: test_header raises IndexError at parse.py "
-                    "line 42, test_body raises KeyError at parse.py line 7")
+    assert text == (
+        "two tests failed in test_parser: test_header raises IndexError at parse.py "
+        "line 42, test_body raises KeyError at parse.py line 7"
+    )
     assert "Traceback" not in text and "list index" not in text
 
 
@@ -59,46 +61,73 @@ def test_passing_again_is_said_once():
     memory = TestMemory()
     memory.update(run([HEADER, BODY]))
     fixed = run([BODY], passed=[HEADER.test_id])
-    assert summarize_tests(fixed, memory.update(fixed), everything=False) == "test_header passes again"
+    assert (
+        summarize_tests(fixed, memory.update(fixed), everything=False) == "test_header passes again"
+    )
     still = run([BODY], passed=[HEADER.test_id])
     assert summarize_tests(still, memory.update(still), everything=False) == ""
 
 
 def test_many_failures_and_other_outcomes():
-    many = [failure(f"tests/test_{n}.py::test_{n}", exc="AssertionError", line=n + 1)
-            for n in range(5)]
+    many = [
+        failure(f"tests/test_{n}.py::test_{n}", exc="AssertionError", line=n + 1) for n in range(5)
+    ]
     text = summarize_tests(run(many), TestMemory().update(run(many)), everything=True)
-    assert text == ("five tests failed: test_0 fails an assertion at parse.py line 1, "
-                    "test_1 fails an assertion at parse.py line 2, and 3 more")
+    assert text == (
+        "five tests failed: test_0 fails an assertion at parse.py line 1, "
+        "test_1 fails an assertion at parse.py line 2, and 3 more"
+    )
     ok = run(passed=["a::t1", "a::t2", "a::t3"], scope="all")
     assert summarize_tests(ok, TestMemory().update(ok), everything=True) == "all three tests pass"
     assert summarize_tests(ok, TestMemory().update(ok), everything=False) == ""
     other = TestRun("all", (), 101, 1.0, None, ("FAILED",), ("cargo", "test"))
     assert summarize_tests(other, TestMemory().update(other), everything=True) == (
-        "the test command failed with exit code 101")
+        "the test command failed with exit code 101"
+    )
     setup = failure("t.py::test_x", exc="Error", kind="error")
     assert "test_x errors at parse.py line 42" in summarize_tests(
-        run([setup]), TestMemory().update(run([setup])), everything=True)
+        run([setup]), TestMemory().update(run([setup])), everything=True
+    )
 
 
 def test_lint_summary_and_dedup():
-    finding = {"file": "src/parse.py", "line": 3, "col": 8, "code": "F401",
-               "message": "`os` imported but unused"}
+    finding = {
+        "file": "src/parse.py",
+        "line": 3,
+        "col": 8,
+        "code": "F401",
+        "message": "`os` imported but unused",
+    }
     memory = LintMemory()
     new = memory.update(["src/parse.py"], [finding])
     assert summarize_lint(new, files=["src/parse.py"], everything=False) == (
-        "one new lint finding in parse.py: os imported but unused at parse.py line 3")
+        "one new lint finding in parse.py: os imported but unused at parse.py line 3"
+    )
     moved = {**finding, "line": 5}
     assert memory.update(["src/parse.py"], [moved]) == []
-    assert summarize_lint([], files=["src/parse.py"], everything=True) == "lint is clean in parse.py"
+    assert (
+        summarize_lint([], files=["src/parse.py"], everything=True) == "lint is clean in parse.py"
+    )
 
 
 def test_git_summaries():
-    status = {"branch": "main", "head": "abc12345", "detached": False, "in_progress": None,
-              "staged": [{"path": "a", "change": "A"}], "unstaged": [], "untracked": ["b", "c"],
-              "conflicted": []}
+    status = {
+        "branch": "main",
+        "head": "abc12345",
+        "detached": False,
+        "in_progress": None,
+        "staged": [{"path": "a", "change": "A"}],
+        "unstaged": [],
+        "untracked": ["b", "c"],
+        "conflicted": [],
+    }
     assert summarize_git("git_status", status) == "on main: one file staged, two files untracked"
-    diff = {"files": [{"path": "x.png", "added": 0, "deleted": 0, "binary": True},
-                      {"path": "y.py", "added": 1, "deleted": 4, "binary": False}]}
+    diff = {
+        "files": [
+            {"path": "x.png", "added": 0, "deleted": 0, "binary": True},
+            {"path": "y.py", "added": 1, "deleted": 4, "binary": False},
+        ]
+    }
     assert summarize_git("git_diff", diff) == (
-        "two files changed, one line added, 4 removed, one binary file")
+        "two files changed, one line added, 4 removed, one binary file"
+    )
