@@ -39,6 +39,8 @@ def describe_failure(failure: TestFailure) -> str:
     place = f" at {PurePosixPath(failure.file).name} line {failure.line}" if failure.line else ""
     if exc == "AssertionError":
         return f"{short_test_name(failure.test_id)} fails an assertion{place}"
+    if failure.kind == "collection":
+        return f"{file_stem(failure.test_id)} could not be loaded: {exc}{place}"
     if failure.kind == "error" and exc in ("Error", "Failed"):
         return f"{short_test_name(failure.test_id)} errors{place}"
     return f"{short_test_name(failure.test_id)} raises {exc}{place}"
@@ -111,6 +113,17 @@ def summarize_tests(run: TestRun, news: TestNews, *, everything: bool) -> str:
 
 
 def _failures_sentence(failures: list[TestFailure]) -> str:
+    broken = [f for f in failures if f.kind == "collection"]
+    failures = [f for f in failures if f.kind != "collection"]
+    parts = [describe_failure(f) for f in broken[:MAX_NAMED]]
+    if len(broken) > MAX_NAMED:
+        parts.append(f"{count(len(broken) - MAX_NAMED, 'more test file')} could not be loaded")
+    if failures:
+        parts.append(_test_failures_sentence(failures))
+    return "; ".join(parts)
+
+
+def _test_failures_sentence(failures: list[TestFailure]) -> str:
     by_file: dict[str, list[TestFailure]] = defaultdict(list)
     for failure in failures:
         by_file[file_stem(failure.test_id)].append(failure)

@@ -18,6 +18,14 @@ _CRASH_LINE = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+): (?P<exc>[A-Za-z
 _EXC_PREFIX = re.compile(
     r"^(?P<exc>[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Failed))\b"
 )
+# "E   ModuleNotFoundError: No module named 'x'" — the raised exception in pytest's E lines
+_E_EXCEPTION = re.compile(
+    r"^E\s+(?P<exc>[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Failed)): ?(?P<msg>.*)$"
+)
+# 'E     File "/abs/parse.py", line 1' — where a SyntaxError is (the traceback has no frame there)
+_E_SYNTAX_AT = re.compile(r'^E\s+File "(?P<file>[^"]+)", line (?P<line>\d+)')
+# "tests/test_imp.py:1: in <module>" — a frame; relative paths are the project's own files
+_FRAME = re.compile(r"^(?P<file>[^\s:/<][^:]*):(?P<line>\d+): in ")
 MESSAGE_CAP = 300
 
 
@@ -68,18 +76,19 @@ def node_id(classname: str, name: str, file: str | None) -> str:
     return "::".join(parts)
 
 
-def parse_junit(path: str | Path) -> JUnitReport:
+def parse_junit(path: str | Path, root: str | Path | None = None) -> JUnitReport:
+    """Read the report; `root` (the directory pytest ran in) makes absolute paths relative."""
     try:
-        root = ET.parse(path).getroot()
+        tree = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as exc:
         raise ToolError(f"pytest's JUnit report could not be read: {exc}") from None
     passed: list[str] = []
     skipped: list[str] = []
     failures: list[TestFailure] = []
     total = 0.0
-    for suite in root.iter("testsuite"):
+    for suite in tree.iter("testsuite"):
         total += float(suite.get("time") or 0.0)
-    for case in root.iter("testcase"):
+    for case in tree.iter("testcase"):
         file = case.get("file")
         test_id = node_id(case.get("classname", ""), case.get("name", ""), file)
         duration = float(case.get("time") or 0.0)
@@ -89,7 +98,9 @@ def parse_junit(path: str | Path) -> JUnitReport:
             problem = case.find("error")
             kind = "error"
         if problem is not None:
-            failures.append(_failure(test_id, file, case, problem, duration, kind))
+            if kind == "error" and problem.get("message") == "collection failure":
+                kind, test_id = "collection", file or test_id
+            failures.append(_failure(test_id, file, case, problem, duration, kind, root))
         elif case.find("skipped") is not None:
             skipped.append(test_id)
         else:
@@ -97,17 +108,23 @@ def parse_junit(path: str | Path) -> JUnitReport:
     return JUnitReport(tuple(passed), tuple(failures), tuple(skipped), total)
 
 
-def _failure(test_id, file, case, problem, duration, kind) -> TestFailure:
+def _failure(test_id, file, case, problem, duration, kind, root) -> TestFailure:
     message = problem.get("message") or ""
-    text = problem.text or ""
+    lines = (problem.text or "").splitlines()
     crash_file, crash_line, exc_type = file or "", 0, ""
     if file and case.get("line") is not None:
         crash_line = int(case.get("line")) + 1  # xunit1 lines are 0-based
-    for line in reversed(text.splitlines()):
-        match = _CRASH_LINE.match(line.strip())
-        if match:
-            crash_file, crash_line, exc_type = match["file"], int(match["line"]), match["exc"]
-            break
+    crash = _last_match(_CRASH_LINE, lines, strip=True)
+    if crash:
+        crash_file, crash_line, exc_type = crash["file"], int(crash["line"]), crash["exc"]
+    elif raised := _last_match(_E_EXCEPTION, lines):
+        # setup and collection errors: no crash line; take the exception from the E lines
+        exc_type = raised["exc"]
+        if kind != "failure" or not message:
+            message = raised["msg"]
+        at = _last_match(_E_SYNTAX_AT, lines) or _last_match(_FRAME, lines)
+        if at:
+            crash_file, crash_line = _relative(at["file"], root), int(at["line"])
     prefix = _EXC_PREFIX.match(message)
     if prefix and not exc_type:
         exc_type = prefix["exc"]
@@ -119,3 +136,20 @@ def _failure(test_id, file, case, problem, duration, kind) -> TestFailure:
     if len(message) > MESSAGE_CAP:
         message = message[: MESSAGE_CAP - 1] + "…"
     return TestFailure(test_id, crash_file, crash_line, exc_type, message, duration, kind)
+
+
+def _last_match(pattern: re.Pattern, lines: list[str], strip: bool = False) -> re.Match | None:
+    for line in reversed(lines):
+        match = pattern.match(line.strip() if strip else line)
+        if match:
+            return match
+    return None
+
+
+def _relative(path: str, root: str | Path | None) -> str:
+    if root is not None and Path(path).is_absolute():
+        try:
+            return Path(path).relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return path

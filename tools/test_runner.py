@@ -182,7 +182,7 @@ async def run_tests(
             on_start=on_start,
         )
         _raise_on_timeout(result, config, progress)
-        report = parse_junit(report_path) if report_path.exists() else None
+        report = parse_junit(report_path, root) if report_path.exists() else None
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
     if report is None and result.returncode != 5:

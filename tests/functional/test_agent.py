@@ -162,3 +162,25 @@ async def test_a_newer_save_cancels_the_stale_run(project):
     ]
     states = {j.job_id: j.state for j in agent.list_jobs()}
     assert states == {stale: "cancelled", fresh: "done"}
+
+
+async def test_lint_on_save_announces_new_findings_once(project):
+    (project / "pyproject.toml").write_text(
+        (project / "pyproject.toml").read_text() + "\n[tool.ruff.lint]\nselect = ['F']\n"
+    )
+    sink = Recorder()
+    rules = (OnSaveRule(("*.py",), tests="none", lint=True),)
+    agent = BackgroundAgent(project, sink, config=OnSaveConfig(rules=rules))
+    (project / "util.py").write_text("import os\n\n\ndef shout(text):\n    return text\n")
+    [first] = agent.on_file_saved(project / "util.py")
+    await agent.wait_idle()
+    assert sink.last(first).summary == (
+        "one new lint finding in util.py: os imported but unused at util.py line 1"
+    )
+    assert sink.last(first).data["findings"][0]["code"] == "F401"
+    [second] = agent.on_file_saved(project / "util.py")
+    await agent.wait_idle()
+    assert sink.last(second).summary == "" and sink.last(second).data["count"] == 1
+    (project / "util.py").unlink()
+    assert agent.on_file_saved(project / "util.py") == []  # a deleted file has nothing to lint
+    assert agent.on_file_saved(project / "README.md") == []  # no rule matches

@@ -84,3 +84,48 @@ def test_unreadable_report_is_a_tool_error(tmp_path):
     path.write_text("<testsuites><testcase")
     with pytest.raises(ToolError, match="JUnit report could not be read"):
         parse_junit(path)
+
+
+# trimmed from a real report: one test module fails to import, another imports a broken module
+COLLECTION_ERRORS = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest"
+errors="2" failures="0" skipped="0" tests="2" time="0.312">
+<testcase classname="" name="tests.test_imp" file="tests/test_imp.py" time="0.000"><error
+ message="collection failure">ImportError while importing test module '/p/tests/test_imp.py'.
+Traceback:
+/usr/lib/python3.11/importlib/__init__.py:126: in import_module
+    return _bootstrap._gcd_import(name[level:], package, level)
+tests/test_imp.py:1: in &lt;module&gt;
+    import nonexistent_mod
+E   ModuleNotFoundError: No module named 'nonexistent_mod'</error></testcase>
+<testcase classname="" name="tests.test_parse" file="tests/test_parse.py" time="0.000"><error
+ message="collection failure">/venv/site-packages/_pytest/python.py:498: in importtestmodule
+    mod = import_path(
+&lt;frozen importlib._bootstrap&gt;:1204: in _gcd_import
+    ???
+tests/test_parse.py:1: in &lt;module&gt;
+    from parse import parse_header
+E     File "/p/parse.py", line 1
+E       def parse_header(line:
+E                       ^
+E   SyntaxError: '(' was never closed</error></testcase></testsuite></testsuites>"""
+
+
+def test_collection_errors_name_the_module_and_where_the_import_broke(tmp_path):
+    path = tmp_path / "report.xml"
+    path.write_text(COLLECTION_ERRORS)
+    imp, syntax = parse_junit(path, root="/p").failures
+    assert (imp.test_id, imp.kind, imp.exc_type, imp.file, imp.line, imp.message) == (
+        "tests/test_imp.py",
+        "collection",
+        "ModuleNotFoundError",
+        "tests/test_imp.py",
+        1,
+        "No module named 'nonexistent_mod'",
+    )
+    assert (syntax.test_id, syntax.exc_type, syntax.file, syntax.line, syntax.message) == (
+        "tests/test_parse.py",
+        "SyntaxError",
+        "parse.py",
+        1,
+        "'(' was never closed",
+    )

@@ -131,3 +131,14 @@ def test_git_summaries():
     assert summarize_git("git_diff", diff) == (
         "two files changed, one line added, 4 removed, one binary file"
     )
+
+
+def test_a_test_module_that_cannot_load_is_said_as_such():
+    broken = failure(
+        "tests/test_parser.py", exc="SyntaxError", file="parse.py", line=1, kind="collection"
+    )
+    both = run([broken, HEADER])
+    assert summarize_tests(both, TestMemory().update(both), everything=True) == (
+        "test_parser could not be loaded: SyntaxError at parse.py line 1; one test failed in "
+        "test_parser: test_header raises IndexError at parse.py line 42"
+    )
