@@ -30,6 +30,7 @@ from companion.tool_jobs import Outcome, ToolJobs
 from tools.catalog import default_registry
 from tools.on_save import OnSaveConfig
 from tools.registry import CallError, ToolError, ToolRegistry
+from tools.test_runner import TestProgress
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.25  # at most this often per job, so a 5000-test suite is not 5000 events
@@ -243,7 +244,7 @@ class BackgroundAgent:
                 job.args,
                 job.context,
                 everything=everything,
-                on_progress=lambda done, total, test: self._progress(job, done, total, test),
+                on_progress=lambda progress: self._progress(job, progress),
                 on_start=job.pids.append,
             )
         if job.tool == "lint":
@@ -287,15 +288,15 @@ class BackgroundAgent:
                 )
                 self._save_jobs["tests"] = full_id
 
-    def _progress(self, job: Job, done: int, total: int | None, test: str) -> None:
+    def _progress(self, job: Job, p: TestProgress) -> None:
         now = self.clock()
-        if done and done != total and now - job.last_progress < PROGRESS_INTERVAL_S:
+        if p.done and p.done != p.total and now - job.last_progress < PROGRESS_INTERVAL_S:
             return
         job.last_progress = now
-        of = f" of {total}" if total is not None else ""
-        self._emit(
-            job, "progress", f"{done}{of} tests done", {"done": done, "total": total, "test": test}
-        )
+        of = f" of {p.total}" if p.total is not None else ""
+        failed = f", {p.failed} failed" if p.failed else ""
+        data = {"done": p.done, "total": p.total, "failed": p.failed, "test": p.test}
+        self._emit(job, "progress", f"{p.done}{of} tests done{failed}", data)
 
     def _finish(self, job: Job, phase: JobPhase, summary: str, data: dict) -> None:
         job.state = {"result": "done"}.get(phase, phase)

@@ -25,7 +25,20 @@ _COLLECTED = re.compile(r"collected (\d+) items?(?: / (\d+) deselected)?(?: / (\
 _OUTCOME = re.compile(r"^(\S+::\S+)\s+(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
 _PYTEST_EXIT = {2: "interrupted", 3: "internal error", 4: "usage error"}
 
-ProgressCallback = Callable[[int, int | None, str], None]  # done, total (None until known), test
+
+@dataclass(frozen=True, slots=True)
+class TestProgress:
+    """How far a pytest run is: tests finished (and failed) so far, of `total` once collected."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    done: int
+    total: int | None
+    failed: int
+    test: str  # the node id that just finished ("" before the first)
+
+
+ProgressCallback = Callable[[TestProgress], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,22 +119,26 @@ class TestRun:
 
 
 class PytestProgress:
-    """Turns pytest's `-v` lines into (done, total) progress."""
+    """Turns pytest's `-v` lines into `TestProgress`."""
 
     def __init__(self, callback: ProgressCallback | None) -> None:
         self.callback = callback
         self.total: int | None = None
         self.done = 0
+        self.failed = 0
 
     def feed(self, line: str) -> None:
         if self.total is None and (m := _COLLECTED.search(line)):
             self.total = int(m[3]) if m[3] else int(m[1]) - int(m[2] or 0)
-            if self.callback:
-                self.callback(0, self.total, "")
+            self._report("")
         elif m := _OUTCOME.match(line):
             self.done += 1
-            if self.callback:
-                self.callback(self.done, self.total, m[1])
+            self.failed += m[2] in ("FAILED", "ERROR")
+            self._report(m[1])
+
+    def _report(self, test: str) -> None:
+        if self.callback is not None:
+            self.callback(TestProgress(self.done, self.total, self.failed, test))
 
 
 async def run_tests(

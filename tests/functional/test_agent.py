@@ -95,10 +95,12 @@ async def test_failure_is_said_once_and_recovery_once(project):
         "file": "parse.py",
         "said": "user: why does parse fail?",
     }
-    assert sink.of(job, "progress")[-1].data == {
-        **sink.of(job, "progress")[-1].data,
+    last_progress = sink.of(job, "progress")[-1]
+    assert last_progress.summary == "2 of 2 tests done, 2 failed"
+    assert {k: last_progress.data[k] for k in ("done", "total", "failed")} == {
         "done": 2,
         "total": 2,
+        "failed": 2,
     }
 
     # saving without fixing: the same failures are not announced again

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from tools.registry import ToolError
-from tools.test_runner import TestsConfig, run_tests
+from tools.test_runner import TestProgress, TestsConfig, run_tests
 
 
 async def test_planted_bug_gives_a_structured_failure_and_progress(sample_project):
@@ -17,7 +17,7 @@ async def test_planted_bug_gives_a_structured_failure_and_progress(sample_projec
         TestsConfig(),
         selected=["tests/test_parse.py"],
         scope="affected",
-        on_progress=lambda *p: progress.append(p),
+        on_progress=progress.append,
     )
     assert run.exit_code == 1 and run.scope == "affected"
     header = next(f for f in run.failures if f.test_id == "tests/test_parse.py::test_header")
@@ -27,7 +27,9 @@ async def test_planted_bug_gives_a_structured_failure_and_progress(sample_projec
         "tests/test_parse.py::test_header",
         "tests/test_parse.py::test_single_field",
     }
-    assert progress[0] == (0, 2, "") and progress[-1][:2] == (2, 2)
+    assert progress[0] == TestProgress(0, 2, 0, "")
+    assert progress[1].done == 1 and progress[1].failed == 1
+    assert progress[-1] == TestProgress(2, 2, 2, "tests/test_parse.py::test_single_field")
     data = run.to_dict()
     assert data["counts"] == {"passed": 0, "failed": 2, "skipped": 0}
     assert data["failures"][0].keys() >= {
