@@ -31,7 +31,7 @@ def direct_pytest_seconds(root: Path, config: TestsConfig) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         argv = [
             *config.argv(),
-            "-v",
+            "--verbosity=1",
             "--color=no",
             "-p",
             "no:cacheprovider",

@@ -1,6 +1,7 @@
 """Run the project's tests: pytest with structured failures and live progress, or any other command.
 
-pytest runs with `-v` (one line per finished test, parsed for progress) and writes a JUnit XML
+pytest runs with `--verbosity=1` (one line per finished test, parsed for progress; set outright
+so a `-q` in the project's addopts cannot hide them) and writes a JUnit XML
 report to a temporary file outside the repository (parsed into `TestFailure`s). Other runners
 (`cargo test`, `npm test`) give their exit code and the last lines of their output.
 """
@@ -75,8 +76,8 @@ class TestsConfig:
 
     @property
     def is_pytest(self) -> bool:
-        argv = self.argv()
-        if PurePosixPath(argv[0]).name in ("pytest", "py.test"):
+        argv = self.argv()  # `pytest`, `python -m pytest`, `uv run pytest`, `.venv/bin/pytest`
+        if any(PurePosixPath(a).name in ("pytest", "py.test") for a in argv):
             return True
         return any(a == "-m" and b == "pytest" for a, b in itertools.pairwise(argv))
 
@@ -178,7 +179,7 @@ async def run_tests(
     report_path = Path(report_dir, "report.xml")
     argv = [
         *config.argv(),
-        "-v",
+        "--verbosity=1",
         "--color=no",
         "-p",
         "no:cacheprovider",

@@ -11,6 +11,9 @@ from tools.test_runner import TestProgress, TestsConfig, run_tests
 
 
 async def test_planted_bug_gives_a_structured_failure_and_progress(sample_project):
+    # a quiet project: its addopts must not hide the per-test lines progress is read from
+    pyproject = sample_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'addopts = "-q"\n')
     progress = []
     run = await run_tests(
         sample_project,
@@ -73,3 +76,10 @@ async def test_pytest_usage_error_is_reported_without_a_report(sample_project):
     config = TestsConfig(command=(sys.executable, "-m", "pytest", "--no-such-option"))
     with pytest.raises(ToolError, match=r"pytest stopped without a report \(usage error\)"):
         await run_tests(sample_project, config)
+
+
+def test_pytest_is_recognized_behind_wrappers():
+    assert TestsConfig().is_pytest
+    assert TestsConfig(command=("uv", "run", "pytest", "-x")).is_pytest
+    assert TestsConfig(command=(".venv/bin/pytest",)).is_pytest
+    assert not TestsConfig(command=("cargo", "test")).is_pytest
