@@ -189,19 +189,7 @@ def summarize_git(tool: str, data: dict) -> str:
             f"{_stat_sentence(data['files'])}"
         )
     if tool == "git_blame":
-        lines = data["lines"]
-        authors = sorted({line["author"] for line in lines if line["author"]})
-        span = (
-            f"line {data['start']}"
-            if len(lines) == 1
-            else f"lines {data['start']} to {data['start'] + len(lines) - 1}"
-        )
-        if len(authors) == 1:
-            last = lines[-1]
-            return f"{span} of {PurePosixPath(data['path']).name}: {authors[0]}, {last['summary']}"
-        return (
-            f"{span} of {PurePosixPath(data['path']).name} were changed by {' and '.join(authors)}"
-        )
+        return _blame_sentence(data)
     if tool == "git_branches":
         where = data["branch"] or f"a detached HEAD at {data['head']}"
         return f"on {where}; {count(len(data['branches']), 'branch', 'branches')}"
@@ -209,6 +197,19 @@ def summarize_git(tool: str, data: dict) -> str:
         n = len(data["stashes"])
         return "the stash is empty" if n == 0 else count(n, "stash", "stashes")
     return _change_sentence(data)
+
+
+def _blame_sentence(data: dict) -> str:
+    lines = data["lines"]
+    name = PurePosixPath(data["path"]).name
+    first, last = data["start"], data["start"] + len(lines) - 1
+    span = f"line {first} of {name}" if first == last else f"lines {first} to {last} of {name}"
+    authors = sorted({ln["author"] if ln["committed"] else "uncommitted edits" for ln in lines})
+    if authors == ["uncommitted edits"]:
+        return f"{span} {'is' if first == last else 'are'} not committed yet"
+    if len(authors) == 1:
+        return f"{span}: {authors[0]}, {lines[-1]['summary']}"
+    return f"{span} were changed by {' and '.join(authors)}"
 
 
 def _change_sentence(data: dict) -> str:

@@ -14,6 +14,7 @@ import git
 
 from tools.registry import ToolError
 
+UNCOMMITTED = "0" * 40  # blame's sha for lines changed in the working tree
 TEXT_CAP = 64 * 1024  # characters of diff/show text handed on; the stat covers everything
 
 
@@ -205,6 +206,7 @@ def blame(repo: git.Repo, path: str, start: int, end: int) -> dict:
                 {
                     "line": info["final"],
                     "sha": current[:8],
+                    "committed": current != UNCOMMITTED,
                     "author": info.get("author"),
                     "summary": info.get("summary"),
                     "text": row[1:],

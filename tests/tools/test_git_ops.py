@@ -56,7 +56,10 @@ def test_log_show_blame_and_branches(sample_project):
         (1, "sample project with a planted bug"),
         (2, "simplify shout"),
     ]
-    assert blame["lines"][0]["author"] == "Sample Dev"
+    assert blame["lines"][0]["author"] == "Sample Dev" and blame["lines"][0]["committed"]
+    (sample_project / "util.py").write_text("def shout(text):\n    return text * 2\n")
+    edited = git_ops.blame(repo, "util.py", 2, 2)["lines"]
+    assert [(b["line"], b["committed"]) for b in edited] == [(2, False)]
     with pytest.raises(ToolError, match="end line 1 is before start line 2"):
         git_ops.blame(repo, "util.py", 2, 1)
     with pytest.raises(ToolError, match="blame: no such file: nope.py"):

@@ -142,3 +142,24 @@ def test_a_test_module_that_cannot_load_is_said_as_such():
         "test_parser could not be loaded: SyntaxError at parse.py line 1; one test failed in "
         "test_parser: test_header raises IndexError at parse.py line 42"
     )
+
+
+def test_blame_summary_names_authors_and_uncommitted_lines():
+    def line(n, author, committed=True):
+        return {
+            "line": n,
+            "sha": "abc12345",
+            "committed": committed,
+            "author": author,
+            "summary": "simplify shout",
+            "text": "code",
+        }
+
+    data = {"path": "src/util.py", "start": 4, "end": 5, "lines": [line(4, "Ann"), line(5, "Ann")]}
+    assert summarize_git("git_blame", data) == "lines 4 to 5 of util.py: Ann, simplify shout"
+    data["lines"][1] = line(5, "Not Committed Yet", committed=False)
+    assert summarize_git("git_blame", data) == (
+        "lines 4 to 5 of util.py were changed by Ann and uncommitted edits"
+    )
+    data = {"path": "util.py", "start": 2, "end": 2, "lines": [line(2, "x", committed=False)]}
+    assert summarize_git("git_blame", data) == "line 2 of util.py is not committed yet"
