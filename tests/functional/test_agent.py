@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from pathlib import Path
@@ -48,12 +49,13 @@ async def eventually(predicate, within_s: float = 20.0) -> None:
 
 
 class Recorder:
-    """A sink that keeps every event."""
+    """A sink that keeps every event (and checks each is JSON-serializable, as the model needs)."""
 
     def __init__(self) -> None:
         self.events: list[JobEvent] = []
 
     def __call__(self, event: JobEvent) -> None:
+        json.dumps(event.data)
         self.events.append(event)
 
     def of(self, job_id: str, phase: str | None = None) -> list[JobEvent]:

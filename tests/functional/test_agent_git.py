@@ -13,9 +13,10 @@ from tools.sample_project import fix_bug, git, make_sample_project
 
 
 class Recorder(list):
-    """A sink that keeps every event."""
+    """A sink that keeps every event (and checks each is JSON-serializable, as the model needs)."""
 
     def __call__(self, event) -> None:
+        json.dumps(event.data)
         self.append(event)
 
     def last(self, job_id: str):
