@@ -8,6 +8,7 @@ problems are `ToolError`s, which the agent turns into error events.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -24,6 +25,7 @@ from tools.affected import ImportIndex, affected_tests
 from tools.git_changes import PreparedChange, prepare_change
 from tools.lint import run_lint
 from tools.on_save import OnSaveConfig
+from tools.registry import ToolError
 from tools.test_runner import ProgressCallback, run_tests
 
 _GIT_READERS: dict[str, Callable] = {
@@ -39,7 +41,7 @@ _GIT_READERS: dict[str, Callable] = {
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A finished job: the sentence to say ("" when there is nothing new) and the structured result."""
+    """A finished job: what to say ("" when there is nothing new) and the structured result."""
 
     summary: str
     data: dict
@@ -56,21 +58,34 @@ class ToolJobs:
         self.lint_memory = LintMemory()
 
     def context_paths(self, args: dict, context: dict) -> list[str]:
-        """Paths named in the call, else the file(s) the user is on, relative to the root."""
-        paths = list(args.get("paths") or [])
-        if not paths:
-            paths = [context["file"]] if isinstance(context.get("file"), str) else []
-            paths += [p for p in context.get("files") or [] if isinstance(p, str)]
-        return [self.relative(p) for p in paths if p]
+        """Paths named in the call, else the file(s) the user is on, relative to the root.
+
+        A path the call names outside the repository is an error; the user's own context may
+        point anywhere (another project open beside this one) and such paths are just left out.
+        """
+        named = [self.relative(p) for p in args.get("paths") or [] if p]
+        outside = [p for p in named if not self.inside(p)]
+        if outside:
+            raise ToolError(f"path outside the repository: {outside[0]}")
+        if named:
+            return named
+        seen = [context["file"]] if isinstance(context.get("file"), str) else []
+        seen += [p for p in context.get("files") or [] if isinstance(p, str)]
+        return [rel for rel in (self.relative(p) for p in seen if p) if self.inside(rel)]
 
     def relative(self, path: str) -> str:
+        """`path` relative to the root (POSIX), or as given when it lies outside."""
         candidate = Path(path)
         if candidate.is_absolute():
             try:
                 return candidate.resolve().relative_to(self.root).as_posix()
             except ValueError:
                 return candidate.as_posix()
-        return PurePosixPath(path).as_posix()
+        return PurePosixPath(os.path.normpath(path)).as_posix()
+
+    @staticmethod
+    def inside(rel: str) -> bool:
+        return not (PurePosixPath(rel).is_absolute() or rel == ".." or rel.startswith("../"))
 
     async def tests(
         self,

@@ -97,6 +97,9 @@ async def test_bad_calls_become_error_events(project):
         assert (event.phase, event.tool) == ("error", tool)
         assert message in event.summary and event.data["error"] == event.summary
     assert agent.submit("nope") and sink[-1].summary.startswith("unknown tool 'nope'")
+    job = agent.submit("lint", {"paths": ["../../etc/passwd"]})
+    assert await agent.wait(job) == "error"
+    assert sink.last(job).summary == "path outside the repository: ../../etc/passwd"
     assert {j.state for j in agent.list_jobs()} == {"error"}
 
 
