@@ -21,6 +21,7 @@ from tools.registry import ToolError
 KILL_GRACE_S = 2.0
 # after the leader exits, how long stragglers that still hold the pipe may keep writing
 DRAIN_AFTER_EXIT_S = 1.0
+CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +106,25 @@ async def run_command(
     log = CappedLog(output_cap)
 
     async def read_lines() -> None:
+        # chunks, not readline(): one line over the stream's 64 KiB limit must not stop the
+        # reading (the child would then block on a full pipe until the timeout)
         assert proc.stdout is not None
-        while raw := await proc.stdout.readline():
-            line = raw.decode("utf-8", errors="replace")
-            log.add(line)
-            if on_line is not None:
-                on_line(line.rstrip("\n"))
+        partial = b""
+        while chunk := await proc.stdout.read(CHUNK_BYTES):
+            *lines, partial = (partial + chunk).split(b"\n")
+            while len(partial) > output_cap:  # an endless line is handed on in cap-sized pieces
+                lines.append(partial[:output_cap])
+                partial = partial[output_cap:]
+            for raw in lines:
+                emit(raw)
+        if partial:
+            emit(partial)
+
+    def emit(raw: bytes) -> None:
+        line = raw.decode("utf-8", errors="replace")
+        log.add(line + "\n")
+        if on_line is not None:
+            on_line(line)
 
     reader = asyncio.ensure_future(read_lines())
     timed_out = False

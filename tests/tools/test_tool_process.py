@@ -106,3 +106,18 @@ async def test_missing_program_and_directory_are_clear_errors(tmp_path):
     os.chmod(script, 0o644)
     with pytest.raises(ToolError, match="command is not executable"):
         await run_command([str(script)], tmp_path, timeout_s=5)
+
+
+async def test_a_line_longer_than_the_stream_limit_does_not_stall_the_reading(tmp_path):
+    code = "import sys; sys.stdout.write('x' * 300_000); print(); print('after')"
+    lines = []
+    result = await run_command(
+        [sys.executable, "-c", code],
+        tmp_path,
+        timeout_s=30,
+        on_line=lines.append,
+        output_cap=100_000,
+    )
+    assert result.returncode == 0 and not result.timed_out
+    assert lines[-1] == "after" and sum(len(line) for line in lines[:-1]) == 300_000
+    assert len(result.output) <= 100_000 and result.output.endswith("after\n")
