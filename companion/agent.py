@@ -131,7 +131,7 @@ class BackgroundAgent:
         if job is None or job.state != "needs_confirmation" or job.change is None:
             return False
         job.state = "queued"
-        job.task = asyncio.get_running_loop().create_task(self._apply(job))
+        job.task = _running_loop().create_task(self._apply(job))
         job.task.add_done_callback(lambda task: self._cancelled_before_start(job, task))
         return True
 
@@ -186,7 +186,7 @@ class BackgroundAgent:
         return job
 
     def _start(self, job: Job) -> None:
-        job.task = asyncio.get_running_loop().create_task(self._run(job), name=job.job_id)
+        job.task = _running_loop().create_task(self._run(job), name=job.job_id)
         job.task.add_done_callback(lambda task: self._cancelled_before_start(job, task))
 
     def _cancelled_before_start(self, job: Job, task: asyncio.Task) -> None:
@@ -312,3 +312,13 @@ class BackgroundAgent:
             self.sink(JobEvent(self.clock(), job.job_id, job.tool, phase, summary, payload))
         except Exception:  # the sink is someone else's; a broken one must not stop the jobs
             log.exception("job event sink failed")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "BackgroundAgent must be called from its asyncio event loop's thread "
+            "(from another thread use loop.call_soon_threadsafe)"
+        ) from None
