@@ -241,6 +241,9 @@ def _pytest_did_not_run(result: CommandResult, config: TestsConfig) -> str:
         return f"pytest is not installed for {config.argv()[0]}"
     code = result.returncode
     reason = _PYTEST_EXIT.get(code or 0, f"exit code {code}")
-    last = result.last_lines(1)
-    detail = f": {last[0].strip()[:200]}" if last else ""
+    tail = result.last_lines()
+    # pytest ends a usage error with its inifile/rootdir lines; the "error:" line says what broke
+    errors = [line for line in tail if "error:" in line.lower()]
+    chosen = errors[-1] if errors else (tail[-1] if tail else "")
+    detail = f": {chosen.strip()[:200]}" if chosen else ""
     return f"pytest stopped without a report ({reason}){detail}"

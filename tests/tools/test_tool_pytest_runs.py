@@ -74,7 +74,11 @@ async def test_other_runners_give_exit_code_and_last_lines(sample_project):
 
 async def test_pytest_usage_error_is_reported_without_a_report(sample_project):
     config = TestsConfig(command=(sys.executable, "-m", "pytest", "--no-such-option"))
-    with pytest.raises(ToolError, match=r"pytest stopped without a report \(usage error\)"):
+    with pytest.raises(
+        ToolError,
+        match=r"pytest stopped without a report \(usage error\): .*error: unrecognized arguments: "
+        r"--no-such-option",
+    ):
         await run_tests(sample_project, config)
 
 
