@@ -160,8 +160,10 @@ class BackgroundAgent:
         return [job.info() for job in self._jobs.values()]
 
     async def wait(self, job_id: str) -> str:
-        """Wait until the job stops running; returns its state."""
-        job = self._jobs[job_id]
+        """Wait until the job stops running; returns its state ("unknown" for no such job)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return "unknown"
         while job.task is not None and not job.task.done():
             await asyncio.wait({job.task})
         return job.state

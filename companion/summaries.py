@@ -104,11 +104,11 @@ def summarize_tests(run: TestRun, news: TestNews, *, everything: bool) -> str:
         scope = "affected " if run.scope == "affected" else ""
         if passed == 0 and not run.report.skipped:
             return f"no {scope}tests ran"
-        return (
-            f"all {count(passed, scope + 'test')} pass"
-            if passed != 1
-            else f"the {scope}test passes"
-        )
+        if passed == 1:
+            return f"the {scope}test passes"
+        if passed == 2:
+            return f"both {scope}tests pass"
+        return f"all {count(passed, scope + 'test')} pass"
     return "; ".join(parts)
 
 

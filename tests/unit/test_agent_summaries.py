@@ -80,6 +80,10 @@ def test_many_failures_and_other_outcomes():
     ok = run(passed=["a::t1", "a::t2", "a::t3"], scope="all")
     assert summarize_tests(ok, TestMemory().update(ok), everything=True) == "all three tests pass"
     assert summarize_tests(ok, TestMemory().update(ok), everything=False) == ""
+    two = run(passed=["a::t1", "a::t2"])
+    assert summarize_tests(two, TestMemory().update(two), everything=True) == (
+        "both affected tests pass"
+    )
     other = TestRun("all", (), 101, 1.0, None, ("FAILED",), ("cargo", "test"))
     assert summarize_tests(other, TestMemory().update(other), everything=True) == (
         "the test command failed with exit code 101"
