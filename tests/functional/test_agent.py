@@ -1,0 +1,190 @@
+"""The background agent on real repositories and real pytest runs: saves, delegations, dedup."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from companion.agent import BackgroundAgent
+from companion.events import JobEvent
+from tools.on_save import OnSaveConfig, OnSaveRule
+from tools.sample_project import fix_bug, make_sample_project, plant_bug
+from tools.test_runner import TestsConfig
+
+TESTS_ONLY = (OnSaveRule(("*.py",), tests="affected", lint=False),)
+
+# a test that reports its pid (and its own child's) and then hangs while a marker file exists
+SLOW_TEST = """import os, subprocess, sys, time
+from parse import parse_header
+
+
+def test_slow():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with open("pids.txt", "w") as f:
+        f.write(f"{os.getpid()} {child.pid}")
+    while os.path.exists("SLOW"):
+        time.sleep(0.05)
+    child.kill()
+"""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+async def eventually(predicate, within_s: float = 20.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+class Recorder:
+    """A sink that keeps every event (and checks each is JSON-serializable, as the model needs)."""
+
+    def __init__(self) -> None:
+        self.events: list[JobEvent] = []
+
+    def __call__(self, event: JobEvent) -> None:
+        json.dumps(event.data)
+        self.events.append(event)
+
+    def of(self, job_id: str, phase: str | None = None) -> list[JobEvent]:
+        return [
+            e for e in self.events if e.job_id == job_id and (phase is None or e.phase == phase)
+        ]
+
+    def last(self, job_id: str) -> JobEvent:
+        return self.of(job_id)[-1]
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    return make_sample_project(tmp_path / "proj")
+
+
+async def test_failure_is_said_once_and_recovery_once(project):
+    sink = Recorder()
+    config = OnSaveConfig(rules=TESTS_ONLY, tests=TestsConfig(full_suite_after=True))
+    agent = BackgroundAgent(project, sink, config=config)
+
+    # the model delegates; the context says which file the user is on
+    context = {"turn": 42, "file": "parse.py", "conversation": ["user: why does parse fail?"]}
+    job = agent.submit_call('{"tool": "tests", "args": {"scope": "affected"}}', context)
+    assert await agent.wait(job) == "done"
+    phases = [e.phase for e in sink.of(job)]
+    assert phases[0] == "started" and phases[-1] == "result" and "progress" in phases
+    result = sink.last(job)
+    assert result.data["selected"] == ["tests/test_parse.py"]
+    header = next(f for f in result.data["failures"] if f["test_id"].endswith("::test_header"))
+    assert (header["file"], header["line"], header["exc_type"]) == ("parse.py", 7, "IndexError")
+    assert result.summary == (
+        "two tests failed in test_parse: test_header raises IndexError at parse.py line 7, "
+        "test_single_field raises IndexError at parse.py line 7"
+    )
+    assert result.data["context_ref"] == {
+        "job_id": job,
+        "turn": 42,
+        "file": "parse.py",
+        "said": "user: why does parse fail?",
+    }
+    last_progress = sink.of(job, "progress")[-1]
+    assert last_progress.summary == "2 of 2 tests done, 2 failed"
+    assert {k: last_progress.data[k] for k in ("done", "total", "failed")} == {
+        "done": 2,
+        "total": 2,
+        "failed": 2,
+    }
+
+    # saving without fixing: the same failures are not announced again
+    [again] = agent.on_file_saved(project / "parse.py")
+    await agent.wait_idle()
+    assert sink.last(again).phase == "result" and sink.last(again).summary == ""
+    assert len(sink.last(again).data["repeated_failures"]) == 2
+
+    # the fix: both tests pass again, said once; then the configured full suite runs quietly
+    fix_bug(project)
+    [fixed] = agent.on_file_saved("parse.py")
+    await agent.wait_idle()
+    assert sink.last(fixed).summary == "test_header and test_single_field pass again"
+    later = [e for e in sink.events if e.phase == "result" and e.job_id not in (job, again, fixed)]
+    assert [e.data["scope"] for e in later] == ["all"]
+    assert later[0].data["counts"] == {"passed": 3, "failed": 0, "skipped": 0}
+    assert later[0].summary == ""
+
+    # the bug comes back: announced anew
+    plant_bug(project)
+    [broken] = agent.on_file_saved("parse.py")
+    await agent.wait_idle()
+    assert sink.last(broken).summary.startswith("two tests failed in test_parse")
+
+
+async def test_hanging_test_is_killed_with_its_whole_process_group(project):
+    (project / "tests" / "test_slow.py").write_text(SLOW_TEST)
+    (project / "SLOW").write_text("")
+    sink = Recorder()
+    agent = BackgroundAgent(project, sink, config=OnSaveConfig(tests=TestsConfig(timeout_s=3)))
+    job = agent.submit("tests", {"scope": "affected", "paths": ["tests/test_slow.py"]})
+    assert await agent.wait(job) == "error"
+    error = sink.last(job)
+    assert error.summary == "the tests timed out at 3 seconds after 0 of 1 tests and were stopped"
+    assert error.data["timed_out"] is True
+    test_pid, child_pid = map(int, (project / "pids.txt").read_text().split())
+    await eventually(lambda: not pid_alive(test_pid) and not pid_alive(child_pid), 5)
+
+
+async def test_a_newer_save_cancels_the_stale_run(project):
+    (project / "tests" / "test_slow.py").write_text(SLOW_TEST)
+    (project / "SLOW").write_text("")
+    sink = Recorder()
+    agent = BackgroundAgent(project, sink, config=OnSaveConfig(rules=TESTS_ONLY))
+    [stale] = agent.on_file_saved("parse.py")
+    await eventually(lambda: (project / "pids.txt").exists())
+    test_pid, child_pid = map(int, (project / "pids.txt").read_text().split())
+    os.remove(project / "SLOW")
+    [fresh] = agent.on_file_saved("util.py")
+    await agent.wait_idle()
+    cancelled = sink.last(stale)
+    assert cancelled.phase == "cancelled"
+    assert cancelled.summary == "tests superseded by a newer save"
+    assert not pid_alive(test_pid) and not pid_alive(child_pid)
+    # the fresh run covers both saves: parse.py's tests were never finished
+    assert sink.last(fresh).data["changed"] == ["parse.py", "util.py"]
+    assert sink.last(fresh).data["selected"] == [
+        "tests/test_parse.py",
+        "tests/test_slow.py",
+        "tests/test_util.py",
+    ]
+    states = {j.job_id: j.state for j in agent.list_jobs()}
+    assert states == {stale: "cancelled", fresh: "done"}
+
+
+async def test_lint_on_save_announces_new_findings_once(project):
+    (project / "pyproject.toml").write_text(
+        (project / "pyproject.toml").read_text() + "\n[tool.ruff.lint]\nselect = ['F']\n"
+    )
+    sink = Recorder()
+    rules = (OnSaveRule(("*.py",), tests="none", lint=True),)
+    agent = BackgroundAgent(project, sink, config=OnSaveConfig(rules=rules))
+    (project / "util.py").write_text("import os\n\n\ndef shout(text):\n    return text\n")
+    [first] = agent.on_file_saved(project / "util.py")
+    await agent.wait_idle()
+    assert sink.last(first).summary == (
+        "one new lint finding in util.py: os imported but unused at util.py line 1"
+    )
+    assert sink.last(first).data["findings"][0]["code"] == "F401"
+    [second] = agent.on_file_saved(project / "util.py")
+    await agent.wait_idle()
+    assert sink.last(second).summary == "" and sink.last(second).data["count"] == 1
+    (project / "util.py").unlink()
+    assert agent.on_file_saved(project / "util.py") == []  # a deleted file has nothing to lint
+    assert agent.on_file_saved(project / "README.md") == []  # no rule matches

@@ -1,0 +1,170 @@
+"""Lint changed files: ruff's JSON output (and optionally mypy's) as structured findings."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tools.process import run_command
+from tools.registry import ToolError
+
+_MYPY_LINE = re.compile(
+    r"^(?P<file>[^:]+):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<sev>error|note): (?P<msg>.*?)"
+    r"(?:\s+\[(?P<code>[\w-]+)\])?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LintConfig:
+    """Which linters run and how: ruff always (when `ruff` is true), mypy only when asked."""
+
+    ruff: bool = True
+    mypy: bool = False
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem a linter reported, at a 1-based line and column of a repository-relative file."""
+
+    file: str
+    line: int
+    col: int
+    code: str
+    message: str
+    tool: str = "ruff"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def signature(self) -> tuple[str, str, str]:
+        """Identity for dedup; the line is left out because edits above a finding move it."""
+        return (self.file, self.code, self.message)
+
+
+def ruff_argv() -> list[str]:
+    """ruff beside this interpreter (a venv), else on PATH, else as a module."""
+    beside = Path(sys.executable).with_name("ruff")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("ruff")
+    return [found] if found else [sys.executable, "-m", "ruff"]
+
+
+async def run_lint(
+    root: str | Path, paths: Sequence[str], config: LintConfig = LintConfig()
+) -> dict:
+    """Lint `paths` (relative to `root`; empty means the whole project); returns findings + notes."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise ToolError(f"project directory does not exist: {root}")
+    targets = [p for p in paths if p.endswith((".py", ".pyi"))] if paths else ["."]
+    missing = [p for p in targets if not (root / p).exists()]
+    if missing:
+        raise ToolError(f"cannot lint {missing[0]}: no such file in {root}")
+    findings: list[Finding] = []
+    notes: list[str] = []
+    if not targets:
+        notes.append("no Python files among the changed files")
+    elif config.ruff:
+        findings += await _ruff(root, targets, config)
+    if targets and config.mypy:
+        if importlib.util.find_spec("mypy") is None:
+            notes.append("mypy is not installed; skipped")
+        else:
+            findings += await _mypy(root, targets, config)
+    findings.sort(key=lambda f: (f.file, f.line, f.col, f.code))
+    return {
+        "files": targets,
+        "findings": [f.to_dict() for f in findings],
+        "notes": notes,
+        "count": len(findings),
+    }
+
+
+async def _ruff(root: Path, targets: list[str], config: LintConfig) -> list[Finding]:
+    argv = [
+        *ruff_argv(),
+        "check",
+        "--output-format",
+        "json",
+        "--no-fix",
+        "--exit-zero",
+        "--",
+        *targets,
+    ]
+    result = await run_command(argv, root, timeout_s=config.timeout_s)
+    if result.timed_out:
+        raise ToolError(f"ruff timed out after {config.timeout_s:g} seconds")
+    start = result.output.find("[")
+    try:
+        items = json.loads(result.output[start:]) if start >= 0 else None
+    except json.JSONDecodeError:
+        items = None
+    if not isinstance(items, list):
+        last = result.last_lines(1)
+        raise ToolError(
+            f"ruff failed (exit code {result.returncode}): {last[0][:200] if last else 'no output'}"
+        )
+    findings = []
+    for item in items:
+        location = item.get("location") or {}
+        findings.append(
+            Finding(
+                file=_relative(root, item.get("filename", "")),
+                line=int(location.get("row") or 0),
+                col=int(location.get("column") or 0),
+                code=item.get("code") or "syntax",
+                message=item.get("message", ""),
+            )
+        )
+    return findings
+
+
+async def _mypy(root: Path, targets: list[str], config: LintConfig) -> list[Finding]:
+    argv = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--show-column-numbers",
+        "--show-error-codes",
+        "--no-error-summary",
+        "--no-color-output",
+        "--",
+        *targets,
+    ]
+    result = await run_command(argv, root, timeout_s=config.timeout_s)
+    if result.timed_out:
+        raise ToolError(f"mypy timed out after {config.timeout_s:g} seconds")
+    findings = []
+    for line in result.output.splitlines():
+        m = _MYPY_LINE.match(line.strip())
+        if m and m["sev"] == "error":
+            findings.append(
+                Finding(
+                    _relative(root, m["file"]),
+                    int(m["line"]),
+                    int(m["col"] or 0),
+                    m["code"] or "mypy",
+                    m["msg"],
+                    tool="mypy",
+                )
+            )
+    return findings
+
+
+def _relative(root: Path, filename: str) -> str:
+    path = Path(filename)
+    if path.is_absolute():
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            return path.as_posix()
+    return path.as_posix()

@@ -1,0 +1,249 @@
+"""Run the project's tests: pytest with structured failures and live progress, or any other command.
+
+pytest runs with `--verbosity=1` (one line per finished test, parsed for progress; set outright
+so a `-q` in the project's addopts cannot hide them) and writes a JUnit XML
+report to a temporary file outside the repository (parsed into `TestFailure`s). Other runners
+(`cargo test`, `npm test`) give their exit code and the last lines of their output.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from tools.junit_report import JUnitReport, TestFailure, parse_junit
+from tools.process import CommandResult, run_command
+from tools.registry import ToolError
+
+_COLLECTED = re.compile(r"collected (\d+) items?(?: / (\d+) deselected)?(?: / (\d+) selected)?")
+_OUTCOME = re.compile(r"^(\S+::\S+)\s+(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+_PYTEST_EXIT = {2: "interrupted", 3: "internal error", 4: "usage error"}
+
+
+@dataclass(frozen=True, slots=True)
+class TestProgress:
+    """How far a pytest run is: tests finished (and failed) so far, of `total` once collected."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    done: int
+    total: int | None
+    failed: int
+    test: str  # the node id that just finished ("" before the first)
+
+
+ProgressCallback = Callable[[TestProgress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TestsConfig:
+    """How to run the project's tests (filled from the rules file's on-save section).
+
+    command: argv of the test command; None means `<this python> -m pytest`. A command whose
+        program is pytest (or `-m pytest`) gets structured results and affected-test selection.
+    timeout_s: wall-clock limit of one run; past it the whole process group is killed.
+    full_suite_after: after an affected-tests run on save passes, run the full suite too.
+    output_cap_bytes: how much of the output is kept (the newest part).
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    command: tuple[str, ...] | None = None
+    timeout_s: float = 120.0
+    full_suite_after: bool = False
+    output_cap_bytes: int = 256 * 1024
+    env: dict[str, str] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.command is not None:
+            object.__setattr__(self, "command", tuple(self.command))
+            if not self.command or not all(isinstance(a, str) and a for a in self.command):
+                raise ValueError(
+                    f"tests command must be a non-empty list of strings: {self.command!r}"
+                )
+        if self.timeout_s <= 0:
+            raise ValueError(f"tests timeout_s must be positive, got {self.timeout_s}")
+
+    def argv(self) -> tuple[str, ...]:
+        return self.command if self.command is not None else (sys.executable, "-m", "pytest")
+
+    @property
+    def is_pytest(self) -> bool:
+        argv = self.argv()  # `pytest`, `python -m pytest`, `uv run pytest`, `.venv/bin/pytest`
+        if any(PurePosixPath(a).name in ("pytest", "py.test") for a in argv):
+            return True
+        return any(a == "-m" and b == "pytest" for a, b in itertools.pairwise(argv))
+
+
+@dataclass(frozen=True, slots=True)
+class TestRun:
+    """The outcome of one test run."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    scope: str  # "affected", "all" or "paths"
+    selected: tuple[str, ...]  # test files run (empty: the whole suite)
+    exit_code: int | None
+    duration_s: float
+    report: JUnitReport | None  # pytest only
+    output_tail: tuple[str, ...]
+    argv: tuple[str, ...]
+
+    @property
+    def failures(self) -> tuple[TestFailure, ...]:
+        return self.report.failures if self.report else ()
+
+    def to_dict(self) -> dict:
+        report = self.report
+        return {
+            "scope": self.scope,
+            "selected": list(self.selected),
+            "command": list(self.argv),
+            "exit_code": self.exit_code,
+            "duration": round(self.duration_s, 3),
+            "counts": {
+                "passed": len(report.passed) if report else None,
+                "failed": len(report.failures) if report else None,
+                "skipped": len(report.skipped) if report else None,
+            },
+            "failures": [f.to_dict() for f in self.failures],
+            "passed": list(report.passed) if report else [],
+            "output_tail": list(self.output_tail),
+        }
+
+
+class PytestProgress:
+    """Turns pytest's `-v` lines into `TestProgress`."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.total: int | None = None
+        self.done = 0
+        self.failed = 0
+
+    def feed(self, line: str) -> None:
+        if self.total is None and (m := _COLLECTED.search(line)):
+            self.total = int(m[3]) if m[3] else int(m[1]) - int(m[2] or 0)
+            self._report("")
+        elif m := _OUTCOME.match(line):
+            self.done += 1
+            self.failed += m[2] in ("FAILED", "ERROR")
+            self._report(m[1])
+
+    def _report(self, test: str) -> None:
+        if self.callback is not None:
+            self.callback(TestProgress(self.done, self.total, self.failed, test))
+
+
+async def run_tests(
+    root: str | Path,
+    config: TestsConfig,
+    *,
+    selected: Sequence[str] = (),
+    scope: str = "all",
+    on_progress: ProgressCallback | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> TestRun:
+    """Run the tests (only the `selected` test files for pytest when given) and parse the outcome."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ToolError(f"project directory does not exist: {root}")
+    if not config.is_pytest:
+        result = await run_command(
+            config.argv(),
+            root,
+            timeout_s=config.timeout_s,
+            env=_env(config),
+            output_cap=config.output_cap_bytes,
+            on_start=on_start,
+        )
+        _raise_on_timeout(result, config)
+        return TestRun(
+            "all",
+            (),
+            result.returncode,
+            result.duration_s,
+            None,
+            tuple(result.last_lines()),
+            result.argv,
+        )
+
+    report_dir = tempfile.mkdtemp(prefix="companion-junit-")
+    report_path = Path(report_dir, "report.xml")
+    argv = [
+        *config.argv(),
+        "--verbosity=1",
+        "--color=no",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "junit_family=xunit1",
+        f"--junitxml={report_path}",
+    ]
+    argv += [s if not s.startswith("-") else f"./{s}" for s in selected]
+    progress = PytestProgress(on_progress)
+    try:
+        result = await run_command(
+            argv,
+            root,
+            timeout_s=config.timeout_s,
+            env=_env(config),
+            on_line=progress.feed,
+            output_cap=config.output_cap_bytes,
+            on_start=on_start,
+        )
+        _raise_on_timeout(result, config, progress)
+        report = parse_junit(report_path, root) if report_path.exists() else None
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)
+    if report is None and result.returncode != 5:
+        raise ToolError(_pytest_did_not_run(result, config), {"output_tail": result.last_lines()})
+    return TestRun(
+        scope if selected else "all",
+        tuple(selected),
+        result.returncode,
+        result.duration_s,
+        report,
+        tuple(result.last_lines()),
+        result.argv,
+    )
+
+
+def _env(config: TestsConfig) -> dict[str, str] | None:
+    if not config.env:
+        return None
+    return {**os.environ, **config.env}
+
+
+def _raise_on_timeout(
+    result: CommandResult, config: TestsConfig, progress: PytestProgress | None = None
+) -> None:
+    if not result.timed_out:
+        return
+    where = ""
+    if progress is not None and progress.total:
+        where = f" after {progress.done} of {progress.total} tests"
+    raise ToolError(
+        f"the tests timed out at {config.timeout_s:g} seconds{where} and were stopped",
+        {"timed_out": True, "pid": result.pid, "output_tail": result.last_lines()},
+    )
+
+
+def _pytest_did_not_run(result: CommandResult, config: TestsConfig) -> str:
+    if "No module named pytest" in result.output:
+        return f"pytest is not installed for {config.argv()[0]}"
+    code = result.returncode
+    reason = _PYTEST_EXIT.get(code or 0, f"exit code {code}")
+    tail = result.last_lines()
+    # pytest ends a usage error with its inifile/rootdir lines; the "error:" line says what broke
+    errors = [line for line in tail if "error:" in line.lower()]
+    chosen = errors[-1] if errors else (tail[-1] if tail else "")
+    detail = f": {chosen.strip()[:200]}" if chosen else ""
+    return f"pytest stopped without a report ({reason}){detail}"
