@@ -8,22 +8,22 @@ import torch.nn.functional as F
 
 def moe_experts_ref(
     x: torch.Tensor,
-    w_gate: torch.Tensor,
-    w_up: torch.Tensor,
-    w_down: torch.Tensor,
-    topk_ids: torch.Tensor,
-    topk_weights: torch.Tensor,
+    gate_up_proj: torch.Tensor,
+    down_proj: torch.Tensor,
+    top_k_index: torch.Tensor,
+    top_k_weights: torch.Tensor,
 ) -> torch.Tensor:
-    """`x` [T, H]; `w_gate`, `w_up` [E, I, H]; `w_down` [E, H, I]; `topk_*` [T, K] -> [T, H].
+    """`x` [T, H]; `gate_up_proj` [E, 2I, H]; `down_proj` [E, H, I]; `top_k_*` [T, K] -> [T, H].
 
-    Mirrors the Hugging Face Qwen3-MoE loop: every op in the model dtype, each expert's
-    output scaled by its router weight and added into the token's row.
+    The layout and arithmetic of transformers' Qwen3MoeExperts: per expert, every op in
+    the model dtype, the output scaled by the router weight and index-added into the
+    token's row.
     """
     out = torch.zeros_like(x)
-    for expert in torch.unique(topk_ids).tolist():
-        token_idx, slot = torch.nonzero(topk_ids == expert, as_tuple=True)
-        xe = x[token_idx]
-        h = F.silu(xe @ w_gate[expert].T) * (xe @ w_up[expert].T)
-        ye = (h @ w_down[expert].T) * topk_weights[token_idx, slot, None].to(x.dtype)
-        out.index_add_(0, token_idx, ye)
+    for expert in torch.unique(top_k_index).tolist():
+        token_idx, slot = torch.nonzero(top_k_index == expert, as_tuple=True)
+        gate, up = F.linear(x[token_idx], gate_up_proj[expert]).chunk(2, dim=-1)
+        y = F.linear(F.silu(gate) * up, down_proj[expert])
+        y = y * top_k_weights[token_idx, slot, None]
+        out.index_add_(0, token_idx, y.to(out.dtype))
     return out
