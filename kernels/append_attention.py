@@ -97,7 +97,10 @@ def _split_kernel(
         offs_d = tl.arange(0, BLOCK_D)
         d_ok = offs_d < HEAD_DIM
         q = tl.load(
-            q_ptr + (q_start + j)[:, None] * stride_qt + head[:, None] * stride_qh + offs_d[None, :],
+            q_ptr
+            + (q_start + j)[:, None] * stride_qt
+            + head[:, None] * stride_qh
+            + offs_d[None, :],
             mask=row_ok[:, None] & d_ok[None, :],
             other=0.0,
         )
@@ -110,8 +113,12 @@ def _split_kernel(
         for start in range(split_start, stop, BLOCK_N):
             offs_n = start + tl.arange(0, BLOCK_N)
             n_ok = offs_n < kv_len
-            page = tl.load(block_tables_ptr + b * stride_bt + offs_n // BLOCK_SIZE, mask=n_ok, other=0)
-            kv_off = (page.to(tl.int64) * BLOCK_SIZE + offs_n % BLOCK_SIZE) * (NUM_KV_HEADS * HEAD_DIM)
+            page = tl.load(
+                block_tables_ptr + b * stride_bt + offs_n // BLOCK_SIZE, mask=n_ok, other=0
+            )
+            kv_off = (page.to(tl.int64) * BLOCK_SIZE + offs_n % BLOCK_SIZE) * (
+                NUM_KV_HEADS * HEAD_DIM
+            )
             kv_off += kv_head * HEAD_DIM
             kv_mask = n_ok[:, None] & d_ok[None, :]
             # masked loads read 0, never uninitialised cache memory: 0 * NaN would poison acc
@@ -181,12 +188,26 @@ def _merge_kernel(
         acc = acc * keep + tl.load(acc_ptr + r * HEAD_DIM + offs_d, mask=d_ok, other=0.0) * take
         m = m_new
     out = acc / l_sum
-    tl.store(out_ptr + (t * NUM_HEADS + h) * HEAD_DIM + offs_d, out.to(out_ptr.dtype.element_ty), mask=d_ok)
+    tl.store(
+        out_ptr + (t * NUM_HEADS + h) * HEAD_DIM + offs_d,
+        out.to(out_ptr.dtype.element_ty),
+        mask=d_ok,
+    )
 
 
 def run_split_attention(
-    q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, q_lens, kv_lens_host, *,
-    scale: float, split_size: int, decode: bool,
+    q,
+    k_cache,
+    v_cache,
+    block_tables,
+    cu_q_lens,
+    kv_lens,
+    q_lens,
+    kv_lens_host,
+    *,
+    scale: float,
+    split_size: int,
+    decode: bool,
 ) -> torch.Tensor:
     """Launch split + merge on validated inputs; shared by append and decode launchers."""
     total_q, num_q_heads, head_dim = q.shape
@@ -195,7 +216,9 @@ def run_split_attention(
     out = torch.empty((total_q, num_q_heads, head_dim), dtype=q.dtype, device=q.device)
     if total_q == 0:
         return out
-    n_splits = [(kv + split_size - 1) // split_size if ql else 0 for ql, kv in zip(q_lens, kv_lens_host)]
+    n_splits = [
+        (kv + split_size - 1) // split_size if ql else 0 for ql, kv in zip(q_lens, kv_lens_host)
+    ]
     rows_per_session = [ql * ns for ql, ns in zip(q_lens, n_splits)]
     offsets = [0]
     for r in rows_per_session[:-1]:
@@ -219,16 +242,44 @@ def run_split_attention(
     num_m_tiles = triton.cdiv(max(q_lens) * group, QUERY_TILE_ROWS)
     grid = (max(n_splits) * num_m_tiles, num_kv_heads, len(q_lens))
     _split_kernel[grid](
-        q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, part_offsets, m, l_sum, acc,
-        scale * math.log2(math.e), q.stride(0), q.stride(1), block_tables.stride(0), num_m_tiles,
-        NUM_KV_HEADS=num_kv_heads, GROUP=group, HEAD_DIM=head_dim, BLOCK_D=block_d,
-        BLOCK_SIZE=block_size, SPLIT_SIZE=split_size, BLOCK_M=QUERY_TILE_ROWS, BLOCK_N=block_n,
-        DECODE=decode, DOT_FP32=INTERPRET,
+        q,
+        k_cache,
+        v_cache,
+        block_tables,
+        cu_q_lens,
+        kv_lens,
+        part_offsets,
+        m,
+        l_sum,
+        acc,
+        scale * math.log2(math.e),
+        q.stride(0),
+        q.stride(1),
+        block_tables.stride(0),
+        num_m_tiles,
+        NUM_KV_HEADS=num_kv_heads,
+        GROUP=group,
+        HEAD_DIM=head_dim,
+        BLOCK_D=block_d,
+        BLOCK_SIZE=block_size,
+        SPLIT_SIZE=split_size,
+        BLOCK_M=QUERY_TILE_ROWS,
+        BLOCK_N=block_n,
+        DECODE=decode,
+        DOT_FP32=INTERPRET,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
     )
     _merge_kernel[(total_q, num_q_heads)](
-        m, l_sum, acc, q_pos_t, q_part_row_t, out,
-        NUM_HEADS=num_q_heads, HEAD_DIM=head_dim, BLOCK_D=block_d, SPLIT_SIZE=split_size,
+        m,
+        l_sum,
+        acc,
+        q_pos_t,
+        q_part_row_t,
+        out,
+        NUM_HEADS=num_q_heads,
+        HEAD_DIM=head_dim,
+        BLOCK_D=block_d,
+        SPLIT_SIZE=split_size,
     )
     return out
 
@@ -249,6 +300,15 @@ def append_attention(
         q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, split_size
     )
     return run_split_attention(
-        q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, q_lens, kv_host,
-        scale=scale, split_size=split_size, decode=False,
+        q,
+        k_cache,
+        v_cache,
+        block_tables,
+        cu_q_lens,
+        kv_lens,
+        q_lens,
+        kv_host,
+        scale=scale,
+        split_size=split_size,
+        decode=False,
     )

@@ -45,6 +45,15 @@ def decode_attention(
         q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, split_size
     )
     return run_split_attention(
-        q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, q_lens, kv_host,
-        scale=scale, split_size=split_size, decode=True,
+        q,
+        k_cache,
+        v_cache,
+        block_tables,
+        cu_q_lens,
+        kv_lens,
+        q_lens,
+        kv_host,
+        scale=scale,
+        split_size=split_size,
+        decode=True,
     )

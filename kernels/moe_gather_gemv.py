@@ -117,7 +117,11 @@ def check_moe_inputs(x, gate_up_proj, down_proj, top_k_index, top_k_weights) -> 
             f"{list(gate_up_proj.shape)} and {list(down_proj.shape)}"
         )
     experts, two_inter, hidden = gate_up_proj.shape
-    if hidden != x.shape[1] or two_inter % 2 or tuple(down_proj.shape) != (experts, hidden, two_inter // 2):
+    if (
+        hidden != x.shape[1]
+        or two_inter % 2
+        or tuple(down_proj.shape) != (experts, hidden, two_inter // 2)
+    ):
         raise ValueError(
             f"shapes disagree: x {list(x.shape)}, gate_up_proj {list(gate_up_proj.shape)} "
             f"(want [E, 2I, {x.shape[1]}]), down_proj {list(down_proj.shape)} (want [E, H, I])"
@@ -138,16 +142,25 @@ def check_moe_inputs(x, gate_up_proj, down_proj, top_k_index, top_k_weights) -> 
     if top_k_index.numel():
         lo, hi = int(top_k_index.min()), int(top_k_index.max())
         if lo < 0 or hi >= experts:
-            raise ValueError(f"top_k_index has expert ids in [{lo}, {hi}], outside 0..{experts - 1}")
+            raise ValueError(
+                f"top_k_index has expert ids in [{lo}, {hi}], outside 0..{experts - 1}"
+            )
 
 
 def moe_gather_gemv(x, gate_up_proj, down_proj, top_k_index, top_k_weights) -> torch.Tensor:
     """Triton gather+gemv MoE for `x` [T <= 16, H] -> [T, H] in x's dtype."""
     check_moe_inputs(x, gate_up_proj, down_proj, top_k_index, top_k_weights)
     if x.shape[0] > GEMV_MAX_TOKENS:
-        raise ValueError(f"moe_gather_gemv takes at most {GEMV_MAX_TOKENS} tokens, got {x.shape[0]}")
-    for name, t in (("x", x), ("gate_up_proj", gate_up_proj), ("down_proj", down_proj),
-                    ("top_k_index", top_k_index), ("top_k_weights", top_k_weights)):
+        raise ValueError(
+            f"moe_gather_gemv takes at most {GEMV_MAX_TOKENS} tokens, got {x.shape[0]}"
+        )
+    for name, t in (
+        ("x", x),
+        ("gate_up_proj", gate_up_proj),
+        ("down_proj", down_proj),
+        ("top_k_index", top_k_index),
+        ("top_k_weights", top_k_weights),
+    ):
         check_device(name, t)
     tokens, hidden = x.shape
     inter = down_proj.shape[2]
@@ -159,12 +172,27 @@ def moe_gather_gemv(x, gate_up_proj, down_proj, top_k_index, top_k_weights) -> t
         return out
     act = torch.empty((tokens * top_k, inter), dtype=torch.float32, device=x.device)
     _gate_up_kernel[(tokens * top_k, triton.cdiv(inter, GATE_ROWS))](
-        x, gate_up_proj, ids, act,
-        HIDDEN=hidden, INTER=inter, TOP_K=top_k, BLOCK_R=GATE_ROWS, BLOCK_C=GATE_COLS,
+        x,
+        gate_up_proj,
+        ids,
+        act,
+        HIDDEN=hidden,
+        INTER=inter,
+        TOP_K=top_k,
+        BLOCK_R=GATE_ROWS,
+        BLOCK_C=GATE_COLS,
     )
     _down_combine_kernel[(tokens, triton.cdiv(hidden, DOWN_ROWS))](
-        act, down_proj, ids, weights, out,
-        HIDDEN=hidden, INTER=inter, TOP_K=top_k, BLOCK_R=DOWN_ROWS, BLOCK_C=DOWN_COLS,
+        act,
+        down_proj,
+        ids,
+        weights,
+        out,
+        HIDDEN=hidden,
+        INTER=inter,
+        TOP_K=top_k,
+        BLOCK_R=DOWN_ROWS,
+        BLOCK_C=DOWN_COLS,
     )
     return out
 

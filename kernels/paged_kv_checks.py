@@ -17,7 +17,9 @@ MAX_HEAD_DIM = 256
 def check_device(name: str, t: torch.Tensor) -> None:
     """Triton needs CUDA tensors, or CPU tensors under the interpreter."""
     if INTERPRET and t.device.type != "cpu":
-        raise ValueError(f"{name} is on {t.device}, but TRITON_INTERPRET=1 runs kernels on CPU tensors")
+        raise ValueError(
+            f"{name} is on {t.device}, but TRITON_INTERPRET=1 runs kernels on CPU tensors"
+        )
     if not INTERPRET and t.device.type != "cuda":
         raise ValueError(
             f"{name} is on {t.device}: Triton kernels need CUDA tensors "
@@ -54,7 +56,9 @@ def check_paged_attention_inputs(
             f"got shape {list(k_cache.shape)}"
         )
     if v_cache.shape != k_cache.shape:
-        raise ValueError(f"v_cache shape {list(v_cache.shape)} != k_cache shape {list(k_cache.shape)}")
+        raise ValueError(
+            f"v_cache shape {list(v_cache.shape)} != k_cache shape {list(k_cache.shape)}"
+        )
     if q.dtype not in ATTENTION_DTYPES:
         raise ValueError(f"q dtype {q.dtype} not supported; use one of {ATTENTION_DTYPES}")
     if k_cache.dtype != q.dtype or v_cache.dtype != q.dtype:
@@ -87,15 +91,23 @@ def check_paged_attention_inputs(
     batch = block_tables.shape[0]
     _check_int32_vector("cu_q_lens", cu_q_lens, batch + 1)
     _check_int32_vector("kv_lens", kv_lens, batch)
-    for name, t in (("q", q), ("k_cache", k_cache), ("v_cache", v_cache),
-                    ("block_tables", block_tables), ("cu_q_lens", cu_q_lens), ("kv_lens", kv_lens)):
+    for name, t in (
+        ("q", q),
+        ("k_cache", k_cache),
+        ("v_cache", v_cache),
+        ("block_tables", block_tables),
+        ("cu_q_lens", cu_q_lens),
+        ("kv_lens", kv_lens),
+    ):
         check_device(name, t)
 
     cu = cu_q_lens.cpu()
     kv = kv_lens.cpu()
     q_lens = cu[1:] - cu[:-1]
     if batch and (cu[0] != 0 or cu[-1] != total_q):
-        raise ValueError(f"cu_q_lens must start at 0 and end at total_q={total_q}, got {cu.tolist()}")
+        raise ValueError(
+            f"cu_q_lens must start at 0 and end at total_q={total_q}, got {cu.tolist()}"
+        )
     if (q_lens < 0).any():
         raise ValueError(f"cu_q_lens must be non-decreasing, got {cu.tolist()}")
     bad = torch.nonzero(q_lens > kv).flatten()

@@ -54,7 +54,9 @@ def rmsnorm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
         raise ValueError(f"x must be [..., H] with H > 0, got {list(x.shape)}")
     width = x.shape[-1]
     if weight.shape != (width,):
-        raise ValueError(f"weight must be [{width}] to match x {list(x.shape)}, got {list(weight.shape)}")
+        raise ValueError(
+            f"weight must be [{width}] to match x {list(x.shape)}, got {list(weight.shape)}"
+        )
     if x.dtype not in ATTENTION_DTYPES:
         raise ValueError(f"x dtype {x.dtype} not supported; use one of {ATTENTION_DTYPES}")
     if weight.dtype != x.dtype:
@@ -71,7 +73,12 @@ def rmsnorm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     out = torch.empty((rows.shape[0], width), dtype=x.dtype, device=x.device)
     if rows.shape[0]:
         _rmsnorm_kernel[(rows.shape[0],)](
-            rows, weight.contiguous(), out, rows.stride(0), eps,
-            WIDTH=width, BLOCK=triton.next_power_of_2(width),
+            rows,
+            weight.contiguous(),
+            out,
+            rows.stride(0),
+            eps,
+            WIDTH=width,
+            BLOCK=triton.next_power_of_2(width),
         )
     return out.view(x.shape)

@@ -6,9 +6,7 @@ import torch
 import torch.nn.functional as F
 
 
-def gather_session_kv(
-    cache: torch.Tensor, block_table: torch.Tensor, kv_len: int
-) -> torch.Tensor:
+def gather_session_kv(cache: torch.Tensor, block_table: torch.Tensor, kv_len: int) -> torch.Tensor:
     """Positions 0..kv_len-1 of one session from a `[num_blocks, block_size, H, D]` cache."""
     block_size = cache.shape[1]
     n_blocks = -(-kv_len // block_size)

@@ -49,7 +49,9 @@ def page_tables(kv_capacity: list[int], block_size: int, seed: int) -> tuple[tor
     return tables, total + 2
 
 
-def write_tokens(cache: torch.Tensor, table: torch.Tensor, start: int, values: torch.Tensor) -> None:
+def write_tokens(
+    cache: torch.Tensor, table: torch.Tensor, start: int, values: torch.Tensor
+) -> None:
     """Write `values` [n, H, D] at positions start..start+n-1 of the session with `table`."""
     block_size = cache.shape[1]
     pos = torch.arange(start, start + values.shape[0])

@@ -29,15 +29,26 @@ DTYPES = [torch.float32, torch.float16] + ([] if INTERPRET else [torch.bfloat16]
 def test_matches_sdpa_on_ragged_batch(dtype, num_q_heads, num_kv_heads, head_dim, split_size):
     # contexts 1, 17, 515 with chunks 1, 5, 9 (block size 16): decode-, short- and long-context rows
     batch = random_paged_batch(
-        [1, 5, 9], [1, 17, 515], num_q_heads=num_q_heads, num_kv_heads=num_kv_heads,
-        head_dim=head_dim, dtype=dtype, device=DEVICE, seed=num_q_heads * head_dim,
+        [1, 5, 9],
+        [1, 17, 515],
+        num_q_heads=num_q_heads,
+        num_kv_heads=num_kv_heads,
+        head_dim=head_dim,
+        dtype=dtype,
+        device=DEVICE,
+        seed=num_q_heads * head_dim,
     )
     scale = head_dim**-0.5
     out = append_attention(*batch.args(), scale=scale, split_size=split_size)
     torch_out = append_attention_ref(*batch.args(), scale=scale)
     exact = append_attention_ref(
-        batch.q.double(), batch.k_cache.double(), batch.v_cache.double(),
-        batch.block_tables, batch.cu_q_lens, batch.kv_lens, scale=scale,
+        batch.q.double(),
+        batch.k_cache.double(),
+        batch.v_cache.double(),
+        batch.block_tables,
+        batch.cu_q_lens,
+        batch.kv_lens,
+        scale=scale,
     )
     assert out.shape == batch.q.shape and out.dtype == dtype
     assert_within_torch_error(out, torch_out, exact, "append_attention")
@@ -45,8 +56,14 @@ def test_matches_sdpa_on_ragged_batch(dtype, num_q_heads, num_kv_heads, head_dim
 
 def test_batch_invariance_is_bitwise():
     batch = random_paged_batch(
-        [3, 1, 11, 0, 6], [3, 17, 80, 9, 200], num_q_heads=6, num_kv_heads=2, head_dim=32,
-        dtype=torch.float16, device=DEVICE, seed=7,
+        [3, 1, 11, 0, 6],
+        [3, 17, 80, 9, 200],
+        num_q_heads=6,
+        num_kv_heads=2,
+        head_dim=32,
+        dtype=torch.float16,
+        device=DEVICE,
+        seed=7,
     )
     full = append_attention(*batch.args(), scale=0.2, split_size=32)
     cu = batch.cu_q_lens.tolist()
@@ -78,16 +95,25 @@ def test_chunked_appends_equal_one_prefill_bitwise():
             write_tokens(k_cache, table, prefix + start, k[prefix + start : prefix + end])
             write_tokens(v_cache, table, prefix + start, v[prefix + start : prefix + end])
             step = PagedBatch(
-                q=q[start:end], k_cache=k_cache.to(DEVICE), v_cache=v_cache.to(DEVICE),
+                q=q[start:end],
+                k_cache=k_cache.to(DEVICE),
+                v_cache=v_cache.to(DEVICE),
                 block_tables=table[None].to(DEVICE),
                 cu_q_lens=torch.tensor([0, end - start], dtype=torch.int32, device=DEVICE),
                 kv_lens=torch.tensor([prefix + end], dtype=torch.int32, device=DEVICE),
             )
             if chunk == 1:
-                outs.append(decode_attention(
-                    step.q, step.k_cache, step.v_cache, step.block_tables, step.kv_lens,
-                    scale=0.3, split_size=split,
-                ))
+                outs.append(
+                    decode_attention(
+                        step.q,
+                        step.k_cache,
+                        step.v_cache,
+                        step.block_tables,
+                        step.kv_lens,
+                        scale=0.3,
+                        split_size=split,
+                    )
+                )
             else:
                 outs.append(append_attention(*step.args(), scale=0.3, split_size=split))
         return torch.cat(outs)

@@ -23,7 +23,9 @@ def routed_tokens(tokens, hidden=150, inter=37, experts=7, top_k=3, dtype=torch.
     logits = torch.randn(tokens, experts, generator=gen)
     weights, ids = torch.topk(logits.softmax(-1), top_k, dim=-1)
     weights = weights / weights.sum(-1, keepdim=True)
-    return tuple(t.to(DEVICE) for t in (x.to(dtype), gate_up.to(dtype), down.to(dtype), ids, weights))
+    return tuple(
+        t.to(DEVICE) for t in (x.to(dtype), gate_up.to(dtype), down.to(dtype), ids, weights)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -31,7 +33,9 @@ def routed_tokens(tokens, hidden=150, inter=37, experts=7, top_k=3, dtype=torch.
 def test_gather_gemv_matches_expert_loop(dtype, tokens):
     args = routed_tokens(tokens, dtype=dtype, seed=tokens)
     exact = moe_experts_ref(*(t.double() if t.is_floating_point() else t for t in args))
-    assert_within_torch_error(moe_gather_gemv(*args), moe_experts_ref(*args), exact, "moe_gather_gemv")
+    assert_within_torch_error(
+        moe_gather_gemv(*args), moe_experts_ref(*args), exact, "moe_gather_gemv"
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -60,7 +64,10 @@ def test_dispatcher_picks_by_token_count():
     ("change", "message"),
     [
         (lambda a: (a[0][0],) + a[1:], r"x must be \[tokens, hidden\]"),
-        (lambda a: (a[0].half(),) + a[1:], r"dtype mismatch: x torch.float16, gate_up_proj torch.float32"),
+        (
+            lambda a: (a[0].half(),) + a[1:],
+            r"dtype mismatch: x torch.float16, gate_up_proj torch.float32",
+        ),
         (lambda a: (a[0], a[1][:, :, :-1]) + a[2:], r"shapes disagree"),
         (lambda a: a[:3] + (a[3].float(), a[4]), r"top_k_index must be int32 or int64"),
         (lambda a: a[:3] + (a[3] + 5, a[4]), r"expert ids in \[\d+, \d+\], outside 0..6"),

@@ -18,7 +18,12 @@ DEVICE = "cpu" if INTERPRET else "cuda"
 @pytest.fixture
 def batch():
     return random_paged_batch(
-        [2, 3], [17, 40], num_q_heads=4, num_kv_heads=2, head_dim=16, dtype=torch.float16,
+        [2, 3],
+        [17, 40],
+        num_q_heads=4,
+        num_kv_heads=2,
+        head_dim=16,
+        dtype=torch.float16,
         device=DEVICE,
     )
 
@@ -26,8 +31,14 @@ def batch():
 def call(batch, **overrides):
     fields = dataclasses.asdict(batch) | overrides
     return append_attention(
-        fields["q"], fields["k_cache"], fields["v_cache"], fields["block_tables"],
-        fields["cu_q_lens"], fields["kv_lens"], scale=0.25, split_size=overrides.get("split", 32),
+        fields["q"],
+        fields["k_cache"],
+        fields["v_cache"],
+        fields["block_tables"],
+        fields["cu_q_lens"],
+        fields["kv_lens"],
+        scale=0.25,
+        split_size=overrides.get("split", 32),
     )
 
 
@@ -44,13 +55,21 @@ def test_valid_batch_runs(batch):
         (lambda b: {"v_cache": b.v_cache[:, :, :1]}, r"v_cache shape .* != k_cache shape"),
         (lambda b: {"q": b.q[:, :3]}, r"num_q_heads 3 is not a multiple of num_kv_heads 2"),
         (lambda b: {"q": b.q[..., :8]}, r"q head_dim 8 != cache head_dim 16"),
-        (lambda b: {"k_cache": b.k_cache.transpose(0, 1).contiguous().transpose(0, 1)},
-         r"k_cache and v_cache must be contiguous"),
+        (
+            lambda b: {"k_cache": b.k_cache.transpose(0, 1).contiguous().transpose(0, 1)},
+            r"k_cache and v_cache must be contiguous",
+        ),
         (lambda b: {"block_tables": b.block_tables.long()}, r"block_tables must be int32"),
         (lambda b: {"kv_lens": b.kv_lens[:1]}, r"kv_lens must have shape \[2\]"),
-        (lambda b: {"cu_q_lens": b.cu_q_lens - 1}, r"cu_q_lens must start at 0 and end at total_q=5"),
+        (
+            lambda b: {"cu_q_lens": b.cu_q_lens - 1},
+            r"cu_q_lens must start at 0 and end at total_q=5",
+        ),
         (lambda b: {"kv_lens": b.kv_lens.clone().fill_(1)}, r"session 0: q_len 2 > kv_len 1"),
-        (lambda b: {"kv_lens": b.kv_lens + 40}, r"session 1: kv_len 80 needs 5 blocks but block_tables has 3"),
+        (
+            lambda b: {"kv_lens": b.kv_lens + 40},
+            r"session 1: kv_len 80 needs 5 blocks but block_tables has 3",
+        ),
         (lambda b: {"split": 24}, r"split_size 24 must be a positive multiple of block_size 16"),
     ],
 )
@@ -63,7 +82,9 @@ def test_bad_input_names_the_problem(batch, change, message):
 def test_block_table_entry_out_of_range(batch, entry):
     tables = batch.block_tables.clone()
     tables[1, 2] = entry  # session 1 (kv_len 40) uses 3 pages; the cache has 5 used + 2 spare
-    with pytest.raises(ValueError, match=rf"block_tables\[1, 2\] = {entry} is outside the cache's 7 blocks"):
+    with pytest.raises(
+        ValueError, match=rf"block_tables\[1, 2\] = {entry} is outside the cache's 7 blocks"
+    ):
         call(batch, block_tables=tables)
 
 
