@@ -1,10 +1,11 @@
 """Routed-expert MLP (Qwen3-MoE: SwiGLU experts, top-k weighted sum) for a few tokens, and its dispatcher.
 
-What: `moe_gather_gemv` handles <= 16 tokens: per (token, routed expert) it gathers that
-expert's rows of `gate_up_proj` and does the gemv, SwiGLU in fp32; then per token it
-gathers `down_proj` of each of its experts, does the gemv and adds the router-weighted
-results in slot order, all in fp32 registers: no atomics, no cross-token reduction, so a
-token's output is bitwise independent of the other tokens in the call.
+What: `moe_gather_gemv` handles <= 16 tokens in three launches: per (token, routed
+expert) pair, gather that expert's rows of `gate_up_proj`, gemv, SwiGLU; per pair again,
+gather `down_proj`, gemv; per token, add the router-weighted expert outputs in slot order.
+Everything accumulates in fp32 registers (the two small fp32 buffers between launches
+hold T*K*(I+H) floats); no atomics, no cross-token reduction, so a token's output is
+bitwise independent of the other tokens in the call.
 `moe_grouped` (PyTorch) sorts (token, slot) pairs by expert and runs one matmul pair per
 hit expert; it wins once many tokens share experts. `moe_experts` picks by token count.
 
@@ -30,8 +31,10 @@ import triton.language as tl
 from kernels.paged_kv_checks import ATTENTION_DTYPES, check_device
 
 GEMV_MAX_TOKENS = 16
-GATE_ROWS, GATE_COLS = 32, 128  # gate/up rows x hidden columns per step
-DOWN_ROWS, DOWN_COLS = 16, 128  # output rows x intermediate columns per step
+# Small row tiles so even one token (8 experts) spreads over a few hundred programs.
+GATE_ROWS, GATE_COLS = 16, 128  # gate/up rows x hidden columns per step
+DOWN_ROWS, DOWN_COLS = 32, 128  # output rows x intermediate columns per step
+COMBINE_COLS = 256  # output columns per combine program
 
 
 @triton.jit
@@ -69,40 +72,53 @@ def _gate_up_kernel(
 
 
 @triton.jit
-def _down_combine_kernel(
+def _down_kernel(
     act_ptr,  # fp32 [T*K, I] from _gate_up_kernel
     down_ptr,  # [E, H, I] contiguous
     ids_ptr,  # int [T, K] routed experts, contiguous
-    weights_ptr,  # [T, K] router weights, contiguous
-    out_ptr,  # [T, H] out, the tokens' dtype
+    expert_out_ptr,  # fp32 [T*K, H] out: the expert's output for each (token, slot)
     HIDDEN: tl.constexpr,  # H
     INTER: tl.constexpr,  # I
-    TOP_K: tl.constexpr,  # K
     BLOCK_R: tl.constexpr,  # output rows per program
     BLOCK_C: tl.constexpr,  # intermediate columns per step
 ):
-    token = tl.program_id(0)
+    pair = tl.program_id(0)
     rows = tl.program_id(1) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_ok = rows < HIDDEN
-    out = tl.zeros([BLOCK_R], tl.float32)
+    expert = tl.load(ids_ptr + pair).to(tl.int64)
+    w_base = down_ptr + expert * (HIDDEN * INTER)
+    acc = tl.zeros([BLOCK_R], tl.float32)
+    for c0 in range(0, INTER, BLOCK_C):
+        cols = c0 + tl.arange(0, BLOCK_C)
+        col_ok = cols < INTER
+        act = tl.load(act_ptr + pair * INTER + cols, mask=col_ok, other=0.0)
+        w = tl.load(
+            w_base + rows[:, None] * INTER + cols[None, :],
+            mask=row_ok[:, None] & col_ok[None, :],
+            other=0.0,
+        ).to(tl.float32)
+        acc += tl.sum(w * act[None, :], 1)
+    tl.store(expert_out_ptr + pair * HIDDEN + rows, acc, mask=row_ok)
+
+
+@triton.jit
+def _combine_kernel(
+    expert_out_ptr,  # fp32 [T*K, H] from _down_kernel
+    weights_ptr,  # [T, K] router weights, contiguous
+    out_ptr,  # [T, H] out, the tokens' dtype
+    HIDDEN: tl.constexpr,  # H
+    TOP_K: tl.constexpr,  # K
+    BLOCK: tl.constexpr,  # output columns per program
+):
+    token = tl.program_id(0)
+    cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    ok = cols < HIDDEN
+    out = tl.zeros([BLOCK], tl.float32)
     for slot in range(TOP_K):  # fixed slot order: the combine is deterministic
         pair = token * TOP_K + slot
-        expert = tl.load(ids_ptr + pair).to(tl.int64)
         weight = tl.load(weights_ptr + pair).to(tl.float32)
-        w_base = down_ptr + expert * (HIDDEN * INTER)
-        acc = tl.zeros([BLOCK_R], tl.float32)
-        for c0 in range(0, INTER, BLOCK_C):
-            cols = c0 + tl.arange(0, BLOCK_C)
-            col_ok = cols < INTER
-            act = tl.load(act_ptr + pair * INTER + cols, mask=col_ok, other=0.0)
-            w = tl.load(
-                w_base + rows[:, None] * INTER + cols[None, :],
-                mask=row_ok[:, None] & col_ok[None, :],
-                other=0.0,
-            ).to(tl.float32)
-            acc += tl.sum(w * act[None, :], 1)
-        out += weight * acc
-    tl.store(out_ptr + token * HIDDEN + rows, out.to(out_ptr.dtype.element_ty), mask=row_ok)
+        out += weight * tl.load(expert_out_ptr + pair * HIDDEN + cols, mask=ok, other=0.0)
+    tl.store(out_ptr + token * HIDDEN + cols, out.to(out_ptr.dtype.element_ty), mask=ok)
 
 
 def check_moe_inputs(x, gate_up_proj, down_proj, top_k_index, top_k_weights) -> None:
@@ -182,17 +198,19 @@ def moe_gather_gemv(x, gate_up_proj, down_proj, top_k_index, top_k_weights) -> t
         BLOCK_R=GATE_ROWS,
         BLOCK_C=GATE_COLS,
     )
-    _down_combine_kernel[(tokens, triton.cdiv(hidden, DOWN_ROWS))](
+    expert_out = torch.empty((tokens * top_k, hidden), dtype=torch.float32, device=x.device)
+    _down_kernel[(tokens * top_k, triton.cdiv(hidden, DOWN_ROWS))](
         act,
         down_proj,
         ids,
-        weights,
-        out,
+        expert_out,
         HIDDEN=hidden,
         INTER=inter,
-        TOP_K=top_k,
         BLOCK_R=DOWN_ROWS,
         BLOCK_C=DOWN_COLS,
+    )
+    _combine_kernel[(tokens, triton.cdiv(hidden, COMBINE_COLS))](
+        expert_out, weights, out, HIDDEN=hidden, TOP_K=top_k, BLOCK=COMBINE_COLS
     )
     return out
 

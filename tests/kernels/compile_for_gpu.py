@@ -14,7 +14,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from kernels.append_attention import _merge_kernel, _split_kernel
-from kernels.moe_gather_gemv import _down_combine_kernel, _gate_up_kernel
+from kernels.moe_gather_gemv import _combine_kernel, _down_kernel, _gate_up_kernel
 from kernels.rmsnorm import _rmsnorm_kernel
 
 SHARED_LIMIT = {80: 163 * 1024, 90: 227 * 1024}  # bytes of shared memory per block
@@ -50,13 +50,19 @@ CASES = [
     (
         _gate_up_kernel,
         arg_types("x_ptr:*bf16 gate_up_ptr:*bf16 ids_ptr:*i64 act_ptr:*fp32"),
-        MOE_CONSTS | {"BLOCK_R": 32},
+        MOE_CONSTS | {"BLOCK_R": 16},
         {},
     ),
     (
-        _down_combine_kernel,
-        arg_types("act_ptr:*fp32 down_ptr:*bf16 ids_ptr:*i64 weights_ptr:*fp32 out_ptr:*bf16"),
-        MOE_CONSTS | {"BLOCK_R": 16},
+        _down_kernel,
+        arg_types("act_ptr:*fp32 down_ptr:*bf16 ids_ptr:*i64 expert_out_ptr:*fp32"),
+        {"HIDDEN": 2048, "INTER": 768, "BLOCK_R": 32, "BLOCK_C": 128},
+        {},
+    ),
+    (
+        _combine_kernel,
+        arg_types("expert_out_ptr:*fp32 weights_ptr:*fp32 out_ptr:*bf16"),
+        {"HIDDEN": 2048, "TOP_K": 8, "BLOCK": 256},
         {},
     ),
     (
