@@ -16,7 +16,9 @@ sequence was chunked into prefills and decodes. Key blocks past a query's positi
 masked to exp2(-inf) = 0 with a running max that stays put, which leaves (m, l, acc)
 bitwise unchanged; that is why chunk boundaries do not show.
 
-Caveats: one host sync per call (lengths are read to size the grid). The fp32 partial
+Caveats: the launcher reads the lengths on the host to size the grid (one packed
+device-to-host copy, or none if the caller passes `cu_q_lens`, `kv_lens`, `block_tables`
+on the CPU; see kernels/split_plan.py), so it cannot be captured in a CUDA graph. The fp32 partial
 buffers take sum_b(q_len_b * n_splits_b) * Hq * (head_dim + 2) * 4 bytes; raise
 `split_size` for long contexts with big chunks. `p` is rounded to the V dtype before the
 P@V dot, as FlashAttention does. Under TRITON_INTERPRET=1 dot operands are cast to fp32
@@ -35,6 +37,7 @@ import triton
 import triton.language as tl
 
 from kernels.paged_kv_checks import INTERPRET, check_paged_attention_inputs
+from kernels.split_plan import HostMetadata, SplitPlan, plan_splits
 
 # Fixed per build, never per batch: changing them changes the bits, not the invariance.
 QUERY_TILE_ROWS = 64  # (query, head-in-group) rows per program
@@ -49,7 +52,7 @@ def _split_kernel(
     block_tables_ptr,  # int32 [batch, max_blocks]: session's page ids, -1 padded
     cu_q_lens_ptr,  # int32 [batch + 1]: query rows of session b are cu[b]:cu[b+1] (unused if DECODE)
     kv_lens_ptr,  # int32 [batch]: KV length including this step's tokens
-    part_offsets_ptr,  # int64 [batch]: first partial row of session b (rows: query-major, split-minor)
+    part_offsets_ptr,  # int32 [batch]: first partial row of session b (rows: query-major, split-minor)
     m_ptr,  # fp32 [part_rows, Hq] out: running max of the split, log2 domain
     l_ptr,  # fp32 [part_rows, Hq] out: sum of exp2(score - max) over the split
     acc_ptr,  # fp32 [part_rows, Hq, HEAD_DIM] out: unnormalised sum of p * V over the split
@@ -144,7 +147,7 @@ def _split_kernel(
                 v = v.to(tl.float32)
             acc = acc * alpha[:, None] + tl.dot(p, v, input_precision=DOT_PRECISION)
             m_i = m_new
-        part_row = tl.load(part_offsets_ptr + b) + j.to(tl.int64) * n_splits + split
+        part_row = tl.load(part_offsets_ptr + b).to(tl.int64) + j.to(tl.int64) * n_splits + split
         ml_off = part_row * (NUM_KV_HEADS * GROUP) + head
         tl.store(m_ptr + ml_off, m_i, mask=row_ok)
         tl.store(l_ptr + ml_off, l_i, mask=row_ok)
@@ -161,7 +164,7 @@ def _merge_kernel(
     l_ptr,  # fp32 [part_rows, NUM_HEADS] split sums
     acc_ptr,  # fp32 [part_rows, NUM_HEADS, HEAD_DIM] split accumulators
     q_pos_ptr,  # int32 [total_q]: position of each query in its session
-    q_part_row_ptr,  # int64 [total_q]: partial row of the query's split 0
+    q_part_row_ptr,  # int32 [total_q]: partial row of the query's split 0
     out_ptr,  # [total_q, NUM_HEADS, HEAD_DIM] contiguous output, q's dtype
     NUM_HEADS: tl.constexpr,  # query heads
     HEAD_DIM: tl.constexpr,  # head dimension
@@ -172,7 +175,7 @@ def _merge_kernel(
     h = tl.program_id(1)
     offs_d = tl.arange(0, BLOCK_D)
     d_ok = offs_d < HEAD_DIM
-    row = tl.load(q_part_row_ptr + t) * NUM_HEADS + h
+    row = tl.load(q_part_row_ptr + t).to(tl.int64) * NUM_HEADS + h
     # splits 0..=pos // SPLIT_SIZE each hold at least one visible key, so every max is finite
     n_splits = tl.load(q_pos_ptr + t) // SPLIT_SIZE + 1
     m = tl.load(m_ptr + row)
@@ -196,14 +199,10 @@ def _merge_kernel(
 
 
 def run_split_attention(
-    q,
-    k_cache,
-    v_cache,
-    block_tables,
-    cu_q_lens,
-    kv_lens,
-    q_lens,
-    kv_lens_host,
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    plan: SplitPlan,
     *,
     scale: float,
     split_size: int,
@@ -216,46 +215,29 @@ def run_split_attention(
     out = torch.empty((total_q, num_q_heads, head_dim), dtype=q.dtype, device=q.device)
     if total_q == 0:
         return out
-    n_splits = [
-        (kv + split_size - 1) // split_size if ql else 0 for ql, kv in zip(q_lens, kv_lens_host)
-    ]
-    rows_per_session = [ql * ns for ql, ns in zip(q_lens, n_splits)]
-    offsets = [0]
-    for r in rows_per_session[:-1]:
-        offsets.append(offsets[-1] + r)
-    part_rows = offsets[-1] + rows_per_session[-1]
-    # per query: its position and the partial row of its split 0 (host lists, then one copy)
-    q_pos, q_part_row = [], []
-    for ql, kv, ns, off in zip(q_lens, kv_lens_host, n_splits, offsets):
-        q_pos.extend(range(kv - ql, kv))
-        q_part_row.extend(off + j * ns for j in range(ql))
-    dev = q.device
-    part_offsets = torch.tensor(offsets, dtype=torch.int64, device=dev)
-    q_pos_t = torch.tensor(q_pos, dtype=torch.int32, device=dev)
-    q_part_row_t = torch.tensor(q_part_row, dtype=torch.int64, device=dev)
-    m = torch.empty((part_rows, num_q_heads), dtype=torch.float32, device=dev)
+    m = torch.empty((plan.part_rows, num_q_heads), dtype=torch.float32, device=q.device)
     l_sum = torch.empty_like(m)
-    acc = torch.empty((part_rows, num_q_heads, head_dim), dtype=torch.float32, device=dev)
+    acc = torch.empty((plan.part_rows, num_q_heads, head_dim), dtype=torch.float32, device=q.device)
 
     block_d = max(16, triton.next_power_of_2(head_dim))
     block_n = math.gcd(split_size, KEY_TILE_MAX)
-    num_m_tiles = triton.cdiv(max(q_lens) * group, QUERY_TILE_ROWS)
-    grid = (max(n_splits) * num_m_tiles, num_kv_heads, len(q_lens))
+    num_m_tiles = triton.cdiv(plan.max_q_len * group, QUERY_TILE_ROWS)
+    grid = (plan.max_splits * num_m_tiles, num_kv_heads, plan.kv_lens.numel())
     _split_kernel[grid](
         q,
         k_cache,
         v_cache,
-        block_tables,
-        cu_q_lens,
-        kv_lens,
-        part_offsets,
+        plan.block_tables,
+        plan.cu_q_lens,
+        plan.kv_lens,
+        plan.part_offsets,
         m,
         l_sum,
         acc,
         scale * math.log2(math.e),
         q.stride(0),
         q.stride(1),
-        block_tables.stride(0),
+        plan.block_tables.stride(0),
         num_m_tiles,
         NUM_KV_HEADS=num_kv_heads,
         GROUP=group,
@@ -275,8 +257,8 @@ def run_split_attention(
         m,
         l_sum,
         acc,
-        q_pos_t,
-        q_part_row_t,
+        plan.q_pos,
+        plan.q_part_row,
         out,
         NUM_HEADS=num_q_heads,
         HEAD_DIM=head_dim,
@@ -298,19 +280,11 @@ def append_attention(
     split_size: int = 256,
 ) -> torch.Tensor:
     """Attention of packed new queries over the paged cache -> `[total_q, Hq, D]` (docs/kv_layout.md)."""
-    q_lens, kv_host = check_paged_attention_inputs(
+    host = check_paged_attention_inputs(
         q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, split_size
     )
+    given = HostMetadata(cu_q_lens, kv_lens, block_tables)
+    plan = plan_splits(host, given, split_size, q.device)
     return run_split_attention(
-        q,
-        k_cache,
-        v_cache,
-        block_tables,
-        cu_q_lens,
-        kv_lens,
-        q_lens,
-        kv_host,
-        scale=scale,
-        split_size=split_size,
-        decode=False,
+        q, k_cache, v_cache, plan, scale=scale, split_size=split_size, decode=False
     )

@@ -12,7 +12,7 @@ kernels/append_attention.py). A separate decode kernel with a smaller query tile
 faster when GROUP is small, but tensor-core tile shapes may change the summation order,
 which would break decode == append bitwise; so the specialisation stops at the launcher.
 
-Caveats: as for append_attention (one host sync per call, fp32 split buffers).
+Caveats: as for append_attention (host-side planning, fp32 split buffers).
 GPUs tested: none yet.
 """
 
@@ -22,6 +22,7 @@ import torch
 
 from kernels.append_attention import run_split_attention
 from kernels.paged_kv_checks import check_paged_attention_inputs
+from kernels.split_plan import HostMetadata, plan_splits
 
 
 def decode_attention(
@@ -40,20 +41,12 @@ def decode_attention(
             f"decode q must be [batch={block_tables.shape[0]}, num_q_heads, head_dim], "
             f"got {list(q.shape)}"
         )
-    cu_q_lens = torch.arange(q.shape[0] + 1, dtype=torch.int32, device=q.device)
-    q_lens, kv_host = check_paged_attention_inputs(
+    # on the CPU: no device round trip (the DECODE kernel never reads it anyway)
+    cu_q_lens = torch.arange(q.shape[0] + 1, dtype=torch.int32)
+    host = check_paged_attention_inputs(
         q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, split_size
     )
+    plan = plan_splits(host, HostMetadata(cu_q_lens, kv_lens, block_tables), split_size, q.device)
     return run_split_attention(
-        q,
-        k_cache,
-        v_cache,
-        block_tables,
-        cu_q_lens,
-        kv_lens,
-        q_lens,
-        kv_host,
-        scale=scale,
-        split_size=split_size,
-        decode=True,
+        q, k_cache, v_cache, plan, scale=scale, split_size=split_size, decode=True
     )

@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from kernels.split_plan import HostMetadata, read_metadata
+
 # Decided once, like triton.jit itself: kernels are built as interpreted functions when
 # TRITON_INTERPRET=1 is set before `kernels` is imported.
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
@@ -42,11 +44,12 @@ def check_paged_attention_inputs(
     cu_q_lens: torch.Tensor,
     kv_lens: torch.Tensor,
     split_size: int,
-) -> tuple[list[int], list[int]]:
-    """Raise ValueError naming the first thing wrong; return (q_lens, kv_lens) as host lists.
+) -> HostMetadata:
+    """Raise ValueError naming the first thing wrong; return host copies of the metadata.
 
-    Reading the lengths to the host is one small device sync per call; the launchers need
-    them anyway to size the grid and the split buffers.
+    `block_tables`, `cu_q_lens` and `kv_lens` may live on q's device (one packed
+    device-to-host copy, a sync) or on the CPU (no sync; the scheduler has them there).
+    The launchers need the host values anyway to size the grid and the split buffers.
     """
     if q.dim() != 3:
         raise ValueError(f"q must be [total_q, num_q_heads, head_dim], got shape {list(q.shape)}")
@@ -91,18 +94,20 @@ def check_paged_attention_inputs(
     batch = block_tables.shape[0]
     _check_int32_vector("cu_q_lens", cu_q_lens, batch + 1)
     _check_int32_vector("kv_lens", kv_lens, batch)
-    for name, t in (
-        ("q", q),
-        ("k_cache", k_cache),
-        ("v_cache", v_cache),
-        ("block_tables", block_tables),
-        ("cu_q_lens", cu_q_lens),
-        ("kv_lens", kv_lens),
-    ):
+    for name, t in (("q", q), ("k_cache", k_cache), ("v_cache", v_cache)):
         check_device(name, t)
+    if k_cache.device != q.device or v_cache.device != q.device:
+        raise ValueError(
+            f"q, k_cache, v_cache on different devices: {q.device}, {k_cache.device}, {v_cache.device}"
+        )
+    for name, t in (("block_tables", block_tables), ("cu_q_lens", cu_q_lens), ("kv_lens", kv_lens)):
+        if t.device != q.device and t.device.type != "cpu":
+            raise ValueError(
+                f"{name} is on {t.device}: put it on q's device ({q.device}) or the CPU"
+            )
 
-    cu = cu_q_lens.cpu()
-    kv = kv_lens.cpu()
+    host = read_metadata(cu_q_lens, kv_lens, block_tables)
+    cu, kv, tables = host.cu_q_lens, host.kv_lens, host.block_tables
     q_lens = cu[1:] - cu[:-1]
     if batch and (cu[0] != 0 or cu[-1] != total_q):
         raise ValueError(
@@ -124,7 +129,6 @@ def check_paged_attention_inputs(
             f"session {b}: kv_len {int(kv[b])} needs {int(needed[b])} blocks but block_tables "
             f"has {block_tables.shape[1]} columns"
         )
-    tables = block_tables.cpu()
     used = torch.arange(tables.shape[1])[None, :] < needed[:, None]
     out_of_range = used & ((tables < 0) | (tables >= num_blocks))
     if out_of_range.any():
@@ -133,4 +137,4 @@ def check_paged_attention_inputs(
             f"block_tables[{b}, {i}] = {int(tables[b, i])} is outside the cache's "
             f"{num_blocks} blocks (session {b} has kv_len {int(kv[b])})"
         )
-    return q_lens.tolist(), kv.tolist()
+    return host

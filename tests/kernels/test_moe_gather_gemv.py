@@ -46,9 +46,9 @@ def test_grouped_matches_expert_loop(dtype):
 
 
 def test_each_token_is_bitwise_independent_of_the_others():
-    x, gate_up, down, ids, weights = routed_tokens(9, dtype=torch.float16, seed=4)
+    x, gate_up, down, ids, weights = routed_tokens(5, dtype=torch.float16, seed=4)
     together = moe_gather_gemv(x, gate_up, down, ids, weights)
-    for t in range(9):
+    for t in range(5):
         alone = moe_gather_gemv(x[t : t + 1], gate_up, down, ids[t : t + 1], weights[t : t + 1])
         assert torch.equal(together[t : t + 1], alone), f"token {t} changed with its batch"
 
