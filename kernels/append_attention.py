@@ -22,7 +22,8 @@ on the CPU; see kernels/split_plan.py), so it cannot be captured in a CUDA graph
 buffers take sum_b(q_len_b * n_splits_b) * Hq * (head_dim + 2) * 4 bytes; raise
 `split_size` for long contexts with big chunks. `p` is rounded to the V dtype before the
 P@V dot, as FlashAttention does. Under TRITON_INTERPRET=1 dot operands are cast to fp32
-(the interpreter's bf16 dot is wrong, triton-lang/triton#11584).
+(the interpreter's bf16 dot is wrong, triton-lang/triton#11584) and fp32 -> bf16 casts
+round to nearest even explicitly (the interpreter truncates; kernels/rounding.py).
 
 GPUs tested: none yet (correctness on CPU under TRITON_INTERPRET=1; `python -m kernels.bench`
 measures on a GPU).
@@ -37,6 +38,7 @@ import triton
 import triton.language as tl
 
 from kernels.paged_kv_checks import INTERPRET, check_paged_attention_inputs
+from kernels.rounding import to_dtype
 from kernels.split_plan import HostMetadata, SplitPlan, plan_splits
 
 # Fixed per build, never per batch: changing them changes the bits, not the invariance.
@@ -70,7 +72,7 @@ def _split_kernel(
     BLOCK_M: tl.constexpr,  # query rows per program: row r is query r // GROUP, head r % GROUP
     BLOCK_N: tl.constexpr,  # keys per inner step
     DECODE: tl.constexpr,  # one query per session at row b, position kv_len - 1
-    DOT_FP32: tl.constexpr,  # cast dot operands to fp32 (interpreter)
+    INTERPRETER: tl.constexpr,  # under TRITON_INTERPRET: fp32 dot operands, RNE bf16 casts
     DOT_PRECISION: tl.constexpr,  # "ieee" for fp32 inputs so tf32 does not creep in
 ):
     pid = tl.program_id(0)
@@ -107,7 +109,7 @@ def _split_kernel(
             mask=row_ok[:, None] & d_ok[None, :],
             other=0.0,
         )
-        if DOT_FP32:
+        if INTERPRETER:
             q = q.to(tl.float32)
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
@@ -127,7 +129,7 @@ def _split_kernel(
             # masked loads read 0, never uninitialised cache memory: 0 * NaN would poison acc
             k = tl.load(k_cache_ptr + kv_off[:, None] + offs_d[None, :], mask=kv_mask, other=0.0)
             v = tl.load(v_cache_ptr + kv_off[:, None] + offs_d[None, :], mask=kv_mask, other=0.0)
-            if DOT_FP32:
+            if INTERPRETER:
                 k = k.to(tl.float32)
             qk = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * qk_scale
             if DECODE:
@@ -141,8 +143,8 @@ def _split_kernel(
             alpha = tl.exp2(m_i - m_sub)
             p = tl.exp2(qk - m_sub[:, None])
             l_i = l_i * alpha + tl.sum(p, 1)
-            p = p.to(v.dtype)
-            if DOT_FP32:
+            p = to_dtype(p, v.dtype, INTERPRETER)
+            if INTERPRETER:
                 p = p.to(tl.float32)
                 v = v.to(tl.float32)
             acc = acc * alpha[:, None] + tl.dot(p, v, input_precision=DOT_PRECISION)
@@ -170,6 +172,7 @@ def _merge_kernel(
     HEAD_DIM: tl.constexpr,  # head dimension
     BLOCK_D: tl.constexpr,  # HEAD_DIM rounded up to a power of two >= 16
     SPLIT_SIZE: tl.constexpr,  # KV split length
+    INTERPRETER: tl.constexpr,  # under TRITON_INTERPRET: RNE bf16 casts
 ):
     t = tl.program_id(0)
     h = tl.program_id(1)
@@ -193,7 +196,7 @@ def _merge_kernel(
     out = acc / l_sum
     tl.store(
         out_ptr + (t * NUM_HEADS + h) * HEAD_DIM + offs_d,
-        out.to(out_ptr.dtype.element_ty),
+        to_dtype(out, out_ptr.dtype.element_ty, INTERPRETER),
         mask=d_ok,
     )
 
@@ -248,7 +251,7 @@ def run_split_attention(
         BLOCK_M=QUERY_TILE_ROWS,
         BLOCK_N=block_n,
         DECODE=decode,
-        DOT_FP32=INTERPRET,
+        INTERPRETER=INTERPRET,
         DOT_PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
         num_warps=4,
         num_stages=2,  # two fp32 64x128 K/V stages still fit shared memory on A100/H100
@@ -264,6 +267,7 @@ def run_split_attention(
         HEAD_DIM=head_dim,
         BLOCK_D=block_d,
         SPLIT_SIZE=split_size,
+        INTERPRETER=INTERPRET,
     )
     return out
 

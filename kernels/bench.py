@@ -52,7 +52,7 @@ REAL = BenchSizes(
 )  # fmt: skip
 SMOKE = BenchSizes(
     4, 2, 32, 16, 64,
-    decode_contexts=(64, 200),
+    decode_contexts=(200,),
     decode_batches=(1, 3),
     append_contexts=(100,),
     append_batches=(2,),

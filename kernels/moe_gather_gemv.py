@@ -28,7 +28,8 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
-from kernels.paged_kv_checks import ATTENTION_DTYPES, check_device
+from kernels.paged_kv_checks import ATTENTION_DTYPES, INTERPRET, check_device
+from kernels.rounding import to_dtype
 
 GEMV_MAX_TOKENS = 16
 # Small row tiles so even one token (8 experts) spreads over a few hundred programs.
@@ -109,6 +110,7 @@ def _combine_kernel(
     HIDDEN: tl.constexpr,  # H
     TOP_K: tl.constexpr,  # K
     BLOCK: tl.constexpr,  # output columns per program
+    INTERPRETER: tl.constexpr,  # under TRITON_INTERPRET: RNE bf16 casts
 ):
     token = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
@@ -118,7 +120,11 @@ def _combine_kernel(
         pair = token * TOP_K + slot
         weight = tl.load(weights_ptr + pair).to(tl.float32)
         out += weight * tl.load(expert_out_ptr + pair * HIDDEN + cols, mask=ok, other=0.0)
-    tl.store(out_ptr + token * HIDDEN + cols, out.to(out_ptr.dtype.element_ty), mask=ok)
+    tl.store(
+        out_ptr + token * HIDDEN + cols,
+        to_dtype(out, out_ptr.dtype.element_ty, INTERPRETER),
+        mask=ok,
+    )
 
 
 def check_moe_inputs(x, gate_up_proj, down_proj, top_k_index, top_k_weights) -> None:
@@ -210,7 +216,13 @@ def moe_gather_gemv(x, gate_up_proj, down_proj, top_k_index, top_k_weights) -> t
         BLOCK_C=DOWN_COLS,
     )
     _combine_kernel[(tokens, triton.cdiv(hidden, COMBINE_COLS))](
-        expert_out, weights, out, HIDDEN=hidden, TOP_K=top_k, BLOCK=COMBINE_COLS
+        expert_out,
+        weights,
+        out,
+        HIDDEN=hidden,
+        TOP_K=top_k,
+        BLOCK=COMBINE_COLS,
+        INTERPRETER=INTERPRET,
     )
     return out
 

@@ -21,7 +21,8 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.paged_kv_checks import ATTENTION_DTYPES, check_device
+from kernels.paged_kv_checks import ATTENTION_DTYPES, INTERPRET, check_device
+from kernels.rounding import to_dtype
 
 MAX_WIDTH = 65536
 
@@ -35,6 +36,7 @@ def _rmsnorm_kernel(
     eps,  # added to the mean square
     WIDTH: tl.constexpr,  # row width
     BLOCK: tl.constexpr,  # WIDTH rounded up to a power of two
+    INTERPRETER: tl.constexpr,  # under TRITON_INTERPRET: RNE bf16 casts
 ):
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
@@ -42,10 +44,12 @@ def _rmsnorm_kernel(
     x = tl.load(x_ptr + row * stride_x + cols, mask=ok, other=0.0).to(tl.float32)
     # correctly rounded sqrt and divide (once per row): rsqrt.approx would cost fp32 accuracy
     rstd = tl.div_rn(1.0, tl.sqrt_rn(tl.sum(x * x, 0) / WIDTH + eps))
-    normed = (x * rstd).to(out_ptr.dtype.element_ty)
+    normed = to_dtype(x * rstd, out_ptr.dtype.element_ty, INTERPRETER)
     w = tl.load(w_ptr + cols, mask=ok, other=0.0)
     y = w.to(tl.float32) * normed.to(tl.float32)
-    tl.store(out_ptr + row * WIDTH + cols, y.to(out_ptr.dtype.element_ty), mask=ok)
+    tl.store(
+        out_ptr + row * WIDTH + cols, to_dtype(y, out_ptr.dtype.element_ty, INTERPRETER), mask=ok
+    )
 
 
 def rmsnorm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -80,5 +84,6 @@ def rmsnorm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
             eps,
             WIDTH=width,
             BLOCK=triton.next_power_of_2(width),
+            INTERPRETER=INTERPRET,
         )
     return out.view(x.shape)

@@ -14,6 +14,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from kernels.append_attention import _merge_kernel, _split_kernel
+from kernels.matmul import _linear_kernel
 from kernels.moe_gather_gemv import _combine_kernel, _down_kernel, _gate_up_kernel
 from kernels.rmsnorm import _rmsnorm_kernel
 
@@ -32,7 +33,7 @@ SPLIT_TYPES = arg_types(
 )
 SPLIT_CONSTS = {
     "NUM_KV_HEADS": 4, "GROUP": 8, "HEAD_DIM": 128, "BLOCK_D": 128, "BLOCK_SIZE": 16,
-    "SPLIT_SIZE": 256, "BLOCK_M": 64, "BLOCK_N": 64, "DOT_FP32": False, "DOT_PRECISION": "tf32",
+    "SPLIT_SIZE": 256, "BLOCK_M": 64, "BLOCK_N": 64, "INTERPRETER": False, "DOT_PRECISION": "tf32",
 }  # fmt: skip
 SPLIT_OPTIONS = {"num_warps": 4, "num_stages": 2}
 MOE_CONSTS = {"HIDDEN": 2048, "INTER": 768, "TOP_K": 8, "BLOCK_C": 128}
@@ -44,7 +45,7 @@ CASES = [
         arg_types(
             "m_ptr:*fp32 l_ptr:*fp32 acc_ptr:*fp32 q_pos_ptr:*i32 q_part_row_ptr:*i32 out_ptr:*bf16"
         ),
-        {"NUM_HEADS": 32, "HEAD_DIM": 128, "BLOCK_D": 128, "SPLIT_SIZE": 256},
+        {"NUM_HEADS": 32, "HEAD_DIM": 128, "BLOCK_D": 128, "SPLIT_SIZE": 256, "INTERPRETER": False},
         {},
     ),
     (
@@ -62,13 +63,29 @@ CASES = [
     (
         _combine_kernel,
         arg_types("expert_out_ptr:*fp32 weights_ptr:*fp32 out_ptr:*bf16"),
-        {"HIDDEN": 2048, "TOP_K": 8, "BLOCK": 256},
+        {"HIDDEN": 2048, "TOP_K": 8, "BLOCK": 256, "INTERPRETER": False},
+        {},
+    ),
+    (
+        _linear_kernel,
+        arg_types(
+            "x_ptr:*bf16 w_ptr:*bf16 bias_ptr:*bf16 out_ptr:*bf16 M:i32 N:i32 K:i32 "
+            "stride_xm:i32 stride_wn:i32"
+        ),
+        {
+            "HAS_BIAS": True,
+            "BLOCK_M": 64,
+            "BLOCK_N": 64,
+            "BLOCK_K": 64,
+            "INTERPRETER": False,
+            "DOT_PRECISION": "tf32",
+        },
         {},
     ),
     (
         _rmsnorm_kernel,
         arg_types("x_ptr:*bf16 w_ptr:*bf16 out_ptr:*bf16 stride_x:i32 eps:fp32"),
-        {"WIDTH": 2048, "BLOCK": 2048},
+        {"WIDTH": 2048, "BLOCK": 2048, "INTERPRETER": False},
         {},
     ),
 ]

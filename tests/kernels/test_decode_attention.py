@@ -13,7 +13,7 @@ from kernels.reference.attention import decode_attention_ref
 from kernels.reference.paged_cache import random_paged_batch
 
 DEVICE = "cpu" if INTERPRET else "cuda"
-DTYPES = [torch.float32, torch.float16] + ([] if INTERPRET else [torch.bfloat16])
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 KV_LENS = [1, 17, 515, 64, 33]
 
 

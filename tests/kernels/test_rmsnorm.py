@@ -11,7 +11,7 @@ from kernels.reference.rmsnorm import rmsnorm_ref
 from kernels.rmsnorm import rmsnorm
 
 DEVICE = "cpu" if INTERPRET else "cuda"
-DTYPES = [torch.float32, torch.float16] + ([] if INTERPRET else [torch.bfloat16])
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 
 
 def rows_and_weight(shape, dtype, seed=0):
