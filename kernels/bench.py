@@ -38,6 +38,9 @@ class BenchSizes:
     moe_experts: int
     moe_top_k: int
     moe_tokens: tuple[int, ...]
+    linear_in: int
+    linear_out: int
+    linear_rows: tuple[int, ...]
 
 
 REAL = BenchSizes(
@@ -49,6 +52,7 @@ REAL = BenchSizes(
     append_q_lens=(16, 64),
     moe_hidden=2048, moe_inter=768, moe_experts=128, moe_top_k=8,
     moe_tokens=(1, 2, 4, 8, 16),
+    linear_in=2048, linear_out=4096, linear_rows=(1, 16, 64, 256),  # q_proj of Qwen3-30B-A3B
 )  # fmt: skip
 SMOKE = BenchSizes(
     4, 2, 32, 16, 64,
@@ -59,6 +63,7 @@ SMOKE = BenchSizes(
     append_q_lens=(7,),
     moe_hidden=64, moe_inter=32, moe_experts=8, moe_top_k=2,
     moe_tokens=(1, 4),
+    linear_in=64, linear_out=96, linear_rows=(1, 5),
 )  # fmt: skip
 
 
@@ -179,6 +184,23 @@ def moe_rows(sizes, device, smoke, bandwidth, dtype):
     return rows
 
 
+def linear_rows(sizes, device, smoke, bandwidth, dtype):
+    """Batch-invariant linear vs F.linear (cuBLAS); roofline = the weight read once."""
+    import torch.nn.functional as F
+
+    from kernels.matmul import linear
+
+    weight = torch.randn(sizes.linear_out, sizes.linear_in, device=device).to(dtype)
+    rows = []
+    for m in sizes.linear_rows:
+        x = torch.randn(m, sizes.linear_in, device=device).to(dtype)
+        moved = (weight.numel() + x.numel() + m * sizes.linear_out) * x.element_size()
+        rows.append(timing_row(f"linear {m}x{sizes.linear_in} -> {sizes.linear_out}",
+                               lambda x=x: linear(x, weight), lambda x=x: F.linear(x, weight),
+                               moved, bandwidth, smoke))  # fmt: skip
+    return rows
+
+
 def timing_row(name, ours, baseline, moved_bytes, bandwidth, smoke):
     ours_ms = median_ms(ours, smoke)
     base_ms = median_ms(baseline, smoke)
@@ -229,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                 attention_rows(sizes, device, args.smoke, bandwidth, dtype))  # fmt: skip
     print_table("MoE experts (torch = grouped matmuls)",
                 moe_rows(sizes, device, args.smoke, bandwidth, dtype))  # fmt: skip
+    print_table("batch-invariant linear (torch = F.linear)",
+                linear_rows(sizes, device, args.smoke, bandwidth, dtype))  # fmt: skip
     return 0
 
 

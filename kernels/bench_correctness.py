@@ -6,6 +6,7 @@ import torch
 
 from kernels.append_attention import append_attention
 from kernels.decode_attention import decode_attention
+from kernels.matmul import linear
 from kernels.moe_gather_gemv import moe_gather_gemv
 from kernels.reference.attention import append_attention_ref
 from kernels.reference.moe import moe_experts_ref
@@ -87,6 +88,18 @@ def check_rmsnorm(sizes, device, dtype) -> bool:
     return ok & report("rmsnorm batch invariance", same, "bitwise")
 
 
+def check_linear(sizes, device, dtype) -> bool:
+    gen = torch.Generator(device=device).manual_seed(5)
+    x = torch.randn(max(sizes.linear_rows), sizes.linear_in, generator=gen, device=device)
+    w = torch.randn(sizes.linear_out, sizes.linear_in, generator=gen, device=device)
+    x, w = x.to(dtype), (w * sizes.linear_in**-0.5).to(dtype)
+    ours = linear(x, w)
+    ratio = error_ratio(ours, x @ w.T, x.double() @ w.double().T)
+    ok = report("linear vs torch", ratio <= 2, f"error = {ratio:.2f} x torch's")
+    same = torch.equal(linear(x[3:4], w), ours[3:4])
+    return ok & report("linear batch invariance", same, "bitwise")
+
+
 def check_real_sizes(sizes, device, dtype, moe_weights) -> bool:
     """Run every check (no early exit, so one run shows all failures); True if all pass."""
     print("\ncorrectness")
@@ -94,5 +107,6 @@ def check_real_sizes(sizes, device, dtype, moe_weights) -> bool:
         check_attention(sizes, device, dtype),
         check_moe(sizes, device, dtype, moe_weights),
         check_rmsnorm(sizes, device, dtype),
+        check_linear(sizes, device, dtype),
     ]
     return all(results)

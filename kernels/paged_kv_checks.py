@@ -34,6 +34,8 @@ def _check_int32_vector(name: str, t: torch.Tensor, length: int) -> None:
         raise ValueError(f"{name} must be int32, got {t.dtype}")
     if t.dim() != 1 or t.shape[0] != length:
         raise ValueError(f"{name} must have shape [{length}], got {list(t.shape)}")
+    if length > 1 and t.stride(0) != 1:
+        raise ValueError(f"{name} must be contiguous, got stride {t.stride(0)}")
 
 
 def check_paged_attention_inputs(
@@ -90,6 +92,10 @@ def check_paged_attention_inputs(
         raise ValueError(
             f"block_tables must be int32 [batch, max_blocks], got {block_tables.dtype} "
             f"{list(block_tables.shape)}"
+        )
+    if block_tables.stride(1) != 1:
+        raise ValueError(
+            f"block_tables rows must have unit stride, got strides {block_tables.stride()}"
         )
     batch = block_tables.shape[0]
     _check_int32_vector("cu_q_lens", cu_q_lens, batch + 1)

@@ -12,8 +12,8 @@ def test_smoke_run_passes_correctness_and_prints_tables(capsys):
     assert bench.main(["--smoke"]) == 0
     out = capsys.readouterr().out
     assert "FAIL" not in out
-    assert out.count("PASS") == 7
-    assert "decode ctx=200 b=3 q=1" in out and "moe tokens=4" in out
+    assert out.count("PASS") == 9
+    assert "decode ctx=200 b=3 q=1" in out and "moe tokens=4" in out and "linear 5x64" in out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for machines without CUDA")

@@ -60,6 +60,11 @@ def test_valid_batch_runs(batch):
             r"k_cache and v_cache must be contiguous",
         ),
         (lambda b: {"block_tables": b.block_tables.long()}, r"block_tables must be int32"),
+        (
+            lambda b: {"block_tables": b.block_tables.t().contiguous().t()},
+            r"block_tables rows must have unit stride",
+        ),
+        (lambda b: {"kv_lens": b.kv_lens.repeat_interleave(2)[::2]}, r"kv_lens must be contiguous"),
         (lambda b: {"kv_lens": b.kv_lens[:1]}, r"kv_lens must have shape \[2\]"),
         (
             lambda b: {"cu_q_lens": b.cu_q_lens - 1},
