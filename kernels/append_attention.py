@@ -55,6 +55,8 @@ def _split_kernel(
     cu_q_lens_ptr,  # int32 [batch + 1]: query rows of session b are cu[b]:cu[b+1] (unused if DECODE)
     kv_lens_ptr,  # int32 [batch]: KV length including this step's tokens
     part_offsets_ptr,  # int32 [batch]: first partial row of session b (rows: query-major, split-minor)
+    work_session_ptr,  # int32 [n_work]: session of each (session, split) work item
+    work_split_ptr,  # int32 [n_work]: split of each work item
     m_ptr,  # fp32 [part_rows, Hq] out: running max of the split, log2 domain
     l_ptr,  # fp32 [part_rows, Hq] out: sum of exp2(score - max) over the split
     acc_ptr,  # fp32 [part_rows, Hq, HEAD_DIM] out: unnormalised sum of p * V over the split
@@ -77,9 +79,10 @@ def _split_kernel(
 ):
     pid = tl.program_id(0)
     kv_head = tl.program_id(1)
-    b = tl.program_id(2)
-    split = pid // num_m_tiles
+    work = pid // num_m_tiles
     m_tile = pid % num_m_tiles
+    b = tl.load(work_session_ptr + work)
+    split = tl.load(work_split_ptr + work)
     kv_len = tl.load(kv_lens_ptr + b)
     if DECODE:
         q_start = b
@@ -225,7 +228,7 @@ def run_split_attention(
     block_d = max(16, triton.next_power_of_2(head_dim))
     block_n = math.gcd(split_size, KEY_TILE_MAX)
     num_m_tiles = triton.cdiv(plan.max_q_len * group, QUERY_TILE_ROWS)
-    grid = (plan.max_splits * num_m_tiles, num_kv_heads, plan.kv_lens.numel())
+    grid = (plan.n_work * num_m_tiles, num_kv_heads)
     _split_kernel[grid](
         q,
         k_cache,
@@ -234,6 +237,8 @@ def run_split_attention(
         plan.cu_q_lens,
         plan.kv_lens,
         plan.part_offsets,
+        plan.work_session,
+        plan.work_split,
         m,
         l_sum,
         acc,

@@ -46,9 +46,11 @@ class SplitPlan:
     part_offsets: torch.Tensor  # [batch]: first partial row of each session
     q_pos: torch.Tensor  # [total_q]: position of each query in its session
     q_part_row: torch.Tensor  # [total_q]: partial row of each query's split 0
+    work_session: torch.Tensor  # [n_work]: session of each (session, split) work item
+    work_split: torch.Tensor  # [n_work]: split of each work item
     part_rows: int  # rows of the partial buffers
     max_q_len: int
-    max_splits: int
+    n_work: int  # (session, split) pairs with queries: the split kernel's grid, per query tile
 
 
 def plan_splits(
@@ -65,8 +67,19 @@ def plan_splits(
     j = torch.arange(int(cu[-1])) - cu[:-1][seq]
     q_pos = kv[seq] - q_lens[seq] + j
     q_part_row = offsets[seq] + j * n_splits[seq]
+    # one work item per (session, split) that has queries: a ragged batch launches no
+    # programs for the splits its short sessions do not have
+    work_session = torch.repeat_interleave(torch.arange(batch), n_splits)
+    first_item = torch.cumsum(n_splits, 0) - n_splits
+    work_split = torch.arange(work_session.numel()) - first_item[work_session]
 
-    pieces = {"part_offsets": offsets, "q_pos": q_pos, "q_part_row": q_part_row}
+    pieces = {
+        "part_offsets": offsets,
+        "q_pos": q_pos,
+        "q_part_row": q_part_row,
+        "work_session": work_session,
+        "work_split": work_split,
+    }
     for name, ours, theirs in (
         ("cu_q_lens", host.cu_q_lens, given.cu_q_lens),
         ("kv_lens", host.kv_lens, given.kv_lens),
@@ -84,7 +97,9 @@ def plan_splits(
         part_offsets=views["part_offsets"],
         q_pos=views["q_pos"],
         q_part_row=views["q_part_row"],
+        work_session=views["work_session"],
+        work_split=views["work_split"],
         part_rows=int(rows.sum()),
         max_q_len=int(q_lens.max()) if batch else 0,
-        max_splits=int(n_splits.max()) if batch else 0,
+        n_work=work_session.numel(),
     )

@@ -28,7 +28,7 @@ def arg_types(spec: str) -> dict[str, str]:
 
 SPLIT_TYPES = arg_types(
     "q_ptr:*bf16 k_cache_ptr:*bf16 v_cache_ptr:*bf16 block_tables_ptr:*i32 cu_q_lens_ptr:*i32 "
-    "kv_lens_ptr:*i32 part_offsets_ptr:*i32 m_ptr:*fp32 l_ptr:*fp32 acc_ptr:*fp32 "
+    "kv_lens_ptr:*i32 part_offsets_ptr:*i32 work_session_ptr:*i32 work_split_ptr:*i32 m_ptr:*fp32 l_ptr:*fp32 acc_ptr:*fp32 "
     "qk_scale:fp32 stride_qt:i32 stride_qh:i32 stride_bt:i32 num_m_tiles:i32"
 )
 SPLIT_CONSTS = {

@@ -21,7 +21,10 @@ def test_positions_and_partial_rows_by_hand():
     assert plan.q_pos.tolist() == [15, 16, 0, 1, 2]
     assert plan.part_offsets.tolist() == [0, 4, 4]
     assert plan.q_part_row.tolist() == [0, 2, 4, 5, 6]
-    assert (plan.part_rows, plan.max_q_len, plan.max_splits) == (7, 3, 2)
+    assert (plan.part_rows, plan.max_q_len, plan.n_work) == (7, 3, 3)
+    # work items (session, split): session 1 has no queries, so no programs
+    assert plan.work_session.tolist() == [0, 0, 2]
+    assert plan.work_split.tolist() == [0, 1, 0]
     # metadata already on the device is used as is, not copied
     assert plan.block_tables is HOST.block_tables and plan.kv_lens is HOST.kv_lens
 
