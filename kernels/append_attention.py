@@ -290,7 +290,7 @@ def append_attention(
 ) -> torch.Tensor:
     """Attention of packed new queries over the paged cache -> `[total_q, Hq, D]` (docs/kv_layout.md)."""
     host = check_paged_attention_inputs(
-        q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, split_size
+        q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, split_size, scale
     )
     given = HostMetadata(cu_q_lens, kv_lens, block_tables)
     plan = plan_splits(host, given, split_size, q.device)

@@ -44,7 +44,7 @@ def decode_attention(
     # on the CPU: no device round trip (the DECODE kernel never reads it anyway)
     cu_q_lens = torch.arange(q.shape[0] + 1, dtype=torch.int32)
     host = check_paged_attention_inputs(
-        q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, split_size
+        q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, split_size, scale
     )
     plan = plan_splits(host, HostMetadata(cu_q_lens, kv_lens, block_tables), split_size, q.device)
     return run_split_attention(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import torch
@@ -46,6 +47,7 @@ def check_paged_attention_inputs(
     cu_q_lens: torch.Tensor,
     kv_lens: torch.Tensor,
     split_size: int,
+    scale: float,
 ) -> HostMetadata:
     """Raise ValueError naming the first thing wrong; return host copies of the metadata.
 
@@ -53,6 +55,8 @@ def check_paged_attention_inputs(
     device-to-host copy, a sync) or on the CPU (no sync; the scheduler has them there).
     The launchers need the host values anyway to size the grid and the split buffers.
     """
+    if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
     if q.dim() != 3:
         raise ValueError(f"q must be [total_q, num_q_heads, head_dim], got shape {list(q.shape)}")
     if k_cache.dim() != 4:

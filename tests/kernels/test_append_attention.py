@@ -54,6 +54,18 @@ def test_matches_sdpa_on_ragged_batch(dtype, num_q_heads, num_kv_heads, head_dim
     assert_within_torch_error(out, torch_out, exact, "append_attention")
 
 
+def test_q_may_be_a_strided_view_of_a_fused_qkv():
+    batch = random_paged_batch(
+        [4, 2], [30, 70], num_q_heads=6, num_kv_heads=2, head_dim=32, device=DEVICE, seed=5
+    )
+    qkv = torch.zeros(batch.q.shape[0], 10, 32, device=DEVICE)  # 6 q heads, then 2 k, 2 v
+    qkv[:, :6] = batch.q
+    strided = PagedBatch(qkv[:, :6], *batch.args()[1:])
+    assert not strided.q.is_contiguous()
+    out = append_attention(*strided.args(), scale=0.2, split_size=32)
+    assert torch.equal(out, append_attention(*batch.args(), scale=0.2, split_size=32))
+
+
 def test_batch_invariance_is_bitwise():
     batch = random_paged_batch(
         [3, 1, 11, 0, 6],

@@ -37,7 +37,7 @@ def call(batch, **overrides):
         fields["block_tables"],
         fields["cu_q_lens"],
         fields["kv_lens"],
-        scale=0.25,
+        scale=overrides.get("scale", 0.25),
         split_size=overrides.get("split", 32),
     )
 
@@ -76,6 +76,8 @@ def test_valid_batch_runs(batch):
             r"session 1: kv_len 80 needs 5 blocks but block_tables has 3",
         ),
         (lambda b: {"split": 24}, r"split_size 24 must be a positive multiple of block_size 16"),
+        (lambda b: {"scale": float("nan")}, r"scale must be a positive finite number, got nan"),
+        (lambda b: {"scale": torch.tensor(0.25)}, r"scale must be a positive finite number"),
     ],
 )
 def test_bad_input_names_the_problem(batch, change, message):
