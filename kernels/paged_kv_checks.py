@@ -144,7 +144,7 @@ def check_paged_attention_inputs(
     if out_of_range.any():
         b, i = (int(x) for x in torch.nonzero(out_of_range)[0])
         raise ValueError(
-            f"block_tables[{b}, {i}] = {int(tables[b, i])} is outside the cache's "
-            f"{num_blocks} blocks (session {b} has kv_len {int(kv[b])})"
+            f"block_tables[{b}, {i}] = {int(tables[b, i])} is not a block of the cache "
+            f"(0..{num_blocks - 1}), but session {b} with kv_len {int(kv[b])} uses it"
         )
     return host
