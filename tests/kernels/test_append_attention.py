@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from kernel_tolerance import assert_within_torch_error
+from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 from kernels.append_attention import append_attention
 from kernels.decode_attention import decode_attention

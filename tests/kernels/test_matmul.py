@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from kernel_tolerance import assert_within_torch_error
+from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 from kernels.matmul import linear
 from kernels.paged_kv_checks import INTERPRET
