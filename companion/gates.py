@@ -50,6 +50,10 @@ class SpeechGate:
         else:
             self._snoozed_until = self._monotonic() + minutes * 60.0
 
+    @property
+    def snoozed(self) -> bool:
+        return self._snoozed_until is not None and self._monotonic() < self._snoozed_until
+
     def snooze_default(self) -> None:
         """The snooze key: hold for the [gates] snooze duration."""
         self.snooze(self.gates.snooze / 60.0)
