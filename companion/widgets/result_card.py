@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.content import Content
@@ -42,11 +42,13 @@ def _findings(items: list[dict[str, Any]]) -> Content:
 def _diff(diff: str) -> RenderableType:
     lines = diff.splitlines()
     shown = "\n".join(lines[:DIFF_LINES_SHOWN])
-    # Rich's diff lexer in ANSI colours: Textual maps those through the active theme's palette.
-    syntax = Syntax(shown, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
-    if len(lines) <= DIFF_LINES_SHOWN:
-        return syntax
-    return Group(syntax, Text(f"… {len(lines) - DIFF_LINES_SHOWN} more lines", style="dim"))
+    # Rich's diff lexer in ANSI colours (Textual maps those through the theme's palette). Only
+    # the highlighted text is used, not the Syntax panel, so the card keeps the theme's surface.
+    text = Syntax(shown, "diff", theme="ansi_dark").highlight(shown)
+    text.rstrip()
+    if len(lines) > DIFF_LINES_SHOWN:
+        text.append(f"\n… {len(lines) - DIFF_LINES_SHOWN} more lines", style="dim")
+    return text
 
 
 def card_body(data: dict[str, Any]) -> list[Static]:

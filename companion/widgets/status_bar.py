@@ -90,7 +90,7 @@ class StatusBar(Static):
         if state is None or state.status != "live":
             return self._stream("files", "files")
         watched = f" {state.count:,}" if state.count is not None else " live"
-        changed = [(f" · {self.model.files:,} changed", "$text-muted")] if self.model.files else []
+        changed = [(f" (+{self.model.files:,})", "$text-muted")] if self.model.files else []
         return [("files", "bold"), watched, *changed]
 
     def redraw(self) -> None:
@@ -98,8 +98,7 @@ class StatusBar(Static):
         sep = (" │ ", "$text-muted")
         mic = self._stream("audio", "mic", "")
         if "audio" in m.streams and m.streams["audio"].status == "live":
-            mic = [("mic", "bold"), " ", (level_meter(m.level_db), "$primary"), " ",
-                   ("live", "$success")]
+            mic = [("mic", "bold"), " ", (level_meter(m.level_db), "$success")]
         fps = f"{m.fps:.1f} fps" if m.fps is not None else "live"
         parts = [*mic, sep, *self._stream("screen", "screen", fps), sep,
                  *self._files(), sep, *self._model(), sep,
