@@ -59,15 +59,16 @@ class StatusBar(Static):
 
     def _stream(self, name: str, label: str, detail: str = "") -> list[str | tuple[str, str]]:
         state = self.model.streams.get(name)
-        status = state.status if state else "unavailable"
         parts: list[str | tuple[str, str]] = [(label, "bold"), " "]
+        if state is None:  # nothing heard from this stream yet
+            return parts + [("–", "$text-muted")]
+        status = state.status
         if status == "live" and detail:
             parts.append(detail)
         else:
             parts.append((status, STATUS_STYLE[status]))
-            reason = state.reason if state else "not connected"
-            if reason:
-                parts.append((f" ({reason})", "$text-muted"))
+            if state.reason:
+                parts.append((f" ({state.reason})", "$text-muted"))
         return parts
 
     def _model(self) -> list[str | tuple[str, str]]:
@@ -93,9 +94,24 @@ class StatusBar(Static):
         changed = [(f" (+{self.model.files:,})", "$text-muted")] if self.model.files else []
         return [("files", "bold"), watched, *changed]
 
+    def _all_down(self) -> str | None:
+        """The shared reason when mic, screen, files and model are all unavailable for one reason."""
+        states = [self.model.streams.get(name) for name in ("audio", "screen", "files", "model")]
+        reasons = {state.reason for state in states if state and state.status == "unavailable"}
+        if len(reasons) == 1 and all(state and state.status == "unavailable" for state in states):
+            return reasons.pop()
+        return None
+
     def redraw(self) -> None:
         m = self.model
         sep = (" │ ", "$text-muted")
+        shared = self._all_down()
+        if shared is not None:
+            self.update(Content.assemble(
+                ("mic · screen · files · model ", "bold"), ("unavailable", "$error"),
+                (f" ({shared})" if shared else "", "$text-muted"), sep, ("late", "bold"),
+                f" {m.late_ticks}"))
+            return
         mic = self._stream("audio", "mic", "")
         if "audio" in m.streams and m.streams["audio"].status == "live":
             mic = [("mic", "bold"), " ", (level_meter(m.level_db), "$success")]

@@ -156,8 +156,7 @@ async def test_no_runtime_shows_every_stream_unavailable_and_still_takes_input()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         status = str(app.main_screen.query_one(StatusBar).render())
-        for name in ("mic", "screen", "files", "model"):
-            assert f"{name} unavailable (not connected)" in status
+        assert "mic · screen · files · model unavailable (not connected)" in status
         await pilot.press("f2", *"hi", "enter")
         await pilot.pause()
         assert texts(app)[-1].endswith("not sent: no companion runtime connected")
@@ -194,3 +193,24 @@ async def test_quit_is_clean_while_streams_keep_emitting_from_threads():
     assert ("stop",) in controls.calls
     assert not any(thread.is_alive() for thread in controls.threads)
     assert app.return_code == 0 and not app.workers._workers
+
+
+async def test_snooze_shows_in_status_and_panels_toggle():
+    controls = FakeControls()
+    app = CompanionApp(controls)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        side = app.main_screen.query_one("#side")
+        assert not side.display  # narrow: the conversation gets the width
+        await pilot.press("f9")
+        assert side.display and app.main_screen.query_one("#rules").display
+        assert not app.main_screen.query_one("#jobs").display
+        await pilot.press("f9")
+        assert not side.display
+        await pilot.press("f4")
+        await pilot.pause()
+        assert "snoozed, 15 min left" in str(app.main_screen.query_one(StatusBar).render())
+        await pilot.press("f5")  # while snoozed: resume
+        await pilot.pause()
+        assert "snoozed" not in str(app.main_screen.query_one(StatusBar).render())
+    assert [c for c in controls.calls if c[0] == "snooze"] == [("snooze", 15.0), ("snooze", 0)]
