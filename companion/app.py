@@ -44,7 +44,7 @@ class CompanionApp(App[int]):
         Binding("f4", "snooze", "Snooze", tooltip="Hold interjections for the snooze time"),
         Binding("f5", "snooze_hold", "Hold/resume", tooltip="Hold until resumed, or resume"),
         Binding("escape", "stop_speaking", "Hush", tooltip="Stop speaking now"),
-        Binding("ctrl+y", "confirm(True)", "Confirm", tooltip="Allow the pending repository action"),
+        Binding("ctrl+y", "confirm(True)", "Confirm", tooltip="Allow the pending repo action"),
         Binding("ctrl+n", "confirm(False)", "Deny", tooltip="Refuse the pending repository action"),
         Binding("f6", "cancel_job", "Cancel job", tooltip="Cancel the newest running job"),
         Binding("f8", "toggle_panel('jobs')", "Jobs"),
@@ -218,7 +218,8 @@ class CompanionApp(App[int]):
 
     def action_next_theme(self) -> None:
         ours = [name for name in self.theme_set.names() if name.startswith("companion-")]
-        ours += [n for n in self.theme_set.names() if n not in themes.BUILTIN_THEMES and n not in ours]
+        ours += [name for name in self.theme_set.names()
+                 if name not in themes.BUILTIN_THEMES and name not in ours]
         index = ours.index(self.theme) + 1 if self.theme in ours else 0
         self.theme = ours[index % len(ours)]
         self.notify(f"Theme: {self.theme}")

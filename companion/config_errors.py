@@ -1,4 +1,4 @@
-"""Config-file problems that name the file, the line and the key, and suggest the closest valid key."""
+"""Config-file problems that name the file, line and key, and suggest the closest valid key."""
 
 from __future__ import annotations
 
@@ -47,9 +47,11 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     try:
         source = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigError([ConfigProblem(str(path), 1, "", f"not UTF-8 text ({error.reason})")])
+        problem = ConfigProblem(str(path), 1, "", f"not UTF-8 text ({error.reason})")
+        raise ConfigError([problem]) from None
     except OSError as error:
-        raise ConfigError([ConfigProblem(str(path), 1, "", f"cannot read: {error.strerror}")])
+        problem = ConfigProblem(str(path), 1, "", f"cannot read: {error.strerror}")
+        raise ConfigError([problem]) from None
     try:
         return tomllib.loads(source), source
     except tomllib.TOMLDecodeError as error:
@@ -79,7 +81,7 @@ def _section_bounds(lines: list[str], table: str, index: int | None) -> tuple[in
 
 
 def locate(source: str, table: str | None, index: int | None, key: str | None) -> int:
-    """1-based line of `key` inside `[table]` / the index-th `[[table]]`, found by scanning the text.
+    """1-based line of `key` in `[table]` or the index-th `[[table]]`, found by scanning the text.
 
     tomllib keeps no positions, so schema errors are placed by searching for the header and then
     for `key =` below it; when the key is written in another form the header line is the answer.

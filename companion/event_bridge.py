@@ -1,4 +1,4 @@
-"""Carries the runtime's events from any thread into the Textual app as messages, thinning high-rate ones."""
+"""Carries the runtime's events from any thread into the Textual app, thinning high-rate ones."""
 
 from __future__ import annotations
 

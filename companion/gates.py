@@ -1,4 +1,4 @@
-"""The speech gate: may the companion start an interjection now, and if not, why not (clock-injected)."""
+"""The speech gate: may the companion start an interjection now, and if not, why not."""
 
 from __future__ import annotations
 
@@ -27,14 +27,14 @@ class SpeechGate:
     wall-clock time of day for quiet hours. Both are injected so tests can drive them.
     """
 
-    def __init__(self, gates: Gates = Gates(), rules: tuple[Rule, ...] = (),
+    def __init__(self, gates: Gates | None = None, rules: tuple[Rule, ...] = (),
                  monotonic: Callable[[], float] = time.monotonic,
                  local_time: Callable[[], clock_time] = lambda: datetime.now().time()) -> None:
         self._monotonic, self._local_time = monotonic, local_time
         self._spoken: deque[float] = deque()
         self._last_by_rule: dict[str, float] = {}
         self._snoozed_until: float | None = None  # inf: until resumed
-        self.update(gates, rules)
+        self.update(gates or Gates(), rules)
 
     def update(self, gates: Gates, rules: tuple[Rule, ...] = ()) -> None:
         """Apply reloaded rules; history (recent interjections, snooze) is kept."""

@@ -1,4 +1,4 @@
-"""The rules file: load and merge `.companion.toml` over the user file, hot-reload it, and the commands."""
+"""The rules file: `.companion.toml` merged over the user file, hot reload, init and check."""
 
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def describe(rules: Rules) -> str:
     out += ["", gates_text(rules.gates)]
     for name in ("tests", "screen", "voice", "model", "ui"):
         section = getattr(rules, name)
-        values = ", ".join(f"{key}={getattr(section, key)!r}" for key in section.__dataclass_fields__)
+        values = ", ".join(f"{key}={getattr(section, key)!r}"
+                           for key in section.__dataclass_fields__)
         out.append(f"[{name}] {values}")
     return "\n".join(out)
 
@@ -127,7 +128,7 @@ def init_command(path: Path | str = REPO_FILE) -> int:
 
 
 def check_command(path: Path | str | None = None) -> int:
-    """`companion rules check [FILE]`: 0 valid (prints the merged rules), 1 invalid, 2 file missing."""
+    """`companion rules check [FILE]`: 0 valid (prints merged rules), 1 invalid, 2 no such file."""
     repo_file = Path(path) if path is not None else Path(REPO_FILE)
     if path is not None and not repo_file.is_file():
         print(f"{repo_file}: no such file")
@@ -142,7 +143,7 @@ def check_command(path: Path | str | None = None) -> int:
 
 
 class RulesStore:
-    """The current rules, reloaded when a rules file changes; an invalid file keeps the last good rules.
+    """The current rules, reloaded when a file changes; a broken file keeps the last good ones.
 
     A daemon thread polls the files' modification times every `poll_s` seconds (cheap, and it
     sees editors' atomic renames that inotify watchers of one file miss).

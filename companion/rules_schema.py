@@ -134,7 +134,8 @@ def check(doc: dict[str, Any], source: str, path: str,
         label = table if index is None else f"{table}[{index + 1}]"
         if not isinstance(values, dict):
             shape = f"[{table}]" if index is None else f"[[{table}]]"
-            problem(table, None, None, label, f"expected a table {shape}, got {v._describe(values)}")
+            got = v._describe(values)
+            problem(table, None, None, label, f"expected a table {shape}, got {got}")
             return {}
         out: dict[str, Any] = {}
         for key, value in values.items():

@@ -9,7 +9,7 @@ DEFAULT_RULES_FILE = '''\
 
 # Natural-language rules go to the model as they are. Add as many [[rule]] tables as you like.
 [[rule]]
-name = "off-by-one"                         # required, unique; a repository rule replaces a user rule of the same name
+name = "off-by-one"                         # required; replaces a user-file rule of this name
 text = "Interrupt me when I write an off-by-one error in a loop or a slice."   # required
 paths = ["**/*.py"]                         # optional: only while these files change
 severity = "warning"                        # info | warning | error
@@ -43,8 +43,8 @@ timeout = "5m"
 fps = 2.0                                   # frames per second, more than 0 and at most 30
 monitor = 1                                 # 0: all monitors, 1: the first, 2: the second ...
 # region = [0, 0, 1920, 1080]               # x, y, width, height: watch only this part
-exclude_regions = []                        # e.g. [[0, 0, 400, 1080]]: blanked before capture leaves
-exclude_windows = []                        # window titles never watched, e.g. ["1Password", "Slack"]
+exclude_regions = []                        # e.g. [[0, 0, 400, 1080]]: blanked at capture
+exclude_windows = []                        # window titles never watched, e.g. ["1Password"]
 
 [voice]
 voice = "en"                                # espeak-ng voice name
@@ -57,5 +57,5 @@ name = ""                                   # "": the server's default model
 
 [ui]
 theme = "companion-dark"                    # companion-dark | companion-light | companion-contrast,
-                                            # a Textual theme, or one of yours in the config dir's themes/
+                                            # a Textual theme, or yours in <config>/themes/
 '''

@@ -1,4 +1,4 @@
-"""Parsers for the value kinds of the rules file: durations, time ranges, globs, regions, choices."""
+"""Parsers for the rules file's value kinds: durations, time ranges, globs, regions, choices."""
 
 from __future__ import annotations
 

@@ -1,11 +1,18 @@
-"""Turns the runtime's events into conversation entries: live words, utterances, interjections, cards."""
+"""Turns the runtime's events into conversation entries: live words, utterances, cards."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from companion.events import (Event, JobEvent, ModelTurn, RulesChanged, SelfSpeech, StreamState,
-                              UserWords)
+from companion.events import (
+    Event,
+    JobEvent,
+    ModelTurn,
+    RulesChanged,
+    SelfSpeech,
+    StreamState,
+    UserWords,
+)
 from companion.widgets.transcript_line import Entry
 
 REPLY_WINDOW_S = 4.0  # companion speech this soon after the user spoke or typed is a reply

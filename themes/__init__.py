@@ -1,4 +1,4 @@
-"""Textual themes for the companion: the built-in TOML theme files here, and users' own in the config dir.
+"""Textual themes for the companion: the TOML theme files here, and users' own in the config dir.
 
 A theme file holds `name`, `dark` and colours (`primary`, `surface`, ...) plus an optional
 `[variables]` table of extra Textual CSS variables. The same loader reads ours and the user's.
@@ -24,7 +24,7 @@ KEYS = ("name", "dark", "luminosity_spread", "text_alpha", "variables") + COLOUR
 
 @dataclass(frozen=True, slots=True)
 class ThemeSet:
-    """Every theme that can be chosen, and the problems of the user theme files that were skipped."""
+    """Every theme that can be chosen, and the problems of user theme files that were skipped."""
 
     themes: dict[str, Theme]
     problems: tuple[str, ...] = ()
@@ -39,7 +39,8 @@ def _colour(value: Any) -> str:
     try:
         Color.parse(value)
     except ColorParseError:
-        raise ValueError(f'"{value}" is not a colour (use "#rrggbb", "rgb(r,g,b)" or a name)')
+        raise ValueError(f'"{value}" is not a colour (use "#rrggbb", "rgb(r,g,b)" or a name)') \
+            from None
     return value
 
 
@@ -73,7 +74,8 @@ def load_theme_file(path: Path) -> Theme:
                     raise ValueError("expected a non-empty string")
                 fields[key] = value
             elif key == "variables":
-                if not isinstance(value, dict) or not all(isinstance(x, str) for x in value.values()):
+                if not isinstance(value, dict) or not all(
+                        isinstance(item, str) for item in value.values()):
                     raise ValueError("expected a table of CSS variable names to string values")
                 fields[key] = dict(value)
             else:
@@ -89,7 +91,7 @@ def load_theme_file(path: Path) -> Theme:
 
 
 def load_themes(config_dir: Path | None) -> ThemeSet:
-    """Ours, Textual's built-ins, then user themes from `config_dir/themes/*.toml` (bad ones skipped)."""
+    """Ours, Textual's, then user themes from `config_dir/themes/*.toml` (broken ones skipped)."""
     themes: dict[str, Theme] = {}
     for path in sorted(BUILTIN_DIR.glob("*.toml")):
         theme = load_theme_file(path)

@@ -1,4 +1,4 @@
-"""The main screen: status bar, conversation, jobs and rules panels, pending action, input line, footer."""
+"""The main screen: status bar, conversation, jobs and rules panels, pending action, input."""
 
 from __future__ import annotations
 

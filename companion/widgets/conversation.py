@@ -1,4 +1,4 @@
-"""The scrolling conversation: every entry is kept, only the most recent ones are mounted as widgets."""
+"""The scrolling conversation: every entry is kept, only the latest ones are mounted as widgets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pending repository action bar: what the agent wants to change, waiting for the user's yes or no."""
+"""The pending-action bar: a repository change the agent waits on the user to allow or refuse."""
 
 from __future__ import annotations
 

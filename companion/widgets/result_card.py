@@ -1,4 +1,4 @@
-"""A background job's result as a collapsible card: test failures, lint findings, git diffs, or data."""
+"""A background job's result as a collapsible card: test failures, lint findings, git diffs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.syntax import Syntax
-from rich.text import Text
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
@@ -28,8 +27,9 @@ def _failures(items: list[dict[str, Any]]) -> Content:
         name = item.get("test") or item.get("id") or item.get("name") or "test"
         error = item.get("exception") or item.get("type") or "failed"
         message = str(item.get("message", "")).strip()
-        lines.append(Content.assemble((_where(item), "bold"), "  ", (str(name), "italic"), "\n    ",
-                                      (str(error), "bold $error"), f": {message}" if message else ""))
+        lines.append(Content.assemble(
+            (_where(item), "bold"), "  ", (str(name), "italic"), "\n    ",
+            (str(error), "bold $error"), f": {message}" if message else ""))
     return Content("\n").join(lines)
 
 
@@ -85,7 +85,8 @@ class ResultCard(Collapsible):
         if failed and marker == "✓":
             marker = "✗"
         title = f"{clock(entry.t)} {marker} {tool}: {card.get('summary') or phase}"
-        super().__init__(*card_body(data), title=title, collapsed=not (failed or phase == "needs_confirmation"),
+        open_ = failed or phase == "needs_confirmation"
+        super().__init__(*card_body(data), title=title, collapsed=not open_,
                          classes=f"-{phase}" + (" -failed" if failed else ""))
         self.entry = entry
 

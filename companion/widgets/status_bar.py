@@ -1,4 +1,4 @@
-"""The status bar: mic level and state, screen fps, watched files, model state, latency and late ticks."""
+"""The status bar: mic level, screen fps, watched files, model state, latency and late ticks."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class StatusBar(Static):
         return [("files", "bold"), watched, *changed]
 
     def _all_down(self) -> str | None:
-        """The shared reason when mic, screen, files and model are all unavailable for one reason."""
+        """The one reason when mic, screen, files and model are all unavailable for it."""
         states = [self.model.streams.get(name) for name in ("audio", "screen", "files", "model")]
         reasons = {state.reason for state in states if state and state.status == "unavailable"}
         if len(reasons) == 1 and all(state and state.status == "unavailable" for state in states):

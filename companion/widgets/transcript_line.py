@@ -46,7 +46,9 @@ def clock(seconds: float) -> str:
     """Session time for the gutter: m:ss, or h:mm:ss after an hour."""
     whole = max(0, int(seconds))
     hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:2d}:{rest % 60:02d}"
+    if hours:
+        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{rest // 60:2d}:{rest % 60:02d}"
 
 
 def render_entry(entry: Entry) -> Content:

@@ -1,4 +1,4 @@
-"""The real app in a real terminal: tmux runs `python -m companion.app`, we send keys and read the pane."""
+"""The real app in a real terminal: tmux runs `python -m companion.app`; keys in, pane text out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The app with a real RulesStore and themes: hot reload, invalid files, theme choice and fallback."""
+"""The app with a real RulesStore and themes: hot reload, broken files, theme choice, fallback."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Snapshots of the main screen at 80x24 and 160x48 in each built-in theme, from a fixed event script."""
+"""Snapshots of the main screen at 80x24 and 160x48 in each built-in theme, from a fixed script."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ import pytest
 from textual.widgets import Input
 
 from companion.app import CompanionApp
-from companion.events import (AudioBlock, FileChanged, JobEvent, ModelTurn, SelfSpeech, StreamState,
-                              UserWords)
+from companion.events import (
+    AudioBlock,
+    FileChanged,
+    JobEvent,
+    ModelTurn,
+    SelfSpeech,
+    StreamState,
+    UserWords,
+)
 from companion.rules import RulesStore
 from tests.functional.fakes import FakeControls
 

@@ -1,4 +1,4 @@
-"""SpeechGate with a fake clock: snooze, quiet hours, cooldowns, the 10-minute cap, severity, speech."""
+"""SpeechGate with a fake clock: snooze, quiet hours, cooldowns, the 10-minute cap, severity."""
 
 from __future__ import annotations
 
@@ -107,7 +107,8 @@ def test_max_per_ten_minutes_is_a_sliding_window():
     clock.t += 100
     g.record()
     decision = g.may_speak()
-    assert not decision.allowed and decision.reason == "2 interjections in the last 10 min (next in 500 s)"
+    assert not decision.allowed
+    assert decision.reason == "2 interjections in the last 10 min (next in 500 s)"
     clock.t += 500
     assert g.may_speak().allowed
 

@@ -1,4 +1,4 @@
-"""The rules file: one fixture per failure mode gives the exact error, merging, hot reload, commands."""
+"""The rules file: each failure-mode fixture gives its exact error; merging, reload, commands."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ EXPECTED = {
     "unknown_tool": ':4: on_save[1].lint: unknown tool "rufff"; did you mean "ruff"? '
                     '(one of: ruff, mypy)',
     "unknown_theme": ':2: ui.theme: unknown theme "companion-drak"; did you mean '
-                     '"companion-dark"? (known: companion-dark, companion-light, companion-contrast)',
+                     '"companion-dark"? (known: companion-dark, companion-light, '
+                     'companion-contrast)',
 }
 
 
@@ -108,7 +109,8 @@ def test_on_save_action_takes_broadest_scope_and_all_linters():
     from companion.rules_schema import OnSave
     rules = Rules(on_save=(OnSave(("src/**/*.py",), "affected", ("ruff",)),
                            OnSave(("src/core/*.py",), "all", ("mypy", "ruff"))))
-    assert on_save_action(rules, "src/core/a.py") == rules_module.OnSaveAction("all", ("ruff", "mypy"))
+    both = rules_module.OnSaveAction("all", ("ruff", "mypy"))
+    assert on_save_action(rules, "src/core/a.py") == both
     assert on_save_action(rules, "src/x/b.py") == rules_module.OnSaveAction("affected", ("ruff",))
     assert on_save_action(rules, "docs/x.md") == rules_module.OnSaveAction("none", ())
 
