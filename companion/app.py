@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import time
 from collections.abc import Callable, Iterable
 
@@ -15,7 +16,7 @@ from textual.screen import Screen
 import themes
 from companion.controls import CompanionControls
 from companion.event_bridge import EventBridge
-from companion.events import Event, RulesChanged, StreamState
+from companion.events import Event, JobEvent, RulesChanged, StreamState
 from companion.gates import SpeechGate
 from companion.rules import RulesStore, config_dir
 from companion.screens.history import HistoryScreen
@@ -33,7 +34,8 @@ class CompanionApp(App[int]):
     """The TUI. `controls` is the running companion (None: nothing connected, all unavailable).
 
     `rules` is the store whose rules the panels show and whose [ui] theme applies unless
-    `theme` is given; `clock` is the monotonic clock the transcript's gutter counts from.
+    `theme` is given; `clock` is the monotonic clock the transcript's gutter counts from and
+    `local_time` the time of day for quiet hours (both injectable for tests).
     """
 
     CSS_PATH = "app.tcss"
@@ -55,12 +57,15 @@ class CompanionApp(App[int]):
     ]
 
     def __init__(self, controls: CompanionControls | None = None, rules: RulesStore | None = None,
-                 theme: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 theme: str | None = None, clock: Callable[[], float] = time.monotonic,
+                 local_time: Callable[[], datetime.time] | None = None) -> None:
         super().__init__()
         self.controls, self.rules_store, self.clock = controls, rules, clock
         self.bridge = EventBridge(self)
         self.transcript = Transcript(t0=clock())
-        self.gate = SpeechGate(monotonic=clock)
+        self.gate = SpeechGate(monotonic=clock, **({"local_time": local_time} if local_time else {}))
+        if rules is not None:
+            self.gate.update(rules.rules.gates, rules.rules.rules)
         self.mic_muted = self.screen_paused = self._quitting = False
         self.explicit_theme = theme
         self.theme_set = themes.load_themes(rules.config_dir if rules else config_dir())
@@ -100,6 +105,7 @@ class CompanionApp(App[int]):
         else:
             self.controls.subscribe(self._from_runtime)
             self.start_runtime()
+        self._refresh_hold()
         self.set_interval(1.0, self._refresh_hold)
 
     def _from_runtime(self, event: Event) -> None:
@@ -129,10 +135,13 @@ class CompanionApp(App[int]):
     def on_event_bridge_arrived(self, message: EventBridge.Arrived) -> None:
         event = message.event
         self.main_screen.apply(event)
+        if isinstance(event, JobEvent):
+            self.refresh_bindings()  # confirm/deny appear in the footer only while one waits
         if isinstance(event, RulesChanged) and self.rules_store is not None:
             rules = self.rules_store.rules
             self.gate.update(rules.gates, rules.rules)
             self.main_screen.show_rules(rules, self.rules_store.error)
+            self._refresh_hold()
             if rules.ui.theme != self._rules_theme:
                 self._rules_theme = rules.ui.theme
                 if self.explicit_theme is None:

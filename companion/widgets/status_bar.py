@@ -119,6 +119,10 @@ class StatusBar(Static):
         parts = [*mic, sep, *self._stream("screen", "screen", fps), sep,
                  *self._files(), sep, *self._model(), sep,
                  ("late", "bold"), (f" {m.late_ticks}", "$warning" if m.late_ticks else "")]
+        for name, label in (("speaker", "voice"), ("asr", "words")):
+            state = m.streams.get(name)
+            if state is not None and state.status != "live":  # shown only when something is off
+                parts += [sep, *self._stream(name, label)]
         if m.hold:
             parts += [sep, (m.hold, "bold $warning")]
         self.update(Content.assemble(*parts))

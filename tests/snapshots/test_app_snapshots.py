@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,9 @@ def empty_config(tmp_path, monkeypatch):
 def scripted_app(theme: str) -> tuple[CompanionApp, FakeControls]:
     controls = FakeControls()
     store = RulesStore(REPO, poll_s=3600)
-    return CompanionApp(controls, store, theme=theme, clock=lambda: 0.0), controls
+    app = CompanionApp(controls, store, theme=theme, clock=lambda: 0.0,
+                       local_time=lambda: time(23, 30))  # inside the quiet hours 22:00-07:00
+    return app, controls
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
