@@ -248,6 +248,8 @@ class CompanionApp(App[int]):
                 await asyncio.wait_for(self.controls.stop(), STOP_TIMEOUT_S)
             except TimeoutError:
                 self.log.error("the runtime did not stop in time; exiting anyway")
+            except Exception as error:  # a failing stop must not trap the user in the app
+                self.log.error(f"the runtime failed to stop cleanly: {error!r}")
         self.bridge.closed = True
         if self.rules_store is not None:
             self.rules_store.stop()
