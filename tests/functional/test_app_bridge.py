@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from companion.event_bridge import EventBridge
-from companion.events import (AudioBlock, ModelTurn, Patch, ScreenPatches, SelfSpeech, UserWords)
+from companion.events import AudioBlock, ModelTurn, Patch, ScreenPatches, SelfSpeech, UserWords
 from companion.transcript import Transcript
 
 
