@@ -30,6 +30,10 @@ SNOOZE_MINUTES = 15.0
 STREAMS_SHOWN = ("audio", "screen", "files", "model")
 
 
+def _time_of_day() -> datetime.time:
+    return datetime.datetime.now().time()
+
+
 class CompanionApp(App[int]):
     """The TUI. `controls` is the running companion (None: nothing connected, all unavailable).
 
@@ -63,7 +67,7 @@ class CompanionApp(App[int]):
         self.controls, self.rules_store, self.clock = controls, rules, clock
         self.bridge = EventBridge(self)
         self.transcript = Transcript(t0=clock())
-        self.gate = SpeechGate(monotonic=clock, **({"local_time": local_time} if local_time else {}))
+        self.gate = SpeechGate(monotonic=clock, local_time=local_time or _time_of_day)
         if rules is not None:
             self.gate.update(rules.rules.gates, rules.rules.rules)
         self.mic_muted = self.screen_paused = self._quitting = False
