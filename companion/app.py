@@ -97,7 +97,14 @@ class CompanionApp(App[int]):
     def on_main_screen_ready(self) -> None:
         self._flush_notes()
         if self.rules_store is not None:
-            self.main_screen.show_rules(self.rules_store.rules, self.rules_store.error)
+            store = self.rules_store
+            self.main_screen.show_rules(store.rules, store.error)
+            if store.error:
+                self._note(f"rules file invalid; built-in defaults in use:\n{store.error}", "error")
+            elif store.rules.sources:
+                count = len(store.rules.rules)
+                self._note(f"{count} rule{'s' * (count != 1)} loaded from "
+                           + ", ".join(store.rules.sources))
             self.rules_store.subscribe(self.bridge)
             self.rules_store.start()
         if self.controls is None:

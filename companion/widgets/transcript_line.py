@@ -39,7 +39,8 @@ class Entry:
         label = LABELS[self.kind][0]
         tail = f" [cut off; unsaid: {self.unspoken}]" if self.cut and self.unspoken else (
             " [cut off]" if self.cut else "")
-        return f"{clock(self.t)} {label}: {self.text}{tail}"
+        speaker = f"{label}:" if self.kind not in ("system", "error") else label
+        return f"{clock(self.t)} {speaker} {self.text}{tail}"
 
 
 def clock(seconds: float) -> str:

@@ -98,3 +98,13 @@ async def test_command_palette_offers_every_companion_command(config):
                       "Confirm pending action", "Deny pending action", "Toggle jobs panel",
                       "Toggle rules panel", "Theme", "Quit"):
             assert title in titles, title
+
+
+async def test_invalid_rules_at_startup_are_reported_in_the_conversation(tmp_path, config):
+    (tmp_path / ".companion.toml").write_text('[voice]\nrate = "fast"\n')
+    app = CompanionApp(None, RulesStore(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        first = [e for e in app.main_screen.conversation.history if e.kind == "error"][0]
+        assert first.text.startswith("rules file invalid; built-in defaults in use:\n")
+        assert 'voice.rate: expected an integer, got a string "fast"' in first.text

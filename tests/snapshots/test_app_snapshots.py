@@ -51,11 +51,12 @@ SCRIPT = [
 @pytest.fixture(autouse=True)
 def empty_config(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPANION_CONFIG_DIR", str(tmp_path))
+    monkeypatch.chdir(REPO)  # rules paths show as ".companion.toml", the same on every machine
 
 
 def scripted_app(theme: str) -> tuple[CompanionApp, FakeControls]:
     controls = FakeControls()
-    store = RulesStore(REPO, poll_s=3600)
+    store = RulesStore(".", poll_s=3600)
     app = CompanionApp(controls, store, theme=theme, clock=lambda: 0.0,
                        local_time=lambda: time(23, 30))  # inside the quiet hours 22:00-07:00
     return app, controls
