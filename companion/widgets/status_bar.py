@@ -66,7 +66,8 @@ class StatusBar(Static):
         if status == "live" and detail:
             parts.append(detail)
         else:
-            parts.append((status, STATUS_STYLE[status]))
+            shown = "muted" if (name, status) == ("audio", "paused") else status
+            parts.append((shown, STATUS_STYLE[status]))
             if state.reason:
                 parts.append((f" ({state.reason})", "$text-muted"))
         return parts

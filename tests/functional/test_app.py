@@ -174,11 +174,13 @@ async def test_model_loading_progress_then_ready_with_latency():
         bar = app.main_screen.query_one(StatusBar)
         assert "model loading ▰▰▰▰▱▱▱▱  50%" in str(bar.render())
         controls.emit(StreamState(1.5, "speaker", "unavailable", "no output device"))
+        controls.emit(StreamState(1.6, "audio", "paused", "muted by you"))
         controls.emit(StreamState(2.0, "model", "live"))
         controls.emit(ModelTurn(2.2, 1, "silence", latency_ms=37.4))
         await settle(pilot, app)
         assert "model ready 37 ms" in str(bar.render())
         assert "voice unavailable (no output device)" in str(bar.render())
+        assert "mic muted (muted by you)" in str(bar.render())
         assert texts(app)[-1].endswith("voice unavailable: no output device")
 
 
