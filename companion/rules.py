@@ -20,6 +20,7 @@ from companion.rules_template import DEFAULT_RULES_FILE
 
 REPO_FILE = ".companion.toml"
 USER_FILE = "rules.toml"
+SETTLE_S = 0.05  # a changed file must read the same twice this far apart before it is loaded
 _SCOPE_ORDER = {"none": 0, "affected": 1, "all": 2}
 
 
@@ -145,8 +146,9 @@ def check_command(path: Path | str | None = None) -> int:
 class RulesStore:
     """The current rules, reloaded when a file changes; a broken file keeps the last good ones.
 
-    A daemon thread polls the files' modification times every `poll_s` seconds (cheap, and it
-    sees editors' atomic renames that inotify watchers of one file miss).
+    A daemon thread reads the (small) files every `poll_s` seconds and compares contents: cheap,
+    it sees editors' atomic renames that a watch on one inode misses, and coarse mtimes don't
+    hide a second write.
     """
 
     def __init__(self, repo_dir: Path | str = ".", user_dir: Path | None = None,
@@ -157,13 +159,20 @@ class RulesStore:
         self.error = ""
         self._poll_s, self._clock = poll_s, clock
         self._sinks: list[Callable[[RulesChanged], None]] = []
-        self._stamps = self._mtimes()
+        self._seen = self._contents()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
         self.reload()
 
-    def _mtimes(self) -> tuple[int | None, ...]:
-        return tuple(p.stat().st_mtime_ns if p.is_file() else None for p in self.files)
+    def _contents(self) -> tuple[bytes | None, ...]:
+        # Contents, not mtimes: a truncate and a write can share one coarse mtime tick.
+        out = []
+        for path in self.files:
+            try:
+                out.append(path.read_bytes())
+            except OSError:
+                out.append(None)
+        return tuple(out)
 
     def subscribe(self, sink: Callable[[RulesChanged], None]) -> None:
         self._sinks.append(sink)
@@ -194,7 +203,14 @@ class RulesStore:
 
     def _watch(self) -> None:
         while not self._halt.wait(self._poll_s):
-            stamps = self._mtimes()
-            if stamps != self._stamps:
-                self._stamps = stamps
-                self.reload()
+            current = self._contents()
+            if current == self._seen:
+                continue
+            # An editor may still be writing: wait until two reads agree, then load.
+            while not self._halt.wait(SETTLE_S):
+                settled = self._contents()
+                if settled == current:
+                    break
+                current = settled
+            self._seen = current
+            self.reload()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -152,7 +153,6 @@ def test_store_hot_reloads_and_keeps_last_good_rules(tmp_path):
         while store.rules.gates.max_per_10min != 5 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert store.rules.gates.max_per_10min == 5 and events[-1].error == ""
-        time.sleep(0.02)  # a distinct mtime for the next write
         repo_file.write_text('[gates]\nmax_per_10min = "many"\n')
         deadline = time.monotonic() + 1.0
         while not store.error and time.monotonic() < deadline:
@@ -160,5 +160,22 @@ def test_store_hot_reloads_and_keeps_last_good_rules(tmp_path):
         assert 'gates.max_per_10min: expected an integer, got a string "many"' in store.error
         assert events[-1].error == store.error
         assert store.rules.gates.max_per_10min == 5  # the last valid rules stay
+    finally:
+        store.stop()
+
+
+def test_store_sees_a_rewrite_that_keeps_size_and_mtime(tmp_path):
+    repo_file = tmp_path / ".companion.toml"
+    repo_file.write_text('[gates]\nmax_per_10min = 3\n')
+    stat = repo_file.stat()
+    store = RulesStore(tmp_path, user_dir=tmp_path / "cfg", poll_s=0.05)
+    store.start()
+    try:
+        repo_file.write_text('[gates]\nmax_per_10min = 4\n')
+        os.utime(repo_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as if in one mtime tick
+        deadline = time.monotonic() + 1.0
+        while store.rules.gates.max_per_10min != 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.rules.gates.max_per_10min == 4
     finally:
         store.stop()
