@@ -75,10 +75,12 @@ def test_app_in_tmux_types_reloads_rules_and_quits(tmux, tmp_path):
     assert "rules file invalid" in shown
 
     tmux("send-keys", "-t", "app", "C-q")
+    # tmux marks the pane dead when the terminal closes and records the exit status when the
+    # process is reaped, a moment later: wait for the status, which means the process is gone.
     deadline = time.monotonic() + 15
-    while tmux.pane("pane_dead") != "1" and time.monotonic() < deadline:
+    while tmux.pane("pane_dead_status") == "" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert tmux.pane("pane_dead") == "1", tmux.screen()
-    assert tmux.pane("pane_dead_status") == "0"
+    assert tmux.pane("pane_dead_status") == "0", tmux.pane("pane_dead_signal")
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
