@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Any
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_HINTS = {  # tomllib's wording → what the user most likely did
+    "Illegal character '\\n'": "a string is not closed: add the closing quote",
+    "Invalid value": 'text values need quotes, e.g. cooldown = "2m"',
+    "Unclosed array": "an array is missing its closing ]",
+    "Expected newline or end of document": 'text values need quotes, e.g. cooldown = "2m"',
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,8 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         found = _TOML_POSITION.search(text)
         line = int(found.group(1)) if found else 1
         detail = _TOML_POSITION.sub("", text)
+        hint = next((h for start, h in _TOML_HINTS.items() if detail.startswith(start)), "")
+        detail += f" ({hint})" if hint else ""
         column = int(found.group(2)) if found else 0
         problem = ConfigProblem(str(path), line, "", f"not valid TOML: {detail}", column)
         raise ConfigError([problem]) from None

@@ -25,7 +25,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rules"
 THEMES = ("companion-dark", "companion-light", "companion-contrast")
 
 EXPECTED = {
-    "not_toml": ':3:15: not valid TOML: Illegal character \'\\n\'',
+    "not_toml": ':3:15: not valid TOML: Illegal character \'\\n\' (a string is not closed: '
+                'add the closing quote)',
     "unknown_key": ':3: gates.quiet_hour: unknown key; did you mean "quiet_hours"? (valid keys: '
                    'never_while_user_speaks, quiet_hours, snooze, cooldown, min_severity, '
                    'max_per_10min)',
