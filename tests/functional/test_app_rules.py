@@ -43,11 +43,11 @@ async def test_rules_hot_reload_and_invalid_file_keeps_last_good(tmp_path, confi
         assert "obo" in str(panel.body.render()) and ".companion.toml" in str(panel.body.render())
         rules_file.write_text('[[rule]]\nname = "tests"\ntext = "Say when tests fail."\n'
                               '[ui]\ntheme = "companion-contrast"\n')
-        await wait_for(pilot, lambda: "tests" in str(panel.body.render()), 1.5)
+        await wait_for(pilot, lambda: "tests" in str(panel.body.render()), 5.0)
         assert app.theme == "companion-contrast"
         assert any("rules loaded from" in e.text for e in app.main_screen.conversation.history)
         rules_file.write_text('[gates]\ncooldown = "2 minutes"\n')
-        await wait_for(pilot, lambda: "rules file invalid" in str(panel.body.render()), 1.5)
+        await wait_for(pilot, lambda: "rules file invalid" in str(panel.body.render()), 5.0)
         text = str(panel.body.render())
         assert f'{rules_file}:2: gates.cooldown: bad duration "2 minutes"' in text
         assert "tests" in text  # the previous rules stay
