@@ -108,3 +108,18 @@ async def test_invalid_rules_at_startup_are_reported_in_the_conversation(tmp_pat
         first = [e for e in app.main_screen.conversation.history if e.kind == "error"][0]
         assert first.text.startswith("rules file invalid; built-in defaults in use:\n")
         assert 'voice.rate: expected an integer, got a string "fast"' in first.text
+
+
+async def test_command_palette_runs_a_companion_command(config):
+    controls = FakeControls()
+    app = CompanionApp(controls)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"snooze until resumed")
+        await wait_for(pilot, lambda: "Snooze until resumed" in str(
+            [str(o.prompt) for o in app.screen.query("CommandList").first().options]
+            if app.screen.query("CommandList") else ""))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ("snooze", None) in controls.calls)
