@@ -255,6 +255,7 @@ class CompanionApp(App[int]):
             return
         self._quitting = True
         if self.controls is not None:
+            self.notify("Stopping the companion…", timeout=STOP_TIMEOUT_S)
             try:
                 await asyncio.wait_for(self.controls.stop(), STOP_TIMEOUT_S)
             except TimeoutError:
