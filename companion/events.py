@@ -27,6 +27,7 @@ class StreamState:
     status: StreamStatus
     reason: str = ""
     progress: float | None = None  # 0..1 while loading (the model), else None
+    count: int | None = None  # files: how many files are watched; else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Widgets of the companion TUI, one per module."""
