@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--transcript", type=Path, metavar="FILE",
                         help="with --headless: write the JSON lines to FILE instead of stdout")
     parser.add_argument("--seconds", type=float, help="with --headless: stop after this long")
-    parser.add_argument("--theme", help="TUI theme (dark, light, high-contrast, or your own)")
+    parser.add_argument("--theme", help="TUI theme: companion-dark, companion-light, companion-contrast, a Textual theme or your own")
     return parser
 
 
