@@ -41,7 +41,7 @@ class SpeechPolicy:
     def load_rules(self) -> None:
         """Report the rules loaded at start and follow the files from now on."""
         self.store.subscribe(self._rules_changed)
-        self._rules_changed(self.store.reload())
+        self.store.reload()  # emits RulesChanged through the subscription
         self.store.start()
 
     def _rules_changed(self, event: RulesChanged) -> None:
