@@ -1,0 +1,57 @@
+"""Tiny random HF models (never downloaded) saved to a temp dir, and an engine factory."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+COMMON = dict(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
+
+
+def hf_config(family: str):
+    from transformers import LlamaConfig, Qwen2Config, Qwen3Config, Qwen3MoeConfig
+
+    if family == "qwen2":
+        return Qwen2Config(**COMMON)
+    if family == "qwen3":
+        return Qwen3Config(head_dim=16, **COMMON)
+    if family == "llama":
+        return LlamaConfig(rope_scaling={"rope_type": "llama3", "factor": 8.0,
+                                         "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                         "original_max_position_embeddings": 64}, **COMMON)
+    if family == "qwen3_moe":
+        return Qwen3MoeConfig(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                              head_dim=16, norm_topk_prob=True, **COMMON)
+    raise ValueError(family)
+
+
+def save_tiny(family: str, path, seed: int = 0):
+    """Random weights with a larger init scale than HF's, so logits are not all near zero."""
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = hf_config(family)
+    cfg.initializer_range = 0.2
+    model = AutoModelForCausalLM.from_config(cfg).float().eval()
+    model.save_pretrained(path)
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """family -> (directory, the transformers model)."""
+    out = {}
+    for family in ("qwen2", "qwen3", "llama", "qwen3_moe"):
+        d = tmp_path_factory.mktemp(family)
+        out[family] = (d, save_tiny(family, d))
+    return out
+
+
+def make_core(model_dir, **opts):
+    from model_server.engine import EngineCore, EngineOptions
+    from model_server.loader import load_model
+
+    return EngineCore(load_model(str(model_dir)), EngineOptions(**opts))
