@@ -4,6 +4,7 @@ step loop thread the HTTP server submits work to."""
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import queue
 import threading
@@ -70,7 +71,9 @@ class EngineCore:
         self.sessions = SessionTable(self.pool, opts.block_size, opts.max_sessions,
                                      opts.session_ttl_s, opts.window_tokens)
         self.scheduler = Scheduler(opts.max_step_tokens)
-        self.attention = select_attention(opts.attention_backend, opts.batch_invariant)
+        self.attention = functools.partial(
+            select_attention(opts.attention_backend, opts.batch_invariant),
+            split_size=opts.split_size)
         self.tile = LINEAR_TILE if opts.batch_invariant else 0
         self.max_position = self.cfg.max_position
         self.rope = RopeTable.create(self.cfg.head_dim, self.cfg.rope_theta, self.cfg.rope_scaling,
@@ -159,6 +162,7 @@ class EngineCore:
         for req, s, (a, b) in zip(reqs, sessions, spans):
             extend = not req.output_ids
             s.kv_len += len(req.feed)
+            s.kv_tokens += req.feed
             if req.return_logits:
                 req.logits.append(logits[a:b].cpu())
             if extend and req.sampling.max_new_tokens == 0:

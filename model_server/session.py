@@ -26,6 +26,7 @@ class Session:
     pinned_len: int = 0  # the first pinned_len positions are never evicted
     turn_starts: deque = field(default_factory=deque)  # KV positions where unpinned turns start
     pending: list[int] = field(default_factory=list)  # sampled last turn, K/V not yet written
+    kv_tokens: list[int] = field(default_factory=list)  # the token ids now in the KV, in order
     evicted_tokens: int = 0
     last_rid: str | None = None
     busy: bool = False
@@ -121,5 +122,6 @@ def drop_turns(s: Session, start: int, end: int) -> None:
     delta = end - start
     kept = [t - delta for t in s.turn_starts if t >= end]
     s.turn_starts = deque(kept)
+    del s.kv_tokens[start:end]
     s.kv_len -= delta
     s.evicted_tokens += delta

@@ -11,29 +11,30 @@ COMMON = dict(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_l
               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
 
 
-def hf_config(family: str):
+def hf_config(family: str, layers: int = 2):
     from transformers import LlamaConfig, Qwen2Config, Qwen3Config, Qwen3MoeConfig
 
+    common = {**COMMON, "num_hidden_layers": layers}
     if family == "qwen2":
-        return Qwen2Config(**COMMON)
+        return Qwen2Config(**common)
     if family == "qwen3":
-        return Qwen3Config(head_dim=16, **COMMON)
+        return Qwen3Config(head_dim=16, **common)
     if family == "llama":
         return LlamaConfig(rope_scaling={"rope_type": "llama3", "factor": 8.0,
                                          "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                                         "original_max_position_embeddings": 64}, **COMMON)
+                                         "original_max_position_embeddings": 64}, **common)
     if family == "qwen3_moe":
         return Qwen3MoeConfig(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
-                              head_dim=16, norm_topk_prob=True, **COMMON)
+                              head_dim=16, norm_topk_prob=True, **common)
     raise ValueError(family)
 
 
-def save_tiny(family: str, path, seed: int = 0):
+def save_tiny(family: str, path, seed: int = 0, layers: int = 2):
     """Random weights with a larger init scale than HF's, so logits are not all near zero."""
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    cfg = hf_config(family)
+    cfg = hf_config(family, layers)
     cfg.initializer_range = 0.2
     model = AutoModelForCausalLM.from_config(cfg).float().eval()
     model.save_pretrained(path)
@@ -47,6 +48,17 @@ def tiny_models(tmp_path_factory):
     for family in ("qwen2", "qwen3", "llama", "qwen3_moe"):
         d = tmp_path_factory.mktemp(family)
         out[family] = (d, save_tiny(family, d))
+    return out
+
+
+@pytest.fixture(scope="session")
+def one_layer_models(tmp_path_factory):
+    """family -> directory of a 1-layer model: its K/V depend only on token and position."""
+    out = {}
+    for family in ("qwen3", "llama"):
+        d = tmp_path_factory.mktemp(family + "_1layer")
+        save_tiny(family, d, layers=1)
+        out[family] = d
     return out
 
 
