@@ -163,6 +163,7 @@ class EngineCore:
             extend = not req.output_ids
             s.kv_len += len(req.feed)
             s.kv_tokens += req.feed
+            req.kv_tokens, req.evicted_tokens = s.kv_len, s.evicted_tokens
             if req.return_logits:
                 req.logits.append(logits[a:b].cpu())
             if extend and req.sampling.max_new_tokens == 0:

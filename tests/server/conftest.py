@@ -67,3 +67,27 @@ def make_core(model_dir, **opts):
     from model_server.loader import load_model
 
     return EngineCore(load_model(str(model_dir)), EngineOptions(**opts))
+
+
+def save_word_tokenizer(path, vocab_size: int = 101) -> dict[str, int]:
+    """A whitespace word-level tokenizer.json: w0..wN words plus <|end|> as a special token."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from tokenizers import AddedToken
+
+    vocab = {f"w{i}": i for i in range(vocab_size - 2)}
+    vocab["<unk>"] = vocab_size - 2
+    vocab["<|end|>"] = vocab_size - 1
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
+    tok.add_special_tokens([AddedToken("<|end|>", special=True)])
+    tok.save(str(path / "tokenizer.json"))
+    return vocab
+
+
+@pytest.fixture(scope="session")
+def text_model(tmp_path_factory):
+    """A tiny Qwen2 with a word-level tokenizer: (directory, vocab)."""
+    d = tmp_path_factory.mktemp("qwen2_text")
+    save_tiny("qwen2", d)
+    return d, save_word_tokenizer(d)
