@@ -11,7 +11,7 @@ Backends (all share `append_attention`'s signature):
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

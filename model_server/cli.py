@@ -15,7 +15,7 @@ import signal
 import sys
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(k|m|g|kb|mb|gb|kib|mib|gib)?\s*$", re.I)
+SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(k|m|g|kb|mb|gb|kib|mib|gib)?\s*$", re.IGNORECASE)
 
 
 def parse_mib(text: str) -> float:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -74,7 +75,7 @@ class SamplingParams:
         if obj is None:
             return cls()
         if not isinstance(obj, dict):
-            raise ValueError("sampling_params must be a JSON object")
+            raise TypeError("sampling_params must be a JSON object")
         unknown = sorted(set(obj) - set(SAMPLING_FIELDS))
         if unknown:
             raise ValueError(f"sampling_params: unknown field(s) {unknown}; "

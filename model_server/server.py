@@ -14,8 +14,7 @@ import logging
 
 from aiohttp import web
 
-from model_server.api import (parse_generate, parse_open_session, parse_session_id,
-                              response_body)
+from model_server.api import parse_generate, parse_open_session, parse_session_id, response_body
 from model_server.core import Req, RequestError
 from model_server.engine import Engine
 

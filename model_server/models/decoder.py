@@ -6,8 +6,8 @@ K/V into the paged cache and returns logits for the rows the batch asks for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

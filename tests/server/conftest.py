@@ -7,8 +7,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-COMMON = dict(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
+COMMON = {"vocab_size": 101, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 1024}
 
 
 def hf_config(family: str, layers: int = 2):
@@ -71,8 +71,7 @@ def make_core(model_dir, **opts):
 
 def save_word_tokenizer(path, vocab_size: int = 101) -> dict[str, int]:
     """A whitespace word-level tokenizer.json: w0..wN words plus <|end|> as a special token."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
-    from tokenizers import AddedToken
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
     vocab = {f"w{i}": i for i in range(vocab_size - 2)}
     vocab["<unk>"] = vocab_size - 2

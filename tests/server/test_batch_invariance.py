@@ -10,7 +10,7 @@ from model_server.core import Req, SamplingParams
 from tests.server.conftest import make_core
 from tests.server.test_model_vs_transformers import ids_of
 
-OPTS = dict(batch_invariant=True, split_size=32)
+OPTS = {"batch_invariant": True, "split_size": 32}
 SAMPLING = SamplingParams(max_new_tokens=4, temperature=0.8, top_p=0.9, sampling_seed=7)
 
 

@@ -9,7 +9,7 @@ from model_server.core import Req, SamplingParams
 from tests.server.conftest import make_core
 
 FAMILIES = ["qwen2", "qwen3", "llama", "qwen3_moe"]
-GREEDY = dict(temperature=0.0)
+GREEDY = {"temperature": 0.0}
 
 
 def hf_logits(model, ids: list[int]) -> torch.Tensor:
