@@ -103,7 +103,7 @@ def read_tensors(model_dir: Path, dtype: torch.dtype) -> dict[str, torch.Tensor]
     tensors = {}
     for f in files:
         with safe_open(str(f), framework="pt") as st:
-            for name in st:
+            for name in st.keys():  # noqa: SIM118 (safe_open is not iterable)
                 tensors[name] = st.get_tensor(name).to(dtype)
     return tensors
 
