@@ -22,15 +22,18 @@ from model_server.core import Req, SamplingParams
 from model_server.engine import EngineCore, EngineOptions
 from model_server.loader import load_model
 
+
+def qwen2_shape(vocab: int, hidden: int, inter: int, layers: int, heads: int, kv_heads: int,
+                theta: float) -> dict:
+    return {"vocab_size": vocab, "hidden_size": hidden, "intermediate_size": inter,
+            "num_hidden_layers": layers, "num_attention_heads": heads,
+            "num_key_value_heads": kv_heads, "rope_theta": theta}
+
+
 SHAPES = {
-    "20M": dict(vocab_size=32000, hidden_size=384, intermediate_size=1024,
-                num_hidden_layers=6, num_attention_heads=6, num_key_value_heads=2,
-                rope_theta=10000.0),
-    "qwen2.5-0.5b": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864,
-                         num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
-                         rope_theta=1000000.0),
-    "tiny": dict(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                 num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0),
+    "20M": qwen2_shape(32000, 384, 1024, 6, 6, 2, 10000.0),
+    "qwen2.5-0.5b": qwen2_shape(151936, 896, 4864, 24, 14, 2, 1000000.0),  # its exact shapes
+    "tiny": qwen2_shape(512, 64, 128, 2, 4, 2, 10000.0),
 }
 TURN = SamplingParams(max_new_tokens=4, temperature=0.0, ignore_eos=True)
 APPEND = 32

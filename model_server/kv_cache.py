@@ -91,8 +91,9 @@ def evict_rows(kv: KVCache, table: list[int], start: int, end: int, length: int,
     delta = end - start
     if not 0 <= start < end <= length:
         raise ValueError(f"bad eviction range [{start}, {end}) of length {length}")
-    src = slots_for(table, end, length, kv.block_size)
-    dst = slots_for(table, start, length - delta, kv.block_size)
+    device = kv.k[0].device
+    src = slots_for(table, end, length, kv.block_size).to(device)
+    dst = slots_for(table, start, length - delta, kv.block_size).to(device)
     for k_cache, v_cache in zip(kv.k, kv.v):
         flat_k = k_cache.view(-1, *k_cache.shape[2:])
         flat_v = v_cache.view(-1, *v_cache.shape[2:])

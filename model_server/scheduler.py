@@ -12,7 +12,6 @@ from collections import deque
 import torch
 
 from model_server.core import Batch, Req
-from model_server.kv_cache import slots_for
 from model_server.session import Session
 
 
@@ -51,37 +50,38 @@ class Scheduler:
 
 def build_batch(reqs: list[Req], sessions: list[Session], block_size: int,
                 device) -> tuple[Batch, list[tuple[int, int]]]:
-    """Pack the step's requests; also return each request's rows in the logits output."""
+    """Pack the step's requests; also return each request's rows in the logits output.
+    Plain Python lists, one tensor each at the end: this runs every step."""
     ids, positions, slots, cu, kv_lens, logits_index = [], [], [], [0], [], []
     embed_index, embed_rows, spans = [], [], []
-    max_blocks = max(len(s.blocks) for s in sessions)
-    tables = torch.full((len(reqs), max_blocks), -1, dtype=torch.int32)
+    width = max(len(s.blocks) for s in sessions)
+    tables = []
     row = 0
-    for b, (req, s) in enumerate(zip(reqs, sessions)):
-        n = len(req.feed)
-        ids.extend(req.feed)
-        positions.append(torch.arange(s.kv_len, s.kv_len + n))
-        slots.append(slots_for(s.blocks, s.kv_len, s.kv_len + n, block_size))
-        tables[b, :len(s.blocks)] = torch.tensor(s.blocks, dtype=torch.int32)
-        kv_lens.append(s.kv_len + n)
+    for req, s in zip(reqs, sessions):
+        n, start = len(req.feed), s.kv_len
+        ids += req.feed
+        positions += range(start, start + n)
+        slots += [s.blocks[p // block_size] * block_size + p % block_size
+                  for p in range(start, start + n)]
+        tables.append(s.blocks + [-1] * (width - len(s.blocks)))
+        kv_lens.append(start + n)
         cu.append(cu[-1] + n)
         first = len(logits_index)
-        logits_index.extend(range(row, row + n) if req.return_logits else [row + n - 1])
+        logits_index += range(row, row + n) if req.return_logits else [row + n - 1]
         spans.append((first, len(logits_index)))
-        if req.embed_rows is not None and not req.output_ids and req.feed_embed_offset >= 0:
-            embed_index.extend(row + req.feed_embed_offset + p for p in req.embed_positions)
+        if req.embed_rows is not None and not req.output_ids:
+            embed_index += [row + req.feed_embed_offset + p for p in req.embed_positions]
             embed_rows.append(req.embed_rows)
         row += n
+
+    def as_tensor(values, dtype=torch.long):
+        return torch.tensor(values, dtype=dtype, device=device)
+
     batch = Batch(
-        input_ids=torch.tensor(ids, dtype=torch.long, device=device),
-        positions=torch.cat(positions).to(device),
-        slots=torch.cat(slots).to(device),
-        block_tables=tables.to(device),
-        cu_q_lens=torch.tensor(cu, dtype=torch.int32, device=device),
-        kv_lens=torch.tensor(kv_lens, dtype=torch.int32, device=device),
-        logits_index=torch.tensor(logits_index, dtype=torch.long, device=device),
-        embed_index=torch.tensor(embed_index, dtype=torch.long, device=device)
-        if embed_index else None,
+        input_ids=as_tensor(ids), positions=as_tensor(positions), slots=as_tensor(slots),
+        block_tables=as_tensor(tables, torch.int32), cu_q_lens=as_tensor(cu, torch.int32),
+        kv_lens=as_tensor(kv_lens, torch.int32), logits_index=as_tensor(logits_index),
+        embed_index=as_tensor(embed_index) if embed_index else None,
         embed_rows=torch.cat(embed_rows).to(device) if embed_rows else None,
     )
     return batch, spans
