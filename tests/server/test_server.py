@@ -145,3 +145,52 @@ async def test_wrong_rid_and_limits(client):
     assert status == 413 and "KV budget" in r["error"]["message"]
     for sid in sids:
         assert (await post(client, "/close_session", {"session_id": sid}))[0] == 200
+
+
+async def test_concurrent_sessions_share_steps_and_match_alone(text_model):
+    """Through the engine thread, three sessions' turns batch together; in batch-invariant
+    mode each gets exactly the tokens it gets alone."""
+    import asyncio
+
+    engine = Engine(EngineCore(load_model(str(text_model[0])),
+                               EngineOptions(batch_invariant=True, split_size=32))).start()
+    app = make_app(engine, TOKEN, max_body_bytes=1 << 20)
+    sampling = {"max_new_tokens": 6, "temperature": 0.7, "sampling_seed": 5, "ignore_eos": True}
+    prompts = [[1, 2, 3], list(range(10, 50)), [7] * 17]
+    async with TestClient(TestServer(app)) as c:
+        async def turn(ids):
+            _, sid, _ = await post(c, "/open_session", {})
+            _, r, _ = await post(c, "/generate", {"input_ids": ids, "sampling_params": sampling,
+                                                  "session_params": {"id": sid}})
+            return r["output_ids"]
+
+        alone = [await turn(p) for p in prompts]
+        steps_before = engine.core.stats.steps
+        together = await asyncio.gather(*(turn(p) for p in prompts))
+        batched_steps = engine.core.stats.steps - steps_before
+    engine.stop()
+    assert together == alone
+    assert batched_steps < 3 * 6  # they shared steps rather than running one after another
+
+
+def test_kv_full_is_429_with_retry_after_and_live_sessions_stay(text_model):
+    from model_server.core import Req, RequestError, SamplingParams
+
+    core = EngineCore(load_model(str(text_model[0])), EngineOptions(kv_budget_mb=0.25))
+    held = []
+    for i in range(3):  # 3 sessions x 10 blocks of the 32
+        s = core.sessions.open()
+        req = Req(f"h{i}", [1] * 160, SamplingParams(max_new_tokens=0), s.id)
+        core.add_request(req)
+        core.step()
+        held.append((s, list(s.blocks)))
+    s = core.sessions.open()
+    try:
+        core.add_request(Req("x", [1] * 40, SamplingParams(max_new_tokens=0), s.id))
+    except RequestError as e:
+        assert e.status == 429 and e.retry_after and "KV cache full" in e.message
+    else:
+        raise AssertionError("expected a 429")
+    assert not s.busy and s.blocks == []
+    for live, blocks in held:
+        assert live.id in core.sessions.sessions and live.blocks == blocks and live.kv_len == 160
