@@ -66,8 +66,9 @@ class SamplingParams:
         for name in ("no_stop_trim", "skip_special_tokens", "ignore_eos"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "must be true or false")
-        if not isinstance(self.sampling_seed, int) or isinstance(self.sampling_seed, bool):
-            raise bad("sampling_seed", "must be an integer")
+        if not isinstance(self.sampling_seed, int) or isinstance(self.sampling_seed, bool) \
+                or not 0 <= self.sampling_seed < 2**63:
+            raise bad("sampling_seed", "must be an integer in [0, 2**63)")
 
     @classmethod
     def from_json(cls, obj: Any) -> SamplingParams:

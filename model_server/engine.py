@@ -126,6 +126,7 @@ class EngineCore:
         if s.kv_len + writes > self.max_position:
             raise RequestError(413, f"session would reach {s.kv_len + writes} positions, over "
                                     f"the model's {self.max_position}")
+        generator = make_generator(req.sampling)
         self.sessions.reserve(s, s.kv_len + writes)
         req.prompt_tokens = s.total_tokens + n_input
         req.cached_tokens = s.evicted_tokens + s.kv_len
@@ -136,7 +137,7 @@ class EngineCore:
         req.feed, req.feed_embed_offset = feed, len(s.pending)
         s.pending = []
         s.busy, s.last_rid, s.last_use = True, req.rid, time.monotonic()
-        req.generator = make_generator(req.sampling)
+        req.generator = generator
         self.scheduler.add(req)
 
     def _make_room(self, s: Session, incoming: int) -> None:
@@ -174,7 +175,10 @@ class EngineCore:
                 check_stop(req, token, self.cfg.eos_token_ids, self.model.decode)
                 req.feed = [token]
             if req.on_token is not None:
-                req.on_token(req)
+                try:
+                    req.on_token(req)
+                except Exception:  # a gone client must not fail the other sessions' step
+                    log.exception("on_token callback failed for request %s", req.rid)
             if req.finished:
                 self._finish(req, s)
                 finished.append(req)
@@ -245,7 +249,7 @@ class Engine:
     def _admit(self, req: Req, fut: concurrent.futures.Future) -> None:
         try:
             self.core.add_request(req)
-        except RequestError as e:
+        except Exception as e:  # noqa: BLE001 (RequestError → 4xx; others → 500, never a hang)
             fut.set_exception(e)
             return
         self._futures[id(req)] = fut

@@ -49,6 +49,9 @@ async def errors_and_auth(request: web.Request, handler):
         if e.status == 413:
             message = f"request body over the limit of {request.app[MAX_BODY]} bytes"
         return error_response(e.status, message)
+    except Exception as e:  # a bug: say so in the body, keep serving
+        log.exception("internal error on %s", request.path)
+        return error_response(500, f"internal error: {type(e).__name__}: {e}")
 
 
 async def read_json(request: web.Request):
