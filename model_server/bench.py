@@ -92,51 +92,49 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))] * 1000
 
 
-def session_and_stateless_turns(core, ctx, turns, stateless_n, vocab):
-    """Stateless turns (a fresh prefill of ctx + 32 tokens, then 4 decodes) and session turns
-    (append 32 + decode 4 to a session already holding ctx tokens), through one engine.
-    The last stateless turn runs in a session that the session turns then continue."""
-    stateless = []
-    for k in range(stateless_n):
-        sid = core.sessions.open().id
-        t0 = time.perf_counter()
-        prev = run(core, Req(f"s{k}", ids(ctx + APPEND, vocab, 2000 + k), TURN, sid)).rid
-        stateless.append(time.perf_counter() - t0)
-        if k < stateless_n - 1:
-            core.close_session(sid)
-    for k in range(2):  # warm-up, untimed
-        prev = run(core, Req(f"w{k}", ids(APPEND, vocab, 900 + k), TURN, sid, prev_rid=prev)).rid
-    ours, before = [], (core.stats.steps, core.stats.step_s, core.stats.forward_s)
-    for k in range(turns):
-        t0 = time.perf_counter()
-        prev = run(core, Req(f"t{k}", ids(APPEND, vocab, 1000 + k), TURN, sid, prev_rid=prev)).rid
-        ours.append(time.perf_counter() - t0)
-    steps = core.stats.steps - before[0]
-    overhead = ((core.stats.step_s - before[1]) - (core.stats.forward_s - before[2])) / steps
-    core.close_session(sid)
-    return ours, stateless, overhead
+def stateless_turn(core, ctx, vocab, k, keep: bool = False):
+    """A fresh prefill of ctx + 32 tokens then 4 decodes; returns (seconds, session, rid) and
+    keeps the session when asked (it then serves as the filled session for the turns)."""
+    sid = core.sessions.open().id
+    t0 = time.perf_counter()
+    rid = run(core, Req(f"s{k}", ids(ctx + APPEND, vocab, 2000 + k), TURN, sid)).rid
+    took = time.perf_counter() - t0
+    if not keep:
+        core.close_session(sid)
+    return took, sid, rid
 
 
-def hf_turns(model_dir, ctx, turns, vocab) -> list[float] | None:
+def session_turn(core, sid, prev, vocab, k):
+    t0 = time.perf_counter()
+    rid = run(core, Req(f"t{k}", ids(APPEND, vocab, 1000 + k), TURN, sid, prev_rid=prev)).rid
+    return time.perf_counter() - t0, rid
+
+
+def hf_session(model_dir, ctx, vocab):
+    """transformers' model and a DynamicCache holding ctx tokens (None without transformers)."""
     try:
         from transformers import AutoModelForCausalLM, DynamicCache
     except ImportError:
         return None
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    cache, out = DynamicCache(), []
+    cache = DynamicCache()
     with torch.inference_mode():
         for a in range(0, ctx, 512):
             model(torch.tensor([ids(min(512, ctx - a), vocab, a)]), past_key_values=cache,
                   use_cache=True)
-        for k in range(turns):
-            t0 = time.perf_counter()
-            logits = model(torch.tensor([ids(APPEND, vocab, 1000 + k)]), past_key_values=cache,
-                           use_cache=True).logits
-            for _ in range(TURN.max_new_tokens - 1):
-                nxt = logits[:, -1].argmax(-1, keepdim=True)
-                logits = model(nxt, past_key_values=cache, use_cache=True).logits
-            out.append(time.perf_counter() - t0)
-    return out
+    return model, cache
+
+
+def hf_turn(hf, vocab, k) -> float:
+    model, cache = hf
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        logits = model(torch.tensor([ids(APPEND, vocab, 1000 + k)]), past_key_values=cache,
+                       use_cache=True).logits
+        for _ in range(TURN.max_new_tokens - 1):
+            nxt = logits[:, -1].argmax(-1, keepdim=True)
+            logits = model(nxt, past_key_values=cache, use_cache=True).logits
+    return time.perf_counter() - t0
 
 
 def concurrent_sessions(core, ctx, vocab, rounds=4, limit_ms=200.0, max_n=64) -> list[tuple]:
@@ -190,13 +188,30 @@ def engine_for(model_dir: Path, **kw) -> EngineCore:
 
 
 def latency_table(name, model_dir, vocab, contexts, turns, stateless_n, hf_n) -> None:
+    """One row per context. The three contenders run interleaved turn by turn, so a burst of
+    load from other jobs hits all of them alike."""
     core = engine_for(model_dir, max_chunk_tokens=8192)
     for ctx in contexts:
-        ours, base, over = session_and_stateless_turns(core, ctx, turns, stateless_n, vocab)
-        hf = hf_turns(model_dir, ctx, hf_n, vocab)
+        first, sid, prev = stateless_turn(core, ctx, vocab, 0, keep=True)
+        base, ours, hf_times = [first], [], []
+        hf = hf_session(model_dir, ctx, vocab)
+        _, prev = session_turn(core, sid, prev, vocab, -1)  # warm-up, untimed
+        if hf is not None:
+            hf_turn(hf, vocab, -1)
+        steps0, step_s0, fwd_s0 = core.stats.steps, core.stats.step_s, core.stats.forward_s
+        for k in range(turns):
+            took, prev = session_turn(core, sid, prev, vocab, k)
+            ours.append(took)
+            if hf is not None and k < hf_n:
+                hf_times.append(hf_turn(hf, vocab, k))
+            if k < stateless_n - 1:
+                base.append(stateless_turn(core, ctx, vocab, k + 1)[0])
+        steps = core.stats.steps - steps0
+        over = ((core.stats.step_s - step_s0) - (core.stats.forward_s - fwd_s0)) / steps
+        core.close_session(sid)
         p50 = pct(ours, 0.5)
-        hf_cells = f"{pct(hf, .5):8.1f} {pct(hf, .99):8.1f} {pct(hf, .5) / p50:6.1f}x" \
-            if hf else "       -        -      -"
+        hf_cells = f"{pct(hf_times, .5):8.1f} {pct(hf_times, .99):8.1f} " \
+            f"{pct(hf_times, .5) / p50:6.1f}x" if hf_times else "       -        -      -"
         print(f"{name:13s} {ctx:5d} | {p50:8.1f} {pct(ours, .99):8.1f} | "
               f"{pct(base, .5):8.1f} {pct(base, .99):8.1f} {pct(base, .5) / p50:6.1f}x | "
               f"{hf_cells} | {over * 1000:6.2f}", flush=True)
@@ -225,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
               "HF+DynamicCache p50  p99  ratio | engine overhead/step")
         vocab = SHAPES["tiny" if args.quick else "20M"]["vocab_size"]
         contexts = [128, 512] if args.quick else [512, 4096]
-        latency_table("20M", small, vocab, contexts, 5 if args.quick else 30,
+        latency_table("tiny" if args.quick else "20M", small, vocab, contexts, 5 if args.quick else 30,
                       2 if args.quick else 5, 3 if args.quick else 10)
         if not args.quick and not args.skip_big:
             nb = write_checkpoint(SHAPES["qwen2.5-0.5b"], big)
