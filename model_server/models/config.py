@@ -5,7 +5,7 @@ decoder (models/decoder.py):
 - Qwen2 / Qwen2.5: bias on the q/k/v projections.
 - Qwen3: RMSNorm on each query and key head before RoPE (q_norm / k_norm).
 - Llama (2, 3, 3.1+): optional "llama3" RoPE frequency scaling.
-- Qwen3-MoE: Qwen3 attention with sparse mixture-of-experts MLP blocks (models/moe.py).
+- Qwen3-MoE: Qwen3 attention with sparse mixture-of-experts MLP blocks (models/qwen3_moe.py).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import torch
 from model_server.core import Batch
 from model_server.models.config import ModelConfig
 from model_server.models.layers import RopeTable, apply_rope, gated_mlp, linear, rms_norm
-from model_server.models.moe import MoEWeights, moe_mlp
+from model_server.models.qwen3_moe import MoEWeights, moe_mlp
 
 
 @dataclass(frozen=True, slots=True)

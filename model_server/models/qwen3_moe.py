@@ -1,4 +1,4 @@
-"""Qwen3-MoE sparse MLP: softmax router, top-k experts per token, SwiGLU experts.
+"""Qwen3-MoE's sparse MLP block: softmax router, top-k experts per token, SwiGLU experts.
 
 Default path: one GEMM per expert over the tokens routed to it, accumulated with
 index_add_ (order of experts). Batch-invariant path: expert GEMMs in fixed row tiles, each
