@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-transformers = pytest.importorskip("transformers")
-
 COMMON = {"vocab_size": 101, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
-              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 1024}
+          "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 1024}
 
 
 def hf_config(family: str, layers: int = 2):
