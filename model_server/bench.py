@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from model_server.core import Req, SamplingParams
-from model_server.engine import EngineCore, EngineOptions
+from model_server.core import EngineOptions, Req, SamplingParams
+from model_server.engine import EngineCore
 from model_server.loader import load_model
 
 

@@ -91,7 +91,8 @@ def run(argv: list[str] | None = None) -> int:
               "--token", file=sys.stderr)
         return 2
     token = args.token or secrets.token_urlsafe(24)
-    from model_server.engine import Engine, EngineCore, EngineOptions
+    from model_server.core import EngineOptions
+    from model_server.engine import Engine, EngineCore
     from model_server.loader import ModelNotFound, load_model
     from model_server.server import make_app
 

@@ -1,4 +1,4 @@
-"""Core types of the engine: SamplingParams, Req (one generate call), Batch (one step's tensors)."""
+"""Core types of the engine: EngineOptions, SamplingParams, Req (one generate call), Batch."""
 
 from __future__ import annotations
 
@@ -8,6 +8,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Limits and modes of one engine; validated on construction."""
+
+    kv_budget_mb: float = 256.0
+    block_size: int = 16
+    max_sessions: int = 16
+    max_chunk_tokens: int = 512
+    max_step_tokens: int = 2048
+    window_tokens: int = 4096  # default unpinned window of a session
+    session_ttl_s: float = 600.0
+    attention_backend: str = "torch"
+    batch_invariant: bool = False
+    split_size: int = 256
+
+    def __post_init__(self) -> None:
+        for name in ("kv_budget_mb", "max_sessions", "max_chunk_tokens", "max_step_tokens",
+                     "window_tokens", "session_ttl_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.split_size % self.block_size:
+            raise ValueError("split_size must be a multiple of block_size")
 
 
 class RequestError(Exception):

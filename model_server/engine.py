@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from model_server.attention import select_attention
-from model_server.core import Req, RequestError
+from model_server.core import EngineOptions, Req, RequestError
 from model_server.kv_cache import BlockPool, KVCache, evict_rows
 from model_server.loader import LoadedModel
 from model_server.models.decoder import forward
@@ -26,30 +26,6 @@ from model_server.session import Session, SessionTable, drop_turns
 log = logging.getLogger("model_server.engine")
 
 LINEAR_TILE = 16  # rows per GEMM call in batch-invariant mode
-
-
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
-    """Limits and modes of one engine; validated on construction."""
-
-    kv_budget_mb: float = 256.0
-    block_size: int = 16
-    max_sessions: int = 16
-    max_chunk_tokens: int = 512
-    max_step_tokens: int = 2048
-    window_tokens: int = 4096  # default unpinned window of a session
-    session_ttl_s: float = 600.0
-    attention_backend: str = "torch"
-    batch_invariant: bool = False
-    split_size: int = 256
-
-    def __post_init__(self) -> None:
-        for name in ("kv_budget_mb", "max_sessions", "max_chunk_tokens", "max_step_tokens",
-                     "window_tokens", "session_ttl_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.split_size % self.block_size:
-            raise ValueError("split_size must be a multiple of block_size")
 
 
 @dataclass(slots=True)

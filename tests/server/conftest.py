@@ -61,7 +61,8 @@ def one_layer_models(tmp_path_factory):
 
 
 def make_core(model_dir, **opts):
-    from model_server.engine import EngineCore, EngineOptions
+    from model_server.core import EngineOptions
+    from model_server.engine import EngineCore
     from model_server.loader import load_model
 
     return EngineCore(load_model(str(model_dir)), EngineOptions(**opts))

@@ -19,7 +19,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model_server.engine import Engine, EngineCore, EngineOptions
+from model_server.core import EngineOptions
+from model_server.engine import Engine, EngineCore
 from model_server.loader import load_model
 from model_server.server import make_app
 

@@ -7,7 +7,8 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from model_server.engine import Engine, EngineCore, EngineOptions
+from model_server.core import EngineOptions
+from model_server.engine import Engine, EngineCore
 from model_server.loader import load_model
 from model_server.server import make_app
 
