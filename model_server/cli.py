@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-invariant", action="store_true",
                    help="bitwise identical results whatever the batch (slower)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: torch's default, one per core); on a busy "
+                        "machine 1 avoids OpenMP workers spinning against other processes")
     p.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: "
                                                  "the checkpoint's)")
     return p
@@ -91,6 +94,10 @@ def run(argv: list[str] | None = None) -> int:
               "--token", file=sys.stderr)
         return 2
     token = args.token or secrets.token_urlsafe(24)
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     from model_server.core import EngineOptions
     from model_server.engine import Engine, EngineCore
     from model_server.loader import ModelNotFound, load_model
