@@ -26,6 +26,41 @@ def _gather(cache: torch.Tensor, table: torch.Tensor, length: int) -> torch.Tens
     return cache.index_select(0, table[:n].long()).flatten(0, 1)[:length]  # 3x faster than []
 
 
+MAX_RUNS = 4  # decode reads up to this many contiguous block runs in place, else gathers
+
+
+def _block_runs(ids: list[int]) -> list[tuple[int, int]]:
+    """(first block, count) of each run of consecutive block ids."""
+    runs: list[tuple[int, int]] = []
+    for b in ids:
+        if runs and runs[-1][0] + runs[-1][1] == b:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((b, 1))
+    return runs
+
+
+def _decode_in_place(q1, k_cache, v_cache, runs, length, scale):
+    """One query [Hq, D] over a session whose blocks form a few contiguous runs: views of
+    the cache, no copy; scores of all runs share one softmax."""
+    block, hkv = k_cache.shape[1], k_cache.shape[2]
+    qg = q1.view(hkv, -1, q1.shape[-1])
+    keys, values, left = [], [], length
+    for first, count in runs:
+        rows = min(count * block, left)
+        left -= rows
+        keys.append(k_cache[first:first + count].flatten(0, 1)[:rows].transpose(0, 1))
+        values.append(v_cache[first:first + count].flatten(0, 1)[:rows].transpose(0, 1))
+    scores = torch.cat([torch.matmul(qg, k.transpose(1, 2)) for k in keys], dim=-1) * scale
+    p = torch.softmax(scores, dim=-1)
+    out, at = None, 0
+    for v in values:
+        part = torch.matmul(p[..., at:at + v.shape[1]], v)
+        out = part if out is None else out + part
+        at += v.shape[1]
+    return out.reshape(q1.shape)
+
+
 def append_attention_sdpa(q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens, *,
                           scale: float, split_size: int = 256) -> torch.Tensor:
     """Fast path: per session gather + SDPA, causal within the chunk (bottom-right aligned)."""
@@ -34,6 +69,12 @@ def append_attention_sdpa(q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens,
     for b, length in enumerate(lens):
         q0, q1 = cu[b], cu[b + 1]
         n = q1 - q0
+        if n == 1:
+            nblocks = -(-length // k_cache.shape[1])
+            runs = _block_runs(block_tables[b, :nblocks].tolist())
+            if len(runs) <= MAX_RUNS:
+                out[q0] = _decode_in_place(q[q0], k_cache, v_cache, runs, length, scale)
+                continue
         k = _gather(k_cache, block_tables[b], length).transpose(0, 1)
         v = _gather(v_cache, block_tables[b], length).transpose(0, 1)
         if n == 1:  # decode: group the query heads per KV head instead of repeating K/V

@@ -45,13 +45,18 @@ class KVCache:
 
 
 class BlockPool:
-    """Free list of block ids; allocation past the budget raises a RequestError (429/413)."""
+    """Free blocks; allocation past the budget raises a RequestError (429/413).
+
+    `allocate(n, after=b)` prefers b+1, b+2, ... when free, so a session's blocks form long
+    contiguous runs that decode attention can read in place (attention._decode_in_place).
+    """
 
     def __init__(self, num_blocks: int):
         if num_blocks <= 0:
             raise ValueError(f"the KV budget must hold at least one block, got {num_blocks}")
         self.num_blocks = num_blocks
-        self._free = deque(range(num_blocks))
+        self._free = set(range(num_blocks))
+        self._order = deque(range(num_blocks))  # release order; may hold taken (stale) ids
 
     @property
     def free(self) -> int:
@@ -61,7 +66,7 @@ class BlockPool:
     def used(self) -> int:
         return self.num_blocks - len(self._free)
 
-    def allocate(self, n: int) -> list[int]:
+    def allocate(self, n: int, after: int | None = None) -> list[int]:
         if n > self.num_blocks:
             raise RequestError(413, f"request needs {n} KV blocks but the whole KV budget is "
                                     f"{self.num_blocks} blocks; send a shorter chunk or fewer "
@@ -71,10 +76,29 @@ class BlockPool:
             raise RequestError(429, f"KV cache full: request needs {n} blocks, {len(self._free)} "
                                     f"of {self.num_blocks} free; retry later or close idle "
                                     "sessions", retry_after=1.0)
-        return [self._free.popleft() for _ in range(n)]
+        blocks = []
+        nxt = None if after is None else after + 1
+        while len(blocks) < n:
+            if nxt not in self._free:
+                nxt = self._order.popleft()
+                while nxt not in self._free:
+                    nxt = self._order.popleft()
+            self._free.remove(nxt)
+            blocks.append(nxt)
+            nxt += 1
+        return blocks
 
     def release(self, blocks: list[int]) -> None:
-        self._free.extend(blocks)
+        self._free.update(blocks)
+        self._order.extend(blocks)
+        if len(self._order) > 2 * self.num_blocks:  # drop the stale ids now and then
+            order: deque[int] = deque()
+            seen: set[int] = set()
+            for b in self._order:
+                if b in self._free and b not in seen:
+                    seen.add(b)
+                    order.append(b)
+            self._order = order
 
 
 def slots_for(table: list[int], start: int, end: int, block_size: int) -> torch.Tensor:

@@ -107,7 +107,7 @@ class SessionTable:
         on failure)."""
         need = -(-tokens // self.block_size) - len(s.blocks)
         if need > 0:
-            s.blocks.extend(self.pool.allocate(need))
+            s.blocks.extend(self.pool.allocate(need, after=s.blocks[-1] if s.blocks else None))
 
     def trim(self, s: Session) -> None:
         """Give back blocks past the session's KV length."""

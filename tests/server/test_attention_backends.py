@@ -67,3 +67,21 @@ def test_triton_backend_matches_or_explains():
 def test_unknown_backend_is_named():
     with pytest.raises(ValueError, match="unknown attention backend 'cuda'"):
         select_attention("cuda", batch_invariant=False)
+
+
+@pytest.mark.parametrize("tables", [[[3, 4, 5, 6]], [[7, 8, 0, 1, 2, 12]], [[9], [0, 1, 2, 3]]])
+def test_decode_over_contiguous_runs_reads_in_place_and_matches(tables):
+    """Decode queries over block tables made of <= MAX_RUNS runs take the no-copy path."""
+    g = torch.Generator().manual_seed(1)
+    block, hq, hkv, d = 16, 4, 2, 16
+    k_cache = torch.randn(13, block, hkv, d, generator=g)
+    v_cache = torch.randn(13, block, hkv, d, generator=g)
+    lens = [len(t) * block - 5 for t in tables]
+    width = max(len(t) for t in tables)
+    bt = torch.tensor([t + [-1] * (width - len(t)) for t in tables], dtype=torch.int32)
+    q = torch.randn(len(tables), hq, d, generator=g)
+    cu = torch.arange(len(tables) + 1, dtype=torch.int32)
+    kv_lens = torch.tensor(lens, dtype=torch.int32)
+    got = append_attention_sdpa(q, k_cache, v_cache, bt, cu, kv_lens, scale=d ** -0.5)
+    torch.testing.assert_close(got, dense_reference(q, k_cache, v_cache, bt, cu, kv_lens),
+                               atol=2e-5, rtol=1e-5)
