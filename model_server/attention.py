@@ -69,14 +69,18 @@ def append_attention_sdpa(q, k_cache, v_cache, block_tables, cu_q_lens, kv_lens,
     for b, length in enumerate(lens):
         q0, q1 = cu[b], cu[b + 1]
         n = q1 - q0
-        if n == 1:
-            nblocks = -(-length // k_cache.shape[1])
-            runs = _block_runs(block_tables[b, :nblocks].tolist())
-            if len(runs) <= MAX_RUNS:
-                out[q0] = _decode_in_place(q[q0], k_cache, v_cache, runs, length, scale)
-                continue
-        k = _gather(k_cache, block_tables[b], length).transpose(0, 1)
-        v = _gather(v_cache, block_tables[b], length).transpose(0, 1)
+        nblocks = -(-length // k_cache.shape[1])
+        runs = _block_runs(block_tables[b, :nblocks].tolist())
+        if n == 1 and len(runs) <= MAX_RUNS:
+            out[q0] = _decode_in_place(q[q0], k_cache, v_cache, runs, length, scale)
+            continue
+        if len(runs) == 1:  # one run: a view of the cache, no copy
+            first = runs[0][0]
+            k = k_cache[first:first + nblocks].flatten(0, 1)[:length].transpose(0, 1)
+            v = v_cache[first:first + nblocks].flatten(0, 1)[:length].transpose(0, 1)
+        else:
+            k = _gather(k_cache, block_tables[b], length).transpose(0, 1)
+            v = _gather(v_cache, block_tables[b], length).transpose(0, 1)
         if n == 1:  # decode: group the query heads per KV head instead of repeating K/V
             hkv = k.shape[0]
             qg = q[q0].view(hkv, -1, q.shape[-1])

@@ -69,9 +69,11 @@ def test_unknown_backend_is_named():
         select_attention("cuda", batch_invariant=False)
 
 
+@pytest.mark.parametrize("q_len", [1, 5])
 @pytest.mark.parametrize("tables", [[[3, 4, 5, 6]], [[7, 8, 0, 1, 2, 12]], [[9], [0, 1, 2, 3]]])
-def test_decode_over_contiguous_runs_reads_in_place_and_matches(tables):
-    """Decode queries over block tables made of <= MAX_RUNS runs take the no-copy path."""
+def test_contiguous_runs_are_read_in_place_and_match(tables, q_len):
+    """Decodes over <= MAX_RUNS runs, and extends over one run, read the cache without a
+    gather; the result is the same attention."""
     g = torch.Generator().manual_seed(1)
     block, hq, hkv, d = 16, 4, 2, 16
     k_cache = torch.randn(13, block, hkv, d, generator=g)
@@ -79,8 +81,8 @@ def test_decode_over_contiguous_runs_reads_in_place_and_matches(tables):
     lens = [len(t) * block - 5 for t in tables]
     width = max(len(t) for t in tables)
     bt = torch.tensor([t + [-1] * (width - len(t)) for t in tables], dtype=torch.int32)
-    q = torch.randn(len(tables), hq, d, generator=g)
-    cu = torch.arange(len(tables) + 1, dtype=torch.int32)
+    q = torch.randn(len(tables) * q_len, hq, d, generator=g)
+    cu = torch.arange(len(tables) + 1, dtype=torch.int32) * q_len
     kv_lens = torch.tensor(lens, dtype=torch.int32)
     got = append_attention_sdpa(q, k_cache, v_cache, bt, cu, kv_lens, scale=d ** -0.5)
     torch.testing.assert_close(got, dense_reference(q, k_cache, v_cache, bt, cu, kv_lens),
