@@ -1,0 +1,126 @@
+"""The model server's command line: load a model, start the engine thread, serve HTTP.
+
+On success it prints exactly one line to stdout, which the companion parses:
+    model_server: listening on http://HOST:PORT token=TOKEN
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import re
+import secrets
+import signal
+import sys
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(k|m|g|kb|mb|gb|kib|mib|gib)?\s*$", re.IGNORECASE)
+
+
+def parse_mib(text: str) -> float:
+    """'256' (MiB), '512MB', '1.5GiB', '800k' -> MiB."""
+    m = SIZE.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256, 512MB, 2GB)")
+    unit = (m.group(2) or "m").lower()[0]
+    return float(m.group(1)) * {"k": 1 / 1024, "m": 1, "g": 1024}[unit]
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m model_server",
+                                description="Streaming-session model server (SGLang-compatible "
+                                            "HTTP API) on a paged KV cache.")
+    p.add_argument("--model", required=True,
+                   help="model directory (config.json, *.safetensors, tokenizer.json) or a "
+                        "Hugging Face repo id (hub cache, else download)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
+    p.add_argument("--token", default=None,
+                   help="bearer token clients must send; generated when not given")
+    p.add_argument("--max-sessions", type=int, default=16)
+    p.add_argument("--kv-budget", type=parse_mib, default=256.0,
+                   help="KV cache memory, e.g. 256MB or 2GB (default 256MB)")
+    p.add_argument("--max-chunk-tokens", type=int, default=512)
+    p.add_argument("--window-tokens", type=int, default=4096,
+                   help="default bounded window of recent tokens per session")
+    p.add_argument("--session-ttl", type=float, default=600.0, help="idle seconds to expiry")
+    p.add_argument("--max-body-bytes", type=int, default=16 * 2**20)
+    p.add_argument("--attention-backend", choices=["torch", "triton"], default="torch")
+    p.add_argument("--batch-invariant", action="store_true",
+                   help="bitwise identical results whatever the batch (slower)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: torch's default, one per core); on a busy "
+                        "machine 1 avoids OpenMP workers spinning against other processes")
+    p.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: "
+                                                 "the checkpoint's)")
+    return p
+
+
+async def serve(app, host: str, port: int, token: str) -> None:
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    shown = f"[{host}]" if ":" in host else host
+    print(f"model_server: listening on http://{shown}:{bound} token={token}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not is_loopback(args.host) and not args.token:
+        print(f"model_server: refusing to bind {args.host} (not loopback) without an explicit "
+              "--token", file=sys.stderr)
+        return 2
+    token = args.token or secrets.token_urlsafe(24)
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    from model_server.core import EngineOptions
+    from model_server.engine import Engine, EngineCore
+    from model_server.loader import ModelNotFound, load_model
+    from model_server.server import make_app
+
+    try:
+        opts = EngineOptions(kv_budget_mb=args.kv_budget, max_sessions=args.max_sessions,
+                             max_chunk_tokens=args.max_chunk_tokens,
+                             window_tokens=args.window_tokens, session_ttl_s=args.session_ttl,
+                             attention_backend=args.attention_backend,
+                             batch_invariant=args.batch_invariant)
+        model = load_model(args.model, device=args.device, dtype=args.dtype)
+        core = EngineCore(model, opts)
+    except (ModelNotFound, ValueError, RuntimeError, OSError) as e:
+        print(f"model_server: {e}", file=sys.stderr)
+        return 2
+    engine = Engine(core).start()
+    try:
+        asyncio.run(serve(make_app(engine, token, args.max_body_bytes), args.host, args.port,
+                          token))
+    except OSError as e:
+        print(f"model_server: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 2
+    finally:
+        engine.stop()
+    return 0
