@@ -93,7 +93,7 @@ async def _replay(args: argparse.Namespace) -> int:
 def run_subcommand(command: str, argv: list[str]) -> int:
     if command == "serve":
         # The server runs in its own process: the TUI process never imports torch.
-        return subprocess.call([sys.executable, "-m", "model_server", *argv])
+        return subprocess.call([sys.executable, "-m", "model_server", *argv])  # its main(argv)
     args = build_subcommand_parser(command).parse_args(argv)
     if command == "doctor":
         from companion.doctor import doctor_command

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections import deque
 
-LISTENING = re.compile(r"listening on (?P<url>https?://\S+)")
+LISTENING = re.compile(r"^model_server: listening on (?P<url>https?://\S+) token=(?P<token>\S+)$")
 
 
 class ServerStartError(Exception):
@@ -21,7 +21,8 @@ class ServerProcess:
     """Starts `python -m model_server` bound to 127.0.0.1 on a free port and watches it.
 
     The token is generated here and handed to the child in its environment (so it does not
-    show in `ps`); the child prints `listening on URL` once the model is loaded.
+    show in `ps`); the child prints `model_server: listening on URL token=T` once the model is
+    loaded. The token line is kept out of `output`, which the UI may show.
     """
 
     def __init__(self, model: str = "embedded", *, extra_args: list[str] | None = None,
@@ -62,9 +63,11 @@ class ServerProcess:
         assert self.proc is not None and self.proc.stdout is not None
         async for raw in self.proc.stdout:
             line = raw.decode(errors="replace").rstrip()
-            self.output.append(line)
             match = LISTENING.search(line)
-            if match and not listening.done():
+            if match is None:
+                self.output.append(line)
+            elif not listening.done():
+                self.token = match.group("token")
                 listening.set_result(match.group("url"))
         await self.proc.wait()
         if not listening.done():

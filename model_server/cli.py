@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import os
 import re
 import secrets
 import signal
@@ -40,13 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m model_server",
                                 description="Streaming-session model server (SGLang-compatible "
                                             "HTTP API) on a paged KV cache.")
-    p.add_argument("--model", required=True,
-                   help="model directory (config.json, *.safetensors, tokenizer.json) or a "
-                        "Hugging Face repo id (hub cache, else download)")
+    p.add_argument("--model", default="embedded",
+                   help="'embedded' (the shipped interaction model, default), a model directory "
+                        "(config.json, *.safetensors, tokenizer.json) or a Hugging Face repo id "
+                        "(hub cache, else download)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
-    p.add_argument("--token", default=None,
-                   help="bearer token clients must send; generated when not given")
+    p.add_argument("--token", default=os.environ.get("MODEL_SERVER_TOKEN") or None,
+                   help="bearer token clients must send (default: $MODEL_SERVER_TOKEN, else "
+                        "generated and printed)")
     p.add_argument("--max-sessions", type=int, default=16)
     p.add_argument("--kv-budget", type=parse_mib, default=256.0,
                    help="KV cache memory, e.g. 256MB or 2GB (default 256MB)")

@@ -65,8 +65,16 @@ def cached_snapshot(repo_id: str, cache: Path) -> Path | None:
     return next((c for c in candidates if (c / "config.json").is_file()), None)
 
 
+EMBEDDED_DIR = Path(__file__).resolve().parent / "weights" / "embedded"
+
+
 def resolve_model_dir(model: str) -> Path:
-    """A local dir, else the hub cache, else a download (online); raise ModelNotFound."""
+    """'embedded' (the shipped model), a local dir, else the hub cache, else a download."""
+    if model == "embedded":
+        if not (EMBEDDED_DIR / "config.json").is_file():
+            raise ModelNotFound(f"the embedded model is missing from {EMBEDDED_DIR}: reinstall "
+                                "companion, or train it: python -m model_server.training.train")
+        return EMBEDDED_DIR
     local = Path(model).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():
