@@ -3,6 +3,8 @@ matches the torch backend or says clearly why it is unavailable."""
 
 from __future__ import annotations
 
+import os
+
 import math
 
 import pytest
@@ -52,12 +54,10 @@ def test_torch_backends_match_dense_reference(fn):
                                rtol=1e-5)
 
 
-def test_triton_backend_matches_or_explains():
-    try:
-        fn = select_attention("triton", batch_invariant=True)
-    except RuntimeError as e:
-        assert "--attention-backend torch" in str(e) and "kernels.append_attention" in str(e)
-        return
+@pytest.mark.skipif(not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1",
+                    reason="Triton on CPU needs TRITON_INTERPRET=1 (scripts/test.sh sets it)")
+def test_triton_backend_matches_the_reference():
+    fn = select_attention("triton", batch_invariant=True)
     q, kc, vc, bt, cu, lens = paged_case(q_lens=(2, 1), kv_lens=(18, 5))
     got = fn(q, kc, vc, bt, cu, lens, scale=q.shape[-1] ** -0.5, split_size=16)
     torch.testing.assert_close(got, dense_reference(q, kc, vc, bt, cu, lens), atol=2e-5,
