@@ -13,7 +13,7 @@ import asyncio
 import json
 import signal
 import sys
-from typing import IO
+from typing import IO, Callable
 
 from companion.events import Event, JobEvent, ModelTurn, SelfSpeech, StreamState, UserWords
 from companion.perception import PerceptionOptions
@@ -23,16 +23,16 @@ from companion.runtime import Runtime, RuntimeOptions
 
 
 class TranscriptWriter:
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], t0: Callable[[], float | None]) -> None:
         self.out = out
-        self.t0: float | None = None
+        self._t0 = t0  # the clock's start, once the runtime has started it
 
     def _write(self, record: dict) -> None:
         self.out.write(json.dumps(record, default=str) + "\n")
         self.out.flush()
 
     def _t(self, t: float) -> float:
-        return round(t - (self.t0 or 0.0), 3)
+        return round(t - (self._t0() or t), 3)
 
     def turn(self, chunk: Chunk, serialized: SerializedChunk) -> None:
         self._write({"type": "turn", **chunk_record(chunk, serialized)})
@@ -67,15 +67,16 @@ def options_from_args(args: argparse.Namespace, *, use_model: bool) -> RuntimeOp
 
 
 async def _run(args: argparse.Namespace, out: IO[str], record_only: bool) -> int:
-    writer = TranscriptWriter(out)
+    holder: list[Runtime] = []
+    writer = TranscriptWriter(out, lambda: holder[0].clock.t0 if holder else None)
     runtime = Runtime(options_from_args(args, use_model=not record_only), on_turn=writer.turn)
+    holder.append(runtime)
     runtime.subscribe(writer.event)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
     await runtime.start()
-    writer.t0 = runtime.clock.t0
     try:
         if args.seconds:
             await asyncio.wait_for(done.wait(), args.seconds)

@@ -12,7 +12,7 @@ from collections import deque
 from typing import Callable
 
 from companion.clock import MicroTurnClock
-from companion.events import Event, ModelTurn
+from companion.events import Event, ModelTurn, StreamState
 from companion.model_link import ModelLink
 from companion.protocol import Action, Chunk, SerializedChunk, parse_output, serialize_chunk
 from companion.session_client import ServerError, encode_features
@@ -43,6 +43,7 @@ class InteractionLoop:
         self._needs_prefix = True
         self._output_open = False
         self.turns = 0
+        self.skipped = 0
         self.latency_ms: deque[float] = deque(maxlen=300)
 
     def _turn_input(self, chunk: Chunk) -> tuple[str, dict | None, str]:
@@ -54,24 +55,47 @@ class InteractionLoop:
         plain = text if not features else serialize_chunk(chunk, features=False).text
         if self._output_open:  # the last output hit max_new_tokens before <|end|>
             text = "<|end|>" + text
-        if self._needs_prefix:
-            text = self._prefix() + "".join(self._recent) + text
         wire = encode_features(serialized.audio, serialized.patches) if features else None
         return text, wire, plain
 
+    async def _prime(self) -> None:
+        """A new session's first turns: the pinned prefix, then recent context after a crash.
+
+        Each goes as its own request that decodes nothing, so the prefix is the session's pinned
+        first turn (kept through window eviction) and no request exceeds the chunk limit.
+        """
+        client = self.link.client
+        assert client is not None, "connect the model link first"
+        await client.generate(self._prefix(), max_new_tokens=0)
+        recent = "".join(self._recent)
+        if recent:
+            await client.generate(recent, max_new_tokens=0)
+        self._needs_prefix = False
+
     async def step(self, chunk: Chunk) -> list[Action]:
-        """One micro-turn: append the chunk, decode, act. Server failures trigger recovery."""
+        """One micro-turn: append the chunk, decode, act.
+
+        A turn the server refuses (too large, busy) is skipped with a visible state; a lost
+        session or server triggers recovery and a re-prime.
+        """
         text, features, plain = self._turn_input(chunk)
         try:
-            assert self.link.client is not None, "connect the model link first"
+            if self._needs_prefix:
+                await self._prime()
+            assert self.link.client is not None
             result = await self.link.client.generate(text, features=features,
                                                      max_new_tokens=self.max_new_tokens)
         except ServerError as exc:
+            reason = str(exc).splitlines()[0]
+            if exc.status in (409, 413, 429) and not self._needs_prefix:
+                self.skipped += 1
+                self._emit(StreamState(time.monotonic(), "model", "degraded",
+                                       f"micro-turn {chunk.tick} skipped: {reason}"))
+                return []
             self._needs_prefix = True
             self._output_open = False
-            await self.link.recover(str(exc).splitlines()[0])
+            await self.link.recover(reason)
             return []
-        self._needs_prefix = False
         actions, ended = parse_output(result.text)
         finish = result.finish_reason
         stopped = isinstance(finish, dict) and finish.get("type") == "stop"

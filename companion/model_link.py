@@ -23,7 +23,9 @@ class ModelLink:
         self._emit = emit
         self._external = server_url
         self._token = token
-        self.process = None if server_url else ServerProcess(model, extra_args=server_args)
+        # the pinned prefix (system text, rules, tools) goes as one request: allow it room
+        args = ["--max-chunk-tokens", "2048", *(server_args or [])]
+        self.process = None if server_url else ServerProcess(model, extra_args=args)
         self.client: SessionClient | None = None
         self.info: dict = {}
         self.restarts = 0
@@ -43,7 +45,9 @@ class ModelLink:
             try:
                 url = await self.process.start()
             except ServerStartError as exc:
-                self._state("unavailable", str(exc).splitlines()[0])
+                lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+                self._state("unavailable", " ".join(lines[:1] + lines[-1:]) if len(lines) > 1
+                            else lines[0])
                 raise ServerError(str(exc)) from exc
             token = self.process.token
         else:

@@ -105,7 +105,10 @@ def resolve_model_dir(model: str) -> Path:
 
 
 def read_tensors(model_dir: Path, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    files = sorted(model_dir.glob("*.safetensors"))
+    # HF names shards model*.safetensors; other safetensors beside them (our interaction model's
+    # frontend.safetensors) belong to other modules
+    files = sorted(model_dir.glob("model*.safetensors")) or sorted(
+        f for f in model_dir.glob("*.safetensors") if f.name != "frontend.safetensors")
     if not files:
         raise ModelNotFound(f"{model_dir} has no *.safetensors weights")
     tensors = {}
