@@ -38,12 +38,18 @@ class EchoFilter(Protocol):
 
 
 class SampleClock:
-    """Maps a stream's sample count to time.monotonic(), from the times its callbacks ran."""
+    """Maps a stream's sample count to time.monotonic(), from the times its callbacks ran.
 
-    def __init__(self, rate: int, window: int = 500) -> None:
+    The anchor (monotonic time of sample 0) is the smallest callback bound over the last `window`
+    callbacks: the minimum removes callback jitter, the window lets the anchor follow a stall
+    (an output stream's start-up prefill runs ahead of the device, then the device stalls) and
+    the device clock's drift.
+    """
+
+    def __init__(self, rate: int, window: int = 100) -> None:
         self.rate = rate
-        self._bounds: collections.deque[float] = collections.deque(maxlen=window)
         self.samples = 0
+        self._bounds: collections.deque[float] = collections.deque(maxlen=window)
 
     def callback(self, now: float, frames: int) -> None:
         """A callback delivering `frames` more samples ran at `now`."""
@@ -51,11 +57,12 @@ class SampleClock:
         self._bounds.append(now - self.samples / self.rate)
 
     def restart(self) -> None:
-        """Samples were lost (overflow): forget the old anchor, the count no longer matches time."""
+        """Samples were lost or inserted (overflow, underflow): re-anchor from the next callback on."""
         self._bounds.clear()
-        self.samples = 0
 
     def time_of(self, sample: int) -> float:
+        if not self._bounds:
+            raise RuntimeError("SampleClock.time_of before any callback")
         return min(self._bounds) + sample / self.rate
 
 
@@ -164,10 +171,8 @@ class AudioIn:
             if stalled:
                 self._state("live", "audio resumed")
                 stalled = False
-            if overflow:  # samples were dropped: the count is no longer a clock
+            if overflow:  # samples were dropped: the old anchor no longer holds
                 clock.restart()
-                pending, have, emitted = [], 0, 0
-                self._dmel.reset()
             clock.callback(now, len(samples))
             pending.append(samples)
             have += len(samples)

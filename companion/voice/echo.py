@@ -2,13 +2,17 @@
 
 `speexdsp` from PyPI does not build here (it needs system headers), so this is a numpy
 partitioned-block frequency-domain adaptive filter (PBFDAF, overlap-save, constrained gradient,
-normalized per-bin step) followed by a mild residual-echo suppressor.
+normalized per-bin step) followed by a residual-echo suppressor that gates echo-only blocks.
 
-Both signals are on time.monotonic(): the Speaker hands every played block with its DAC time to
-`add_reference`, AudioIn hands every captured block with its capture time to `process`. The
-remaining misalignment (clock-anchor errors, the acoustic path, ~20 ms on the virtual sink, more
-on laptops) is covered by reading the reference LOOKAHEAD ahead of the mic time and by the filter
-length: echoes from 50 ms "early" to 100 ms late relative to the timestamps are cancelled.
+Both signals are sample-continuous streams with monotonic timestamps: the Speaker hands every
+output callback's samples (zeros included) with their DAC time to `add_reference`, AudioIn hands
+every captured block with its capture time to `process`. Timestamps wobble by milliseconds (they
+are estimated from callback times), and an adaptive filter cannot follow even a one-sample shift,
+so timestamps only *place* each stream once; after that both are read sample by sample, and a
+stream is re-placed only when its timestamp disagrees with its sample count by more than JUMP
+(a real discontinuity: an overflow, an underflow, a restart, or accumulated clock drift). The
+remaining offset (timestamp error, the acoustic path: ~0 ms on the virtual sink, a few ms on
+laptops) must lie within the filter: echoes from LOOKAHEAD early to 130 ms late are cancelled.
 """
 
 from __future__ import annotations
@@ -20,41 +24,56 @@ import numpy as np
 RATE = 16_000
 SUB = 200  # adaptive-filter block: 12.5 ms, 16 per 200 ms mic block
 PARTS = 12  # filter length 12 x 200 = 2400 taps = 150 ms
-LOOKAHEAD = 800  # 50 ms: the reference may be timestamped up to this much after the echo arrives
+LOOKAHEAD = 320  # 20 ms: the echo may arrive this much before its reference timestamp says
 RING = 20 * RATE
+OVERSUBTRACT = 3.0  # residual-echo estimate safety factor
+FLOOR = 0.01  # -40 dB: the residual suppressor's deepest cut
+LEAK_RISE = 1.02  # per 12.5 ms block: how fast the leak estimate may grow back
+JUMP = 480  # 30 ms
 ACTIVE = 1e-6  # mean-square reference level under which the filter does not adapt (silence)
 
 
 class EchoCanceller:
     """Subtracts an adaptive estimate of the played reference from mic blocks (any length % 200 == 0)."""
 
-    def __init__(self, *, step: float = 0.8, suppress: bool = True) -> None:
+    def __init__(self, *, step: float = 1.0, suppress: bool = True) -> None:
         self._step, self._suppress = step, suppress
         self._lock = threading.Lock()
         self._ring = np.zeros(RING, np.float32)
-        self._written_to = None  # absolute sample index one past the newest reference sample
+        self._written_to: int | None = None  # reference stream index one past its newest sample
+        self._t0, self._i0 = 0.0, 0  # the reference stream's placement: index of time t0
         self._w = np.zeros((PARTS, SUB + 1), np.complex128)  # filter partitions (rfft of 2*SUB)
         self._x = np.zeros((PARTS, SUB + 1), np.complex128)  # spectra of the recent input blocks
         self._x_prev = np.zeros(SUB, np.float64)
         self._power = np.full(SUB + 1, 1e-6)
-        self._next_ref = None  # absolute reference index the filter input continues from
+        self._leak = 1.0
+        self._gain = 1.0
+        self._next_ref: int | None = None  # reference index the filter input continues from
 
     def add_reference(self, t: float, samples: np.ndarray) -> None:
         """The Speaker played `samples` (16 kHz float32) with the first one at DAC time `t`."""
-        start = int(round(t * RATE))
         samples = np.asarray(samples, np.float32)[-RING:]
         with self._lock:
-            if self._written_to is not None and start > self._written_to:  # a silent gap
-                self._write(self._written_to, np.zeros(min(start - self._written_to, RING), np.float32))
-            self._write(start, samples)
-            self._written_to = max(self._written_to or 0, start + len(samples))
+            if self._written_to is None:
+                self._t0, self._i0, self._written_to = t, 0, 0
+            predicted = self._index_at(t)
+            if predicted - self._written_to > JUMP:  # a real gap: silence until this block
+                self._write(self._written_to, np.zeros(min(predicted - self._written_to, RING), np.float32))
+                self._written_to = predicted
+            if abs(predicted - self._written_to) > JUMP:  # re-place the stream at its timestamp
+                self._t0, self._i0 = t, self._written_to
+            self._write(self._written_to, samples)
+            self._written_to += len(samples)
+
+    def _index_at(self, t: float) -> int:
+        return self._i0 + int(round((t - self._t0) * RATE))
 
     def _write(self, start: int, samples: np.ndarray) -> None:
         idx = (start + np.arange(len(samples))) % RING
         self._ring[idx] = samples
 
     def reference(self, start: int, n: int) -> np.ndarray:
-        """Reference samples [start, start + n) by absolute index; zeros where nothing was played."""
+        """Reference samples [start, start + n) by stream index; zeros where nothing was played."""
         with self._lock:
             out = self._ring[(start + np.arange(n)) % RING].astype(np.float64)
             newest = self._written_to
@@ -68,9 +87,12 @@ class EchoCanceller:
         mic = np.asarray(mic, np.float64)
         if len(mic) % SUB:
             raise ValueError(f"mic block of {len(mic)} samples is not a multiple of {SUB}")
-        start = int(round(t * RATE)) + LOOKAHEAD
-        if self._next_ref is None or abs(start - self._next_ref) > SUB // 2:
-            self._next_ref = start  # first block, or the mic timeline jumped (overflow, mute)
+        with self._lock:
+            start = None if self._written_to is None else self._index_at(t) + LOOKAHEAD
+        if start is None:
+            return mic.astype(np.float32)  # nothing played yet: nothing to cancel
+        if self._next_ref is None or abs(start - self._next_ref) > JUMP:
+            self._next_ref = start  # first block, or the mic stream jumped (overflow, mute)
         ref = self.reference(self._next_ref, len(mic))
         self._next_ref += len(mic)
         if not ref.any() and not self._w.any():
@@ -92,7 +114,7 @@ class EchoCanceller:
         if active:
             self._adapt(e)
         if self._suppress and active:
-            e = self._suppress_residual(e, echo, d)
+            e = self._suppress_residual(e, echo)
         return e
 
     def _adapt(self, e: np.ndarray) -> None:
@@ -106,14 +128,23 @@ class EchoCanceller:
         taps[:, SUB:] = 0.0
         self._w += self._step * np.fft.rfft(taps, axis=1)
 
-    @staticmethod
-    def _suppress_residual(e: np.ndarray, echo: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """Attenuate what is left when the error is mostly echo (little energy beyond the estimate)."""
-        e_pow, echo_pow = float(np.mean(e * e)), float(np.mean(echo * echo))
-        if echo_pow <= 0.0:
+    def _suppress_residual(self, e: np.ndarray, echo: np.ndarray) -> np.ndarray:
+        """Scale the block by the share of its spectrum that is not residual echo.
+
+        The residual in each bin is the echo estimate times `leak` (what the linear filter misses,
+        tracked as the smallest recent error/echo energy ratio: single-talk blocks set it, double
+        talk only raises the ratio). A broadband gain adds no delay and no musical noise; it
+        gates echo-only blocks to -40 dB and passes blocks where the user speaks.
+        """
+        e_spec = np.abs(np.fft.rfft(e)) ** 2
+        y_spec = np.abs(np.fft.rfft(echo)) ** 2
+        e_sum, y_sum = float(e_spec.sum()), float(y_spec.sum())
+        if y_sum <= 0.0 or e_sum <= 0.0:
             return e
-        # Near-end speech makes e much larger than the estimated residual (a few % of the echo);
-        # pure residual echo does not. Gain from 0.1 (residual) to 1 (near-end dominates).
-        residual = 0.01 * echo_pow
-        gain = np.clip((e_pow - residual) / (e_pow + 1e-12), 0.1, 1.0)
+        self._leak = min(self._leak * LEAK_RISE, e_sum / y_sum)
+        near = np.maximum(e_spec - OVERSUBTRACT * self._leak * y_spec, 0.0).sum()
+        gain = max(FLOOR, float(np.sqrt(near / e_sum)))
+        # Open at once (the user's first syllable), close over a few blocks (no chopping).
+        gain = max(gain, self._gain * 0.6)
+        self._gain = gain
         return e * gain

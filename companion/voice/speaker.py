@@ -3,12 +3,12 @@
 Three threads: `say()` appends text; a synthesis thread cuts it into phrases (at punctuation, at
 12 words, or when the text pauses and the queued audio is about to run dry) and synthesizes them
 ahead; the sounddevice callback (10 ms blocks, so `stop()` takes effect within one block) copies
-samples out and posts what it played; a ledger thread turns that into SelfSpeech events and into
+samples out and posts what it played with the device's sample count; a ledger thread turns that into SelfSpeech events and into
 the echo canceller's reference. The output stream stays open for the whole session because
 opening one on PulseAudio stalls for up to 1.5 s.
 
-A word counts as played once its last audible sample reached the DAC (DAC time = callback time +
-PortAudio's output latency); a word cut in the middle is reported as unspoken. SelfSpeech text is
+A word counts as played once its last audible sample reached the DAC (DAC time from the sample
+count, see _DacClock); a word cut in the middle is reported as unspoken. SelfSpeech text is
 the spoken form (after speech_text.speakable). Without an output device or TTS (or while muted) the
 Speaker is text-only: each phrase is emitted at once as SelfSpeech with t == t_end ("displayed").
 """
@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from companion.events import Event, SelfSpeech, StreamState
+from companion.streams.audio import SampleClock
 from companion.voice.speech_text import speakable
 from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
 
@@ -33,6 +34,7 @@ RATE = 16_000
 CALLBACK_FRAMES = 160  # 10 ms
 EMIT_EVERY = 0.2  # SelfSpeech granularity: one micro-turn
 MAX_PHRASE_WORDS = 12
+REALIGN = 0.004  # s: DAC timeline re-alignment threshold
 _BOUNDARY = re.compile(r"[.!?;:,](?=\s)")
 
 
@@ -68,6 +70,7 @@ class Speaker:
         self._closing = False
         self._stream = None
         self._latency = 0.0
+        self._device_pos = 0  # samples handed to the device so far (audio callback only)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -205,15 +208,24 @@ class Speaker:
     # -- audio callback --------------------------------------------------------------------------
 
     def _on_audio(self, outdata, frames, time_info, status) -> None:
-        lag = time_info.outputBufferDacTime - time_info.currentTime
-        dac = self._clock() + (lag if 0.0 <= lag < 1.0 else self._latency)
+        # Audio thread: copy samples out and post what was played; all bookkeeping is the ledger's.
+        first = self._device_pos
+        self._device_pos += frames
+        self._played.put(("tick", self._clock(), frames,
+                          time_info.outputBufferDacTime - time_info.currentTime,
+                          bool(status.output_underflow)))
         out = outdata[:, 0]
         out[:] = 0.0
         if self._cut_requested:
             self._cut_requested = False
-            self._played.put(("cut", dac, self._playing))
+            self._played.put(("cut", first, self._playing))
             self._playing = None
-            return
+        self._fill(out, first, frames)
+        # The echo reference is the whole output stream, silence included, so that it stays
+        # sample-continuous (see echo.py).
+        self._played.put(("out", first, out.copy()))
+
+    def _fill(self, out: np.ndarray, first: int, frames: int) -> None:
         filled = 0
         while filled < frames and not self._muted:
             seg = self._playing
@@ -223,7 +235,7 @@ class Speaker:
                 seg = self._playing = self._ready.popleft()
             n = min(frames - filled, len(seg.samples) - seg.pos)
             out[filled:filled + n] = seg.samples[seg.pos:seg.pos + n]
-            self._played.put(("play", dac + filled / RATE, seg, seg.pos, n))
+            self._played.put(("play", first + filled, seg, seg.pos, n))
             seg.pos += n
             filled += n
             if seg.pos >= len(seg.samples):
@@ -232,6 +244,7 @@ class Speaker:
     # -- ledger thread ---------------------------------------------------------------------------
 
     def _ledger_loop(self) -> None:
+        dac = _DacClock(self._latency)
         heard: list[tuple[float, float, str]] = []  # played words not yet reported
         last_emit = 0.0
         while True:
@@ -241,16 +254,24 @@ class Speaker:
                 item = ()
             if item is None:
                 return
-            if item and item[0] == "play":
-                _, t, seg, pos, n = item
+            kind = item[0] if item else ""
+            if kind == "tick":
+                dac.tick(*item[1:])
+                continue
+            if kind == "out":
                 if self._reference is not None:
-                    self._reference(t, seg.samples[pos:pos + n])
+                    self._reference(dac.time_of(item[1]), item[2])
+                continue
+            if kind == "play":
+                _, first, seg, pos, n = item
+                t = dac.time_of(first)
                 while seg.reported < len(seg.words) and seg.words[seg.reported].end <= pos + n:
                     w = seg.words[seg.reported]
                     heard.append((t + (w.start - pos) / RATE, t + (w.end - pos) / RATE, w.text))
                     seg.reported += 1
-            elif item and item[0] == "cut":
-                _, t, seg = item
+            elif kind == "cut":
+                _, first, seg = item
+                t = dac.time_of(first)
                 rest = [w.text for w in seg.words[seg.reported:]] if seg is not None else []
                 unspoken = " ".join(rest + ([self._cut_unspoken] if self._cut_unspoken else []))
                 start = heard[0][0] if heard else t
@@ -262,3 +283,40 @@ class Speaker:
             if ready and (now - last_emit >= EMIT_EVERY or len(ready) == len(heard) and not self.speaking):
                 self._sink(SelfSpeech(ready[0][0], ready[-1][1], " ".join(w for _, _, w in ready)))
                 heard, last_emit = heard[len(ready):], now
+
+
+class _DacClock:
+    """When each output sample reaches the DAC, on time.monotonic().
+
+    Per-callback times jitter by milliseconds (Python callbacks), which would chop the echo
+    canceller's reference into misaligned pieces; so, as for the mic, the device's sample count is
+    anchored by the earliest callback bound, plus the median latency PortAudio reports.
+    """
+
+    def __init__(self, fallback_latency: float) -> None:
+        self._clock = SampleClock(RATE, window=200)
+        self._lags: collections.deque[float] = collections.deque(maxlen=51)
+        self._frames = CALLBACK_FRAMES
+        self._lag = fallback_latency
+        self._base: float | None = None
+
+    def tick(self, now: float, frames: int, lag: float, underflow: bool) -> None:
+        if underflow:  # the device played zeros we did not send: re-anchor
+            self._clock.restart()
+            self._base = None
+        self._clock.callback(now, frames)
+        self._frames = frames
+        if 0.0 <= lag < 1.0:
+            self._lags.append(lag)
+            self._lag = float(np.median(self._lags))
+
+    def time_of(self, sample: int) -> float:
+        # callback k ran at c_k for samples [n_k, n_k + frames) and its first sample reaches the
+        # DAC at c_k + lag; the clock's bound is c_k - (n_k + frames) / RATE.
+        estimate = self._clock.time_of(sample) + self._frames / RATE + self._lag
+        # The timeline is latched and only re-aligned when the estimate moves by more than
+        # REALIGN: sub-millisecond wobble (the latency median, the anchor) would otherwise shift
+        # the echo reference by a sample here and there, which an adaptive filter cannot follow.
+        if self._base is None or abs(self._base + sample / RATE - estimate) > REALIGN:
+            self._base = estimate - sample / RATE
+        return self._base + sample / RATE

@@ -1,0 +1,195 @@
+"""Voice benchmark on real devices (run inside the headless environment): `python -m companion.voice.bench`.
+
+The PulseAudio null sink's monitor is the default input, so everything the Speaker plays is
+recorded back by AudioIn, like laptop speakers into a laptop mic. LoopbackRig wires the parts the
+way the runtime does (Speaker reference -> EchoCanceller <- AudioIn) and keeps both the raw and the
+echo-cancelled mic blocks; the functional tests use it too.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import numpy as np
+
+from companion.events import AudioBlock, Event, SelfSpeech, UserWords
+from companion.streams.audio import AudioIn
+from companion.streams.dmel import DMelStream
+from companion.voice.asr import SpeechRecognizer
+from companion.voice.echo import EchoCanceller
+from companion.voice.speaker import Speaker
+from companion.voice.tts import EspeakVoice
+
+AUDIBLE = 10 ** (-45 / 20)  # 5 ms RMS envelope above -45 dBFS counts as sound
+ENV = 80  # samples per envelope step (5 ms)
+
+
+class _Tap:
+    """AudioIn's echo filter: keeps the raw block, returns the cancelled one (both for measuring)."""
+
+    def __init__(self, canceller: EchoCanceller) -> None:
+        self.canceller, self.raw, self.cpu = canceller, [], 0.0
+
+    def process(self, t: float, samples: np.ndarray) -> np.ndarray:
+        self.raw.append((t, samples.copy()))
+        start = time.thread_time()
+        clean = self.canceller.process(t, samples)
+        self.cpu += time.thread_time() - start
+        return clean
+
+
+class LoopbackRig:
+    """AudioIn + Speaker on the default devices, recording blocks and events with their times."""
+
+    def __init__(self, voice: EspeakVoice | None = None) -> None:
+        self.events: list[Event] = []
+        self.blocks: list[AudioBlock] = []
+        self._lock = threading.Lock()
+        self.canceller = EchoCanceller()
+        self.tap = _Tap(self.canceller)
+        self.audio = AudioIn(self._sink, echo=self.tap)
+        self.speaker = Speaker(self._sink, voice=voice, reference=self.canceller.add_reference)
+
+    def _sink(self, event: Event) -> None:
+        with self._lock:
+            (self.blocks if isinstance(event, AudioBlock) else self.events).append(event)
+
+    def start(self, settle: float = 2.5) -> None:
+        """Open both streams and wait out PulseAudio's start-up stall (about 1.5 s)."""
+        self.audio.start()
+        self.speaker.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            with self._lock:
+                recent = [b.t for b in self.blocks[-5:]]
+            if len(recent) == 5 and time.monotonic() - recent[-1] < 0.5 and recent[0] > time.monotonic() - 1.6:
+                break
+        time.sleep(settle)
+
+    def close(self) -> None:
+        self.speaker.close()
+        self.audio.stop()
+
+    def self_speech(self, since: float) -> list[SelfSpeech]:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, SelfSpeech) and e.t_end >= since]
+
+    def recording(self, start: float, end: float, cancelled: bool = False) -> tuple[np.ndarray, float]:
+        """Mic samples from the blocks overlapping [start, end]: (samples, time of the first)."""
+        with self._lock:
+            pairs = [(b.t, b.samples) for b in self.blocks] if cancelled else list(self.tap.raw)
+        pairs = [(t, x) for t, x in pairs if t + 0.2 > start and t < end]
+        if not pairs:
+            raise RuntimeError(f"no audio recorded between {start:.2f} and {end:.2f}")
+        return np.concatenate([x for _, x in pairs]), pairs[0][0]
+
+    def speak_and_wait(self, text: str, stop_after: float | None = None,
+                       tail: float = 0.8) -> tuple[float, float | None, float]:
+        """Say `text`; stop after `stop_after` s if given; returns (t_say, t_stop, t_done)."""
+        t_say = time.monotonic()
+        self.speaker.say(text)
+        t_stop = None
+        if stop_after is not None:
+            time.sleep(stop_after)
+            t_stop = time.monotonic()
+            self.speaker.stop()
+        else:
+            time.sleep(0.5)
+            while self.speaker.speaking:
+                time.sleep(0.05)
+        time.sleep(tail)
+        return t_say, t_stop, time.monotonic()
+
+
+def envelope(x: np.ndarray) -> np.ndarray:
+    n = len(x) // ENV
+    return np.sqrt(np.mean(np.square(x[:n * ENV].reshape(n, ENV)), axis=1))
+
+
+def sound_times(x: np.ndarray, t0: float) -> np.ndarray:
+    """Times (start of each 5 ms step) at which the recording is audible."""
+    env = envelope(x)
+    return t0 + np.flatnonzero(env > AUDIBLE) * ENV / 16000
+
+
+def recognize(blocks: list[tuple[float, np.ndarray]]) -> tuple[list[UserWords], float]:
+    """Run the recognizer over (t, samples) blocks: its words and its CPU ms per block."""
+    words: list = []
+    asr = SpeechRecognizer(words.append)
+    cpu = 0.0
+    for t, x in blocks:
+        start = time.thread_time()
+        asr.feed(AudioBlock(t, x, 0.0, np.zeros((16, 80), np.uint8)))
+        cpu += time.thread_time() - start
+    asr.flush()
+    return [w for w in words if isinstance(w, UserWords)], 1000 * cpu / max(1, len(blocks))
+
+
+def erle_db(raw: np.ndarray, cancelled: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(raw.astype(np.float64) ** 2) /
+                               max(np.sum(cancelled.astype(np.float64) ** 2), 1e-20)))
+
+
+def _dmel_cost_ms(blocks: int = 200) -> float:
+    x = np.random.default_rng(0).standard_normal(3200).astype(np.float32) * 0.1
+    stream = DMelStream()
+    start = time.thread_time()
+    for _ in range(blocks):
+        stream.push(x)
+    return 1000 * (time.thread_time() - start) / blocks
+
+
+def main(argv: list[str] | None = None) -> int:
+    rig = LoopbackRig()
+    rig.start()
+    try:
+        report = run_benchmark(rig)
+    finally:
+        rig.close()
+    for key, value in report.items():
+        print(f"{key:58s} {value}")
+    return 0
+
+
+def run_benchmark(rig: LoopbackRig) -> dict[str, str]:
+    out: dict[str, str] = {}
+    sentence = ("I looked at the failing test. The header parser reads one byte past the end "
+                "of the buffer, so the last field is garbage. I will run the suite again.")
+    t_say, _, t_done = rig.speak_and_wait(sentence)
+    raw, t0 = rig.recording(t_say, t_done)
+    clean, _ = rig.recording(t_say, t_done, cancelled=True)
+    heard = sound_times(raw, t0)
+    out["TTS latency, say() to first audio in the recording (ms)"] = f"{1000 * (heard[0] - t_say):.0f}"
+    words = rig.self_speech(t_say)
+    out["TTS latency, say() to first word at the DAC (ms)"] = f"{1000 * (words[0].t - t_say):.0f}"
+    half = len(raw) // 2
+    out["ERLE on own speech, whole utterance (dB)"] = f"{erle_db(raw, clean):.1f}"
+    out["ERLE on own speech, second half (dB)"] = f"{erle_db(raw[half:], clean[half:]):.1f}"
+    raw_blocks = [(t, x) for t, x in rig.tap.raw if t_say - 0.2 < t < t_done]
+    with rig._lock:
+        clean_blocks = [(b.t, b.samples) for b in rig.blocks if t_say - 0.2 < b.t < t_done]
+    false_raw, asr_ms = recognize(raw_blocks)
+    false_clean, _ = recognize(clean_blocks)
+    count = lambda ws: len(" ".join(w.text for w in ws if w.final).split())  # noqa: E731
+    out["false user words during self-speech, no AEC (baseline)"] = (
+        f"{count(false_raw)}  {[w.text for w in false_raw if w.final]}")
+    out["false user words during self-speech, with AEC"] = (
+        f"{count(false_clean)}  {[w.text for w in false_clean if w.final]}")
+    out["ASR CPU per 200 ms block (ms)"] = f"{asr_ms:.1f}"
+    out["dMel CPU per 200 ms block (ms)"] = f"{_dmel_cost_ms():.2f}"
+    out["AEC CPU per 200 ms block (ms)"] = f"{1000 * rig.tap.cpu / max(1, len(rig.tap.raw)):.1f}"
+    t_say, t_stop, t_done = rig.speak_and_wait(sentence, stop_after=1.2)
+    raw, t0 = rig.recording(t_say, t_done)
+    last = sound_times(raw, t0)
+    out["stop latency, stop() to last audio in the recording (ms)"] = f"{1000 * (last[-1] - t_stop):.0f}"
+    cut = [e for e in rig.self_speech(t_say) if e.interrupted]
+    if cut:
+        out["stop: last played words / unspoken"] = f"{cut[-1].text!r} / {cut[-1].unspoken[:40]!r}"
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
