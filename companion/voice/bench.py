@@ -8,9 +8,13 @@ echo-cancelled mic blocks; the functional tests use it too.
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+import wave
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +44,29 @@ class _Tap:
         return clean
 
 
+class UserVoice:
+    """"The user" talking into the same sink through `paplay` (its own PulseAudio client, so not
+    part of the Speaker's reference), with an espeak-ng voice unlike the companion's."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._dir = workdir
+        self._procs: list[subprocess.Popen] = []
+
+    def say(self, text: str) -> float:
+        """Start playing `text`; returns its duration in seconds."""
+        path = self._dir / f"user{len(self._procs)}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us+m3", "-s", "150", "-a", "80", "-w", str(path), text],
+                       check=True)
+        with wave.open(str(path)) as w:
+            seconds = w.getnframes() / w.getframerate()
+        self._procs.append(subprocess.Popen(["paplay", str(path)]))
+        return seconds
+
+    def close(self) -> None:
+        for proc in self._procs:
+            proc.wait(timeout=10)
+
+
 class LoopbackRig:
     """AudioIn + Speaker on the default devices, recording blocks and events with their times."""
 
@@ -51,6 +78,8 @@ class LoopbackRig:
         self.tap = _Tap(self.canceller)
         self.audio = AudioIn(self._sink, echo=self.tap)
         self.speaker = Speaker(self._sink, voice=voice, reference=self.canceller.add_reference)
+        self._tmp = tempfile.TemporaryDirectory(prefix="companion-bench-")
+        self.user = UserVoice(Path(self._tmp.name))
 
     def _sink(self, event: Event) -> None:
         with self._lock:
@@ -70,8 +99,15 @@ class LoopbackRig:
         time.sleep(settle)
 
     def close(self) -> None:
+        self.user.close()
         self.speaker.close()
         self.audio.stop()
+        self._tmp.cleanup()
+
+    def blocks_between(self, start: float, end: float, cancelled: bool) -> list[tuple[float, np.ndarray]]:
+        with self._lock:
+            pairs = [(b.t, b.samples) for b in self.blocks] if cancelled else list(self.tap.raw)
+        return [(t, x) for t, x in pairs if start - 0.2 < t < end]
 
     def self_speech(self, since: float) -> list[SelfSpeech]:
         with self._lock:
@@ -154,41 +190,78 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+SENTENCE = ("I looked at the failing test. The header parser reads one byte past the end "
+            "of the buffer, so the last field is garbage. I will run the suite again.")
+COMMAND = "one two three four five"
+
+
 def run_benchmark(rig: LoopbackRig) -> dict[str, str]:
+    """Record every scenario first, then analyse: the recognizer's CPU load would otherwise starve
+    the audio callbacks (GIL) while the devices are still running."""
+    own = rig.speak_and_wait(SENTENCE)
+    talk = double_talk(rig)
+    cut = rig.speak_and_wait(SENTENCE, stop_after=1.2)
     out: dict[str, str] = {}
-    sentence = ("I looked at the failing test. The header parser reads one byte past the end "
-                "of the buffer, so the last field is garbage. I will run the suite again.")
-    t_say, _, t_done = rig.speak_and_wait(sentence)
+    out.update(own_speech(rig, *own))
+    out.update(talk())
+    out["dMel CPU per 200 ms block (ms)"] = f"{_dmel_cost_ms():.2f}"
+    out["AEC CPU per 200 ms block (ms)"] = f"{1000 * rig.tap.cpu / max(1, len(rig.tap.raw)):.1f}"
+    t_say, t_stop, t_done = cut
+    raw, t0 = rig.recording(t_say, t_done)
+    out["stop latency, stop() to last audio in the recording (ms)"] = (
+        f"{1000 * (sound_times(raw, t0)[-1] - t_stop):.0f}")
+    last = [e for e in rig.self_speech(t_say) if e.interrupted]
+    if last:
+        out["stop: last played words / unspoken"] = f"{last[-1].text!r} / {last[-1].unspoken[:40]!r}"
+    out["output underflows during the run"] = str(rig.speaker.underflows)
+    return out
+
+
+def own_speech(rig: LoopbackRig, t_say: float, _stop: float | None, t_done: float) -> dict[str, str]:
+    out = {}
     raw, t0 = rig.recording(t_say, t_done)
     clean, _ = rig.recording(t_say, t_done, cancelled=True)
-    heard = sound_times(raw, t0)
-    out["TTS latency, say() to first audio in the recording (ms)"] = f"{1000 * (heard[0] - t_say):.0f}"
+    out["TTS latency, say() to first audio in the recording (ms)"] = (
+        f"{1000 * (sound_times(raw, t0)[0] - t_say):.0f}")
     words = rig.self_speech(t_say)
     out["TTS latency, say() to first word at the DAC (ms)"] = f"{1000 * (words[0].t - t_say):.0f}"
     half = len(raw) // 2
-    out["ERLE on own speech, whole utterance (dB)"] = f"{erle_db(raw, clean):.1f}"
-    out["ERLE on own speech, second half (dB)"] = f"{erle_db(raw[half:], clean[half:]):.1f}"
-    raw_blocks = [(t, x) for t, x in rig.tap.raw if t_say - 0.2 < t < t_done]
-    with rig._lock:
-        clean_blocks = [(b.t, b.samples) for b in rig.blocks if t_say - 0.2 < b.t < t_done]
-    false_raw, asr_ms = recognize(raw_blocks)
-    false_clean, _ = recognize(clean_blocks)
+    out["ERLE on own speech, whole first utterance (dB)"] = f"{erle_db(raw, clean):.1f}"
+    out["ERLE on own speech, its second half (dB)"] = f"{erle_db(raw[half:], clean[half:]):.1f}"
+    false_raw, asr_ms = recognize(rig.blocks_between(t_say, t_done, cancelled=False))
+    false_clean, _ = recognize(rig.blocks_between(t_say, t_done, cancelled=True))
     count = lambda ws: len(" ".join(w.text for w in ws if w.final).split())  # noqa: E731
     out["false user words during self-speech, no AEC (baseline)"] = (
         f"{count(false_raw)}  {[w.text for w in false_raw if w.final]}")
     out["false user words during self-speech, with AEC"] = (
         f"{count(false_clean)}  {[w.text for w in false_clean if w.final]}")
     out["ASR CPU per 200 ms block (ms)"] = f"{asr_ms:.1f}"
-    out["dMel CPU per 200 ms block (ms)"] = f"{_dmel_cost_ms():.2f}"
-    out["AEC CPU per 200 ms block (ms)"] = f"{1000 * rig.tap.cpu / max(1, len(rig.tap.raw)):.1f}"
-    t_say, t_stop, t_done = rig.speak_and_wait(sentence, stop_after=1.2)
-    raw, t0 = rig.recording(t_say, t_done)
-    last = sound_times(raw, t0)
-    out["stop latency, stop() to last audio in the recording (ms)"] = f"{1000 * (last[-1] - t_stop):.0f}"
-    cut = [e for e in rig.self_speech(t_say) if e.interrupted]
-    if cut:
-        out["stop: last played words / unspoken"] = f"{cut[-1].text!r} / {cut[-1].unspoken[:40]!r}"
     return out
+
+
+def double_talk(rig: LoopbackRig):
+    """The user says a command alone (the recognizer adapts), then again over the companion.
+    Records now; returns the analysis to run later."""
+    start = time.monotonic()
+    time.sleep(rig.user.say(COMMAND) + 1.0)
+    mid = time.monotonic()
+    rig.speaker.say(SENTENCE)
+    time.sleep(1.0)
+    time.sleep(rig.user.say(COMMAND) + 0.5)
+    rig.speaker.stop()
+    time.sleep(0.8)
+    end = time.monotonic()
+
+    def analyse() -> dict[str, str]:
+        result = {}
+        for label, cancelled in (("no AEC", False), ("with AEC", True)):
+            words, _ = recognize(rig.blocks_between(start, end, cancelled))
+            alone = [w.text for w in words if w.final and w.t < mid]
+            over = [w.text for w in words if w.final and w.t >= mid]
+            result[f"user command alone / over own speech, {label}"] = f"{alone} / {over}"
+        return result
+
+    return analyse
 
 
 if __name__ == "__main__":

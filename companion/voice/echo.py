@@ -2,7 +2,8 @@
 
 `speexdsp` from PyPI does not build here (it needs system headers), so this is a numpy
 partitioned-block frequency-domain adaptive filter (PBFDAF, overlap-save, constrained gradient,
-normalized per-bin step) followed by a residual-echo suppressor that gates echo-only blocks.
+normalized per-bin step, a background/output filter pair against double talk) followed by a
+residual-echo suppressor that gates echo-only blocks.
 
 Both signals are sample-continuous streams with monotonic timestamps: the Speaker hands every
 output callback's samples (zeros included) with their DAC time to `add_reference`, AudioIn hands
@@ -42,7 +43,9 @@ class EchoCanceller:
         self._ring = np.zeros(RING, np.float32)
         self._written_to: int | None = None  # reference stream index one past its newest sample
         self._t0, self._i0 = 0.0, 0  # the reference stream's placement: index of time t0
-        self._w = np.zeros((PARTS, SUB + 1), np.complex128)  # filter partitions (rfft of 2*SUB)
+        self._w = np.zeros((PARTS, SUB + 1), np.complex128)  # background filter partitions (rfft)
+        self._w_out = self._w.copy()  # the filter whose output is used
+        self._bg_energy = self._out_energy = 0.0
         self._x = np.zeros((PARTS, SUB + 1), np.complex128)  # spectra of the recent input blocks
         self._x_prev = np.zeros(SUB, np.float64)
         self._power = np.full(SUB + 1, 1e-6)
@@ -95,7 +98,7 @@ class EchoCanceller:
             self._next_ref = start  # first block, or the mic stream jumped (overflow, mute)
         ref = self.reference(self._next_ref, len(mic))
         self._next_ref += len(mic)
-        if not ref.any() and not self._w.any():
+        if not ref.any() and not self._w_out.any() and not self._w.any():
             return mic.astype(np.float32)  # nothing played yet: nothing to cancel
         out = np.empty_like(mic)
         for i in range(0, len(mic), SUB):
@@ -107,15 +110,30 @@ class EchoCanceller:
         self._x_prev = x
         self._x = np.roll(self._x, 1, axis=0)
         self._x[0] = spectrum
-        echo_spec = (self._w * self._x).sum(axis=0)
-        echo = np.fft.irfft(echo_spec)[SUB:]
-        e = d - echo
+        echo_bg = np.fft.irfft((self._w * self._x).sum(axis=0))[SUB:]
+        echo = np.fft.irfft((self._w_out * self._x).sum(axis=0))[SUB:]
+        e_bg, e = d - echo_bg, d - echo
         active = np.mean(x * x) > ACTIVE
         if active:
-            self._adapt(e)
+            self._adapt(e_bg)
+            self._choose_filter(float(np.sum(e_bg * e_bg)), float(np.sum(e * e)))
         if self._suppress and active:
             e = self._suppress_residual(e, echo)
         return e
+
+    def _choose_filter(self, bg_energy: float, out_energy: float) -> None:
+        """Two filters (after Speex's MDF): the background one always adapts, the output one only
+        takes its coefficients while it does clearly better. When the user talks over the echo,
+        adaptation is pulled off course; the output filter keeps cancelling meanwhile, and a
+        background filter that has gone clearly worse is reset from it."""
+        self._bg_energy = 0.8 * self._bg_energy + 0.2 * bg_energy
+        self._out_energy = 0.8 * self._out_energy + 0.2 * out_energy
+        if self._bg_energy < 0.7 * self._out_energy:
+            self._w_out = self._w.copy()
+            self._out_energy = self._bg_energy
+        elif self._bg_energy > 4.0 * self._out_energy:
+            self._w = self._w_out.copy()
+            self._bg_energy = self._out_energy
 
     def _adapt(self, e: np.ndarray) -> None:
         now = (np.abs(self._x) ** 2).sum(axis=0) / PARTS

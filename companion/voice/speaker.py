@@ -71,11 +71,17 @@ class Speaker:
         self._stream = None
         self._latency = 0.0
         self._device_pos = 0  # samples handed to the device so far (audio callback only)
+        self._underflows = 0
         self._threads: list[threading.Thread] = []
 
     @property
     def text_only(self) -> bool:
         return self._stream is None or self._muted
+
+    @property
+    def underflows(self) -> int:
+        """Output underflows so far (the device played silence we did not send)."""
+        return self._underflows
 
     @property
     def speaking(self) -> bool:
@@ -211,6 +217,8 @@ class Speaker:
         # Audio thread: copy samples out and post what was played; all bookkeeping is the ledger's.
         first = self._device_pos
         self._device_pos += frames
+        if status.output_underflow:
+            self._underflows += 1
         self._played.put(("tick", self._clock(), frames,
                           time_info.outputBufferDacTime - time_info.currentTime,
                           bool(status.output_underflow)))
