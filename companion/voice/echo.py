@@ -14,10 +14,13 @@ stream is re-placed only when its timestamp disagrees with its sample count by m
 (a real discontinuity: an overflow, an underflow, a restart, or accumulated clock drift). The
 remaining offset (timestamp error, the acoustic path: ~0 ms on the virtual sink, a few ms on
 laptops) must lie within the filter: echoes from LOOKAHEAD early to 130 ms late are cancelled.
+When the filter has not been cancelling for a second of playback, a GCC-PHAT delay estimate
+(+-250 ms) re-places the reference and the filter starts over.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 
 import numpy as np
@@ -31,7 +34,19 @@ OVERSUBTRACT = 3.0  # residual-echo estimate safety factor
 FLOOR = 0.01  # -40 dB: the residual suppressor's deepest cut
 LEAK_RISE = 1.02  # per 12.5 ms block: how fast the leak estimate may grow back
 JUMP = 480  # 30 ms
+MAX_LAG = 4000  # 250 ms: how far the delay estimate searches either way
 ACTIVE = 1e-6  # mean-square reference level under which the filter does not adapt (silence)
+
+
+def estimate_lag(mic: np.ndarray, wide: np.ndarray) -> tuple[int, float]:
+    """Where `mic` best matches inside `wide` (GCC-PHAT): (offset into wide, correlation there)."""
+    n = 1 << int(np.ceil(np.log2(len(wide) + len(mic))))
+    cross = np.fft.rfft(wide, n) * np.conj(np.fft.rfft(mic, n))
+    cc = np.fft.irfft(cross / (np.abs(cross) + 1e-12), n)[:len(wide) - len(mic) + 1]
+    lag = int(np.argmax(cc))
+    seg = wide[lag:lag + len(mic)]
+    corr = float(np.dot(seg, mic) / (np.sqrt(np.dot(seg, seg) * np.dot(mic, mic)) + 1e-12))
+    return lag, corr
 
 
 class EchoCanceller:
@@ -52,6 +67,11 @@ class EchoCanceller:
         self._leak = 1.0
         self._gain = 1.0
         self._next_ref: int | None = None  # reference index the filter input continues from
+        self._history: collections.deque = collections.deque(maxlen=5)  # (ref index, mic block)
+        self._window_in = self._window_out = 0.0
+        self._window_blocks = 0
+        self.realignments = 0  # how often the delay estimate moved the reference
+        self._offset = 0  # samples the delay estimate added to the timestamp placement
 
     def add_reference(self, t: float, samples: np.ndarray) -> None:
         """The Speaker played `samples` (16 kHz float32) with the first one at DAC time `t`."""
@@ -91,19 +111,58 @@ class EchoCanceller:
         if len(mic) % SUB:
             raise ValueError(f"mic block of {len(mic)} samples is not a multiple of {SUB}")
         with self._lock:
-            start = None if self._written_to is None else self._index_at(t) + LOOKAHEAD
+            start = None if self._written_to is None else self._index_at(t) + LOOKAHEAD + self._offset
         if start is None:
             return mic.astype(np.float32)  # nothing played yet: nothing to cancel
         if self._next_ref is None or abs(start - self._next_ref) > JUMP:
             self._next_ref = start  # first block, or the mic stream jumped (overflow, mute)
+            self._history.clear()
         ref = self.reference(self._next_ref, len(mic))
+        self._history.append((self._next_ref - LOOKAHEAD, mic))
         self._next_ref += len(mic)
         if not ref.any() and not self._w_out.any() and not self._w.any():
             return mic.astype(np.float32)  # nothing played yet: nothing to cancel
         out = np.empty_like(mic)
         for i in range(0, len(mic), SUB):
             out[i:i + SUB] = self._filter_block(ref[i:i + SUB], mic[i:i + SUB])
+        self._check_alignment(float(np.sum(mic * mic)), float(np.sum(out * out)), ref.any())
         return out.astype(np.float32)
+
+    def _check_alignment(self, mic_energy: float, out_energy: float, active: bool) -> None:
+        """Re-place the reference by cross-correlation when the filter has not cancelled for a
+        while (ERLE < 6 dB over the last second of playback): the true echo delay moved outside
+        the filter (lost input samples, an output underflow, a different device)."""
+        if not active:
+            return
+        self._window_in += mic_energy
+        self._window_out += out_energy
+        self._window_blocks += 1
+        if self._window_blocks < len(self._history) or self._history.maxlen != len(self._history):
+            return
+        poor = self._window_out > 0.25 * self._window_in and self._window_in > 1e-3
+        self._window_in = self._window_out = 0.0
+        self._window_blocks = 0
+        if not poor:
+            return
+        first = self._history[0][0]
+        if any(idx != first + i * len(d) for i, (idx, d) in enumerate(self._history)):
+            return  # not one continuous stretch
+        mic = np.concatenate([d for _, d in self._history])
+        wide = self.reference(first - MAX_LAG, len(mic) + 2 * MAX_LAG)
+        lag, corr = estimate_lag(mic, wide)
+        # The mic's sample n echoes reference sample first + lead + n (lead > 0: the echo comes
+        # earlier than the timestamps say). The filter spans leads from LOOKAHEAD down to
+        # LOOKAHEAD - PARTS * SUB; a small margin keeps the tail of the path inside it.
+        lead = lag - MAX_LAG
+        covered = LOOKAHEAD - PARTS * SUB + 2 * SUB <= lead <= LOOKAHEAD - SUB // 4
+        if corr > 0.5 and not covered:
+            self._offset += lead
+            self._next_ref += lead
+            self._w[:] = 0.0
+            self._w_out[:] = 0.0
+            self._bg_energy = self._out_energy = 0.0
+            self._history.clear()
+            self.realignments += 1
 
     def _filter_block(self, x: np.ndarray, d: np.ndarray) -> np.ndarray:
         spectrum = np.fft.rfft(np.concatenate([self._x_prev, x]))

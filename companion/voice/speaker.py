@@ -265,12 +265,10 @@ class Speaker:
             kind = item[0] if item else ""
             if kind == "tick":
                 dac.tick(*item[1:])
-                continue
-            if kind == "out":
+            elif kind == "out":
                 if self._reference is not None:
                     self._reference(dac.time_of(item[1]), item[2])
-                continue
-            if kind == "play":
+            elif kind == "play":
                 _, first, seg, pos, n = item
                 t = dac.time_of(first)
                 while seg.reported < len(seg.words) and seg.words[seg.reported].end <= pos + n:
@@ -285,6 +283,8 @@ class Speaker:
                 start = heard[0][0] if heard else t
                 self._sink(SelfSpeech(start, t, " ".join(w for _, _, w in heard), True, unspoken))
                 heard, last_emit = [], self._clock()
+                continue
+            if not heard:
                 continue
             now = self._clock()
             ready = [h for h in heard if h[1] <= now]

@@ -168,7 +168,11 @@ def _raw_spans(text: str, marks: list[tuple[int, int, int, int]], n: int, sr: in
             spans.append(WordSpan(open_word[0], open_word[1], max(at, open_word[1])))
             open_word = None
         if kind == _EVENT_WORD:
-            open_word = (text[pos - 1:pos - 1 + length], at)
+            # The word runs to the next word event: espeak-ng sometimes reports two short words
+            # ("of the") as one event, and the text between events must not be lost.
+            following = [p for k, p, _, _ in marks if k == _EVENT_WORD and p > pos]
+            end = following[0] - 1 if following else len(text)
+            open_word = (text[pos - 1:end].strip() or text[pos - 1:pos - 1 + length], at)
     if open_word is not None:
         spans.append(WordSpan(open_word[0], open_word[1], n))
     return spans

@@ -69,3 +69,16 @@ def test_without_reference_the_mic_passes_unchanged():
 def test_blocks_must_be_whole_sub_blocks():
     with pytest.raises(ValueError, match="multiple of 200"):
         EchoCanceller().process(T0, np.zeros(300, np.float32))
+
+
+@pytest.mark.parametrize("delay_ms", [-60.0, 200.0])
+def test_an_echo_outside_the_filter_is_found_by_the_delay_estimate(speech, delay_ms):
+    far, _ = speech
+    far = np.concatenate([far, far])  # long enough to detect, re-place and re-converge
+    mic = _echo(far, delay_ms)
+    canceller = EchoCanceller(suppress=False)
+    canceller.add_reference(T0, far)
+    out = _run(canceller, mic)
+    assert canceller.realignments >= 1
+    late = slice(2 * len(far) // 3, None)
+    assert 10 * np.log10(np.sum(mic[late] ** 2) / np.sum(out[late] ** 2)) > 15.0
