@@ -8,7 +8,7 @@ segmentation), used only to commit words; turn-taking is never decided here (DES
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -204,6 +204,10 @@ def run_benchmark(rig: LoopbackRig) -> dict[str, str]:
     out: dict[str, str] = {}
     out.update(own_speech(rig, *own))
     out.update(talk())
+    for voice in ("en-us", "en-us+m3"):
+        accuracy, finals = asr_accuracy(voice)
+        out[f"ASR word accuracy, {len(PHRASES)} phrases, espeak-ng {voice}"] = (
+            f"{100 * accuracy:.0f}%  {finals}")
     out["dMel CPU per 200 ms block (ms)"] = f"{_dmel_cost_ms():.2f}"
     out["AEC CPU per 200 ms block (ms)"] = f"{1000 * rig.tap.cpu / max(1, len(rig.tap.raw)):.1f}"
     t_say, t_stop, t_done = cut
@@ -230,13 +234,45 @@ def own_speech(rig: LoopbackRig, t_say: float, _stop: float | None, t_done: floa
     out["ERLE on own speech, its second half (dB)"] = f"{erle_db(raw[half:], clean[half:]):.1f}"
     false_raw, asr_ms = recognize(rig.blocks_between(t_say, t_done, cancelled=False))
     false_clean, _ = recognize(rig.blocks_between(t_say, t_done, cancelled=True))
-    count = lambda ws: len(" ".join(w.text for w in ws if w.final).split())  # noqa: E731
+    count = lambda ws: len(" ".join(w.text for w in ws if w.final).split())
     out["false user words during self-speech, no AEC (baseline)"] = (
         f"{count(false_raw)}  {[w.text for w in false_raw if w.final]}")
     out["false user words during self-speech, with AEC"] = (
         f"{count(false_clean)}  {[w.text for w in false_clean if w.final]}")
     out["ASR CPU per 200 ms block (ms)"] = f"{asr_ms:.1f}"
     return out
+
+
+PHRASES = ["open the file", "run the tests", "stop talking please", "what time is it",
+           "show me the git diff", "one two three four five", "i think that is a good idea",
+           "hello world", "please stop", "read the error message"]
+
+
+def word_errors(ref: list[str], hyp: list[str]) -> int:
+    """Levenshtein distance between two word lists."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def asr_accuracy(voice: str) -> tuple[float, list[str]]:
+    """Word accuracy (1 - WER) of the streaming recognizer on PHRASES spoken by an espeak-ng
+    voice, each after a 0.6 s pause, after one warm-up phrase (cepstral-mean adaptation)."""
+    tts = EspeakVoice(voice=voice, rate=150)
+    gap = np.zeros(9600, np.float32)
+    parts = [gap, 0.3 * tts.synthesize("this is a warm up sentence").samples]
+    for phrase in PHRASES:
+        parts += [gap, 0.3 * tts.synthesize(phrase).samples]
+    x = np.concatenate(parts + [np.zeros(16000, np.float32)])
+    x = np.concatenate([x, np.zeros(-len(x) % 3200, np.float32)])
+    words, _ = recognize([(i / 16000, x[i:i + 3200]) for i in range(0, len(x), 3200)])
+    finals = [w.text for w in words if w.final][1:]
+    ref = " ".join(PHRASES).split()
+    errors = word_errors(ref, " ".join(finals).split())
+    return 1.0 - errors / len(ref), finals
 
 
 def double_talk(rig: LoopbackRig):

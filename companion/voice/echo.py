@@ -89,7 +89,7 @@ class EchoCanceller:
             self._written_to += len(samples)
 
     def _index_at(self, t: float) -> int:
-        return self._i0 + int(round((t - self._t0) * RATE))
+        return self._i0 + round((t - self._t0) * RATE)
 
     def _write(self, start: int, samples: np.ndarray) -> None:
         idx = (start + np.arange(len(samples))) % RING

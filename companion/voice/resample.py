@@ -37,7 +37,7 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
         raise ValueError(f"resample takes mono 1-D audio, got shape {x.shape}")
     if sr_in == sr_out or len(x) == 0:
         return x.copy()
-    n_out = int(round(len(x) * sr_out / sr_in))
+    n_out = round(len(x) * sr_out / sr_in)
     table = _kernel_table(round(0.95 * min(1.0, sr_out / sr_in), 6))
     taps = np.arange(-HALF_TAPS + 1, HALF_TAPS + 1)
     padded = np.concatenate([np.zeros(HALF_TAPS, np.float32), x, np.zeros(HALF_TAPS, np.float32)])

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
-_FENCE = re.compile(r"```.*?(```|$)", re.S)
+_FENCE = re.compile(r"```.*?(```|$)", re.DOTALL)
 _TRACEBACK = re.compile(
-    r"Traceback \(most recent call last\):.*?(?:\n(?![ \t])[^\n]*(?:Error|Exception)[^\n]*|$)", re.S)
-_FRAME_LINES = re.compile(r"(?:^[ \t]*(?:File \"[^\"]+\", line \d+|at [\w.$<>]+\([^)]*\))[^\n]*\n?)+", re.M)
-_URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
+    r"Traceback \(most recent call last\):.*?(?:\n(?![ \t])[^\n]*(?:Error|Exception)[^\n]*|$)", re.DOTALL)
+_FRAME_LINES = re.compile(r"(?:^[ \t]*(?:File \"[^\"]+\", line \d+|at [\w.$<>]+\([^)]*\))[^\n]*\n?)+", re.MULTILINE)
+_URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE)
 _PATH = re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?|\b[\w.@+-]+(?:/[\w.@+-]+)+/?|[A-Za-z]:\\(?:[\w. -]+\\)*[\w. -]+")
 _INLINE_CODE = re.compile(r"`([^`]+)`")
 _HEX = re.compile(r"\b0x[0-9a-fA-F]{5,}\b|\b[0-9a-f]{12,40}\b")

@@ -163,7 +163,7 @@ def _raw_spans(text: str, marks: list[tuple[int, int, int, int]], n: int, sr: in
     spans: list[WordSpan] = []
     open_word: tuple[str, int] | None = None
     for kind, pos, length, ms in marks:
-        at = min(n, int(round(ms * sr / 1000)))
+        at = min(n, round(ms * sr / 1000))
         if kind in (_EVENT_WORD, _EVENT_END, _EVENT_MSG_TERMINATED) and open_word is not None:
             spans.append(WordSpan(open_word[0], open_word[1], max(at, open_word[1])))
             open_word = None

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from companion.events import UserWords
-from companion.voice.bench import (COMMAND, AUDIBLE, LoopbackRig, envelope, erle_db, recognize,
-                                   sound_times)
+from companion.voice.bench import (
+    AUDIBLE,
+    COMMAND,
+    LoopbackRig,
+    envelope,
+    erle_db,
+    recognize,
+    sound_times,
+)
 from companion.voice.tts import EspeakVoice
 
 pytestmark = pytest.mark.headless

@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 
-from companion.streams.dmel import (BLOCK, DB_MAX, DB_MIN, LEVELS, N_MELS, DMelStream, dequantize,
-                                    dmel, mel_filterbank)
+from companion.streams.dmel import (
+    BLOCK,
+    DB_MAX,
+    DB_MIN,
+    LEVELS,
+    N_MELS,
+    DMelStream,
+    dequantize,
+    dmel,
+    mel_filterbank,
+)
 
 
 def _signal(seconds: float, seed: int = 0) -> np.ndarray:
@@ -42,7 +51,7 @@ def test_a_pure_tone_peaks_in_the_mel_bin_whose_centre_is_nearest():
     x = (0.5 * np.sin(2 * np.pi * f * np.arange(BLOCK) / 16000)).astype(np.float32)
     codes = DMelStream().push(x)
     fb = mel_filterbank()
-    expected = int(np.argmax(fb[int(round(f * 512 / 16000))]))
+    expected = int(np.argmax(fb[round(f * 512 / 16000)]))
     assert abs(int(np.argmax(codes[8])) - expected) <= 1
 
 

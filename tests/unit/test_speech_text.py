@@ -13,8 +13,8 @@ from companion.voice.speech_text import speakable, split_identifier
     ("See https://github.com/foo/bar/issues/12 for details.", "See a link for details."),
     ("Here:\n```python\ndef f(x):\n    return x+1\n```\nThat fixes it.",
      "Here: (code shown on screen). That fixes it."),
-    ("Traceback (most recent call last):\n  File \"a.py\", line 3, in <module>\n    f()\n"
-     "IndexError: list index out of range\nSo the index is off.",
+    (("Traceback (most recent call last):\n  File \"a.py\", line 3, in <module>\n    f()\n"
+      "IndexError: list index out of range\nSo the index is off."),
      "an error trace ending in index error. So the index is off."),
     ("Commit 3f2a9c1e8b7d4e is fine", "Commit a hash is fine"),
     ("x != y and a >= b", "x not equal to y and a at least b"),

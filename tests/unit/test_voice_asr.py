@@ -1,7 +1,6 @@
 """pocketsphinx streaming on synthesized speech: partials before finals, reliable phrases recognized."""
 
 import numpy as np
-import pytest
 
 from companion.events import AudioBlock, StreamState, UserWords
 from companion.voice.asr import SpeechRecognizer

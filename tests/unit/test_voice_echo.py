@@ -15,7 +15,7 @@ def speech():
     far = voice.synthesize("The test in parse header failed with an index error on line forty two. "
                            "I will run the whole suite again and tell you what changed.").samples
     near = EspeakVoice(voice="en-us+f3", pitch=70).synthesize("one two three four five").samples
-    pad = lambda x: np.concatenate([x, np.zeros(-len(x) % 3200, np.float32)])  # noqa: E731
+    pad = lambda x: np.concatenate([x, np.zeros(-len(x) % 3200, np.float32)])
     return pad(far), pad(near)
 
 
