@@ -8,7 +8,7 @@ the echo canceller's reference. The output stream stays open for the whole sessi
 opening one on PulseAudio stalls for up to 1.5 s.
 
 A word counts as played once its last audible sample reached the DAC (DAC time from the sample
-count, see _DacClock); a word cut in the middle is reported as unspoken. SelfSpeech text is
+count, see streams.audio.DacClock); a word cut in the middle is reported as unspoken. SelfSpeech text is
 the spoken form (after speech_text.speakable). Without an output device or TTS (or while muted) the
 Speaker is text-only: each phrase is emitted at once as SelfSpeech with t == t_end ("displayed").
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from companion.events import Event, SelfSpeech, StreamState
-from companion.streams.audio import SampleClock
+from companion.streams.audio import DacClock
 from companion.voice.speech_text import speakable
 from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
 
@@ -34,7 +34,6 @@ RATE = 16_000
 CALLBACK_FRAMES = 160  # 10 ms
 EMIT_EVERY = 0.2  # SelfSpeech granularity: one micro-turn
 MAX_PHRASE_WORDS = 12
-REALIGN = 0.004  # s: DAC timeline re-alignment threshold
 _BOUNDARY = re.compile(r"[.!?;:,](?=\s)")
 
 
@@ -252,7 +251,7 @@ class Speaker:
     # -- ledger thread ---------------------------------------------------------------------------
 
     def _ledger_loop(self) -> None:
-        dac = _DacClock(self._latency)
+        dac = DacClock(RATE, CALLBACK_FRAMES, self._latency)
         heard: list[tuple[float, float, str]] = []  # played words not yet reported
         last_emit = 0.0
         while True:
@@ -291,40 +290,3 @@ class Speaker:
             if ready and (now - last_emit >= EMIT_EVERY or len(ready) == len(heard) and not self.speaking):
                 self._sink(SelfSpeech(ready[0][0], ready[-1][1], " ".join(w for _, _, w in ready)))
                 heard, last_emit = heard[len(ready):], now
-
-
-class _DacClock:
-    """When each output sample reaches the DAC, on time.monotonic().
-
-    Per-callback times jitter by milliseconds (Python callbacks), which would chop the echo
-    canceller's reference into misaligned pieces; so, as for the mic, the device's sample count is
-    anchored by the earliest callback bound, plus the median latency PortAudio reports.
-    """
-
-    def __init__(self, fallback_latency: float) -> None:
-        self._clock = SampleClock(RATE, window=200)
-        self._lags: collections.deque[float] = collections.deque(maxlen=51)
-        self._frames = CALLBACK_FRAMES
-        self._lag = fallback_latency
-        self._base: float | None = None
-
-    def tick(self, now: float, frames: int, lag: float, underflow: bool) -> None:
-        if underflow:  # the device played zeros we did not send: re-anchor
-            self._clock.restart()
-            self._base = None
-        self._clock.callback(now, frames)
-        self._frames = frames
-        if 0.0 <= lag < 1.0:
-            self._lags.append(lag)
-            self._lag = float(np.median(self._lags))
-
-    def time_of(self, sample: int) -> float:
-        # callback k ran at c_k for samples [n_k, n_k + frames) and its first sample reaches the
-        # DAC at c_k + lag; the clock's bound is c_k - (n_k + frames) / RATE.
-        estimate = self._clock.time_of(sample) + self._frames / RATE + self._lag
-        # The timeline is latched and only re-aligned when the estimate moves by more than
-        # REALIGN: sub-millisecond wobble (the latency median, the anchor) would otherwise shift
-        # the echo reference by a sample here and there, which an adaptive filter cannot follow.
-        if self._base is None or abs(self._base + sample / RATE - estimate) > REALIGN:
-            self._base = estimate - sample / RATE
-        return self._base + sample / RATE
