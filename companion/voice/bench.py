@@ -44,6 +44,10 @@ class _Tap:
         return clean
 
 
+class InputStalled(RuntimeError):
+    """AudioIn delivered less audio than the time that passed (PulseAudio stalls under load)."""
+
+
 class UserVoice:
     """"The user" talking into the same sink through `paplay` (its own PulseAudio client, so not
     part of the Speaker's reference), with an espeak-ng voice unlike the companion's."""
@@ -119,7 +123,11 @@ class LoopbackRig:
             pairs = [(b.t, b.samples) for b in self.blocks] if cancelled else list(self.tap.raw)
         pairs = [(t, x) for t, x in pairs if t + 0.2 > start and t < end]
         if not pairs:
-            raise RuntimeError(f"no audio recorded between {start:.2f} and {end:.2f}")
+            raise InputStalled(f"no audio recorded between {start:.2f} and {end:.2f}")
+        gaps = [b[0] - a[0] for a, b in zip(pairs, pairs[1:]) if b[0] - a[0] > 0.25]
+        if gaps or pairs[0][0] > start + 0.2 or pairs[-1][0] < end - 0.6:
+            raise InputStalled(f"the input device stalled: {len(pairs) * 0.2:.1f} s of audio for "
+                               f"{end - start:.1f} s, gaps {[round(g, 2) for g in gaps]}")
         return np.concatenate([x for _, x in pairs]), pairs[0][0]
 
     def speak_and_wait(self, text: str, stop_after: float | None = None,

@@ -84,7 +84,8 @@ class Speaker:
 
     @property
     def speaking(self) -> bool:
-        return self._playing is not None or bool(self._ready) or bool(self._in_synthesis)
+        return (self._playing is not None or bool(self._ready) or bool(self._in_synthesis)
+                or bool(self._text.strip()))
 
     def start(self) -> None:
         """Load the voice and open the output stream; either failing gives text-only mode."""
@@ -286,7 +287,10 @@ class Speaker:
             if not heard:
                 continue
             now = self._clock()
-            ready = [h for h in heard if h[1] <= now]
+            # Words in playing order; a re-aligned DAC timeline can make a later word's end time
+            # earlier than its predecessor's, so take the finished prefix, never a subset.
+            done = next((i for i, h in enumerate(heard) if h[1] > now), len(heard))
+            ready = heard[:done]
             if ready and (now - last_emit >= EMIT_EVERY or len(ready) == len(heard) and not self.speaking):
                 self._sink(SelfSpeech(ready[0][0], ready[-1][1], " ".join(w for _, _, w in ready)))
                 heard, last_emit = heard[len(ready):], now

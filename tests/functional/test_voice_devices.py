@@ -108,12 +108,20 @@ def test_asr_partials_of_a_spoken_command_arrive_in_time(rig):
 
 def test_echo_canceller_removes_own_speech_and_its_false_words(rig):
     rig.speak_and_wait(LONG)  # converges (the filter persists, as in a session)
-    t_say, _, t_done = rig.speak_and_wait(LONG)
-    raw, _ = rig.recording(t_say, t_done)
+    for attempt in range(2):
+        t_say, _, t_done = rig.speak_and_wait(LONG)
+        try:
+            raw, _ = rig.recording(t_say, t_done)
+            break
+        except InputStalled:  # the environment lost input audio (seen on a loaded 2-core box)
+            if attempt:
+                raise
     clean, _ = rig.recording(t_say, t_done, cancelled=True)
+    assert envelope(raw).max() > AUDIBLE, (t_done - t_say, rig.self_speech(t_say), rig.events[-8:])
     # 35-80 dB on a quiet machine (a digital loopback); output underflows on a loaded machine
     # shift the echo by the silence they insert and cost ERLE until the filter re-locks.
-    assert erle_db(raw, clean) > 10.0
+    assert erle_db(raw, clean) > 10.0, (t_done - t_say, len(raw) / 16000, rig.speaker.underflows,
+                                        rig.canceller.realignments, rig.self_speech(t_say)[:3])
     baseline, _ = recognize(rig.blocks_between(t_say, t_done, cancelled=False))
     with_aec, _ = recognize(rig.blocks_between(t_say, t_done, cancelled=True))
     assert len([w for w in baseline if w.final]) >= 1  # without AEC its own voice is "heard"
