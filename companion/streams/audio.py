@@ -171,12 +171,15 @@ class AudioIn:
     def _open_device(self) -> bool:
         try:
             import sounddevice as sd
-
+        except OSError as exc:  # the PortAudio library itself is missing
+            self._state("unavailable", f"PortAudio is not available: {exc}")
+            return False
+        try:
             self._stream = sd.InputStream(
                 samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=CALLBACK_FRAMES,
                 device=self._device, callback=self._on_audio, finished_callback=self._on_finished)
             self._stream.start()
-        except (OSError, ValueError, RuntimeError) as exc:  # PortAudioError is an OSError
+        except (sd.PortAudioError, OSError, ValueError, RuntimeError) as exc:
             self._stream = None
             self._state("unavailable", f"no usable input device ({self._device or 'default'}): {exc}")
             return False
@@ -257,7 +260,7 @@ def read_wav_16k(path: str | Path) -> np.ndarray:
     except FileNotFoundError:
         raise ValueError(f"mic file {path} does not exist") from None
     except (wave.Error, EOFError) as exc:
-        raise ValueError(f"mic file {path} is not a PCM WAV file: {exc}") from None
+        raise ValueError(f"mic file {path} is not a PCM WAV file: {exc or 'truncated header'}") from None
     if width == 1:
         x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
     elif width == 2:

@@ -107,13 +107,16 @@ class Speaker:
     def _open_stream(self) -> None:
         try:
             import sounddevice as sd
-
+        except OSError as exc:  # the PortAudio library itself is missing
+            self._reason = f"PortAudio is not available: {exc}"
+            return
+        try:
             self._stream = sd.OutputStream(
                 samplerate=RATE, channels=1, dtype="float32", blocksize=CALLBACK_FRAMES,
                 latency="low", device=self._device, callback=self._on_audio)
             self._latency = float(self._stream.latency)
             self._stream.start()
-        except (OSError, ValueError, RuntimeError) as exc:  # PortAudioError is an OSError
+        except (sd.PortAudioError, OSError, ValueError, RuntimeError) as exc:
             self._stream = None
             self._reason = f"no usable output device ({self._device or 'default'}): {exc}"
             return
