@@ -8,6 +8,7 @@ echo-cancelled mic blocks; the functional tests use it too.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import tempfile
@@ -124,7 +125,7 @@ class LoopbackRig:
         pairs = [(t, x) for t, x in pairs if t + 0.2 > start and t < end]
         if not pairs:
             raise InputStalled(f"no audio recorded between {start:.2f} and {end:.2f}")
-        gaps = [b[0] - a[0] for a, b in zip(pairs, pairs[1:]) if b[0] - a[0] > 0.25]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(pairs) if b[0] - a[0] > 0.25]
         if gaps or pairs[0][0] > start + 0.2 or pairs[-1][0] < end - 0.6:
             raise InputStalled(f"the input device stalled: {len(pairs) * 0.2:.1f} s of audio for "
                                f"{end - start:.1f} s, gaps {[round(g, 2) for g in gaps]}")

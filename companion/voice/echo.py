@@ -14,7 +14,7 @@ stream is re-placed only when its timestamp disagrees with its sample count by m
 (a real discontinuity: an overflow, an underflow, a restart, or accumulated clock drift). The
 remaining offset (timestamp error, the acoustic path: ~0 ms on the virtual sink, a few ms on
 laptops) must lie within the filter: echoes from LOOKAHEAD early to 130 ms late are cancelled.
-When the filter has not been cancelling for 0.8 s of playback, a GCC-PHAT delay estimate
+When the filter has not been cancelling for 0.4 s of playback, a GCC-PHAT delay estimate
 (+-250 ms) re-places the reference if needed and restarts the filter from a one-tap estimate.
 """
 
@@ -67,11 +67,12 @@ class EchoCanceller:
         self._leak = 1.0
         self._gain = 1.0
         self._next_ref: int | None = None  # reference index the filter input continues from
-        self._history: collections.deque = collections.deque(maxlen=4)  # (ref index, mic block)
+        self._history: collections.deque = collections.deque(maxlen=2)  # (ref index, mic block)
         self._window_in = self._window_out = 0.0
         self._window_blocks = 0
         self.realignments = 0  # how often the delay estimate moved the reference
         self._offset = 0  # samples the delay estimate added to the timestamp placement
+        self._locked = False  # the filter has cancelled well at least once since its last restart
 
     def add_reference(self, t: float, samples: np.ndarray) -> None:
         """The Speaker played `samples` (16 kHz float32) with the first one at DAC time `t`."""
@@ -130,7 +131,7 @@ class EchoCanceller:
 
     def _check_alignment(self, mic_energy: float, out_energy: float, active: bool) -> None:
         """Estimate the echo delay by cross-correlation when the filter has not cancelled for a
-        while (ERLE < 6 dB over 0.8 s of playback: a fresh filter, or the true delay moved because
+        while (ERLE < 6 dB over 0.4 s of playback: a fresh filter, or the true delay moved because
         of lost input samples, an output underflow, a different device) and restart from it."""
         if not active:
             return
@@ -143,6 +144,7 @@ class EchoCanceller:
         self._window_in = self._window_out = 0.0
         self._window_blocks = 0
         if not poor:
+            self._locked = True
             return
         first = self._history[0][0]
         if any(idx != first + i * len(d) for i, (idx, d) in enumerate(self._history)):
@@ -163,17 +165,24 @@ class EchoCanceller:
             self._history.clear()
             self.realignments += 1
             lead = 0
+        tap = LOOKAHEAD - lead
+        if self._locked and abs(self._peak_tap() - tap) <= 2:
+            return  # a working filter where the echo is: poor ERLE here is the user talking
         # Restart both filters from the estimate, a single tap at the echo's delay: ~20 dB at
         # once on a short path, instead of seconds of adaptation from zero.
         seg = wide[lag:lag + len(mic)]
         gain = float(np.dot(seg, mic) / (np.dot(seg, seg) + 1e-12))
-        tap = LOOKAHEAD - lead
         taps = np.zeros(2 * SUB)
         taps[tap % SUB] = gain
         self._w[:] = 0.0
         self._w[tap // SUB] = np.fft.rfft(taps)
         self._w_out = self._w.copy()
         self._bg_energy = self._out_energy = 0.0
+        self._locked = False
+
+    def _peak_tap(self) -> int:
+        taps = np.fft.irfft(self._w_out, axis=1)[:, :SUB]
+        return int(np.argmax(np.abs(taps).ravel()))
 
     def _filter_block(self, x: np.ndarray, d: np.ndarray) -> np.ndarray:
         spectrum = np.fft.rfft(np.concatenate([self._x_prev, x]))

@@ -9,6 +9,7 @@ from companion.events import UserWords
 from companion.voice.bench import (
     AUDIBLE,
     COMMAND,
+    InputStalled,
     LoopbackRig,
     envelope,
     erle_db,
