@@ -1,0 +1,299 @@
+"""Speaker: speaks the model's text as it streams in, stops mid-word, and reports what was heard.
+
+Three threads: `say()` appends text; a synthesis thread cuts it into phrases (at punctuation, at
+12 words, or when the text pauses and the queued audio is about to run dry) and synthesizes them
+ahead; the sounddevice callback (10 ms blocks, so `stop()` takes effect within one block) copies
+samples out and posts what it played with the device's sample count; a ledger thread turns that into SelfSpeech events and into
+the echo canceller's reference. The output stream stays open for the whole session because
+opening one on PulseAudio stalls for up to 1.5 s.
+
+A word counts as played once its last audible sample reached the DAC (DAC time from the sample
+count, see streams.audio.DacClock); a word cut in the middle is reported as unspoken. SelfSpeech text is
+the spoken form (after speech_text.speakable). Without an output device or TTS (or while muted) the
+Speaker is text-only: each phrase is emitted at once as SelfSpeech with t == t_end ("displayed").
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from companion.events import Event, SelfSpeech, StreamState
+from companion.streams.audio import DacClock
+from companion.voice.speech_text import speakable
+from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
+
+RATE = 16_000
+CALLBACK_FRAMES = 160  # 10 ms
+EMIT_EVERY = 0.2  # SelfSpeech granularity: one micro-turn
+MAX_PHRASE_WORDS = 12
+_BOUNDARY = re.compile(r"[.!?;:,](?=\s)")
+
+
+@dataclass(eq=False)
+class _Segment:
+    text: str
+    samples: np.ndarray
+    words: tuple[WordSpan, ...]
+    pos: int = 0  # samples handed to the device (written by the audio callback only)
+    reported: int = 0  # words already turned into SelfSpeech (ledger thread only)
+
+
+class Speaker:
+    """Plays speech text through the default (or given) output device; see the module docstring."""
+
+    def __init__(self, sink: Callable[[Event], None], *, voice: EspeakVoice | None = None,
+                 device: int | str | None = None,
+                 reference: Callable[[float, np.ndarray], None] | None = None,
+                 phrase_wait: float = 0.12, clock: Callable[[], float] = time.monotonic) -> None:
+        self._sink, self._device, self._reference, self._clock = sink, device, reference, clock
+        self._phrase_wait = phrase_wait
+        self._voice, self._reason = voice, ""
+        self._lock = threading.Condition()
+        self._text = ""
+        self._last_say = 0.0
+        self._in_synthesis = ""
+        self._ready: collections.deque[_Segment] = collections.deque()
+        self._playing: _Segment | None = None
+        self._cut_requested = False
+        self._cut_unspoken = ""
+        self._played: queue.SimpleQueue = queue.SimpleQueue()
+        self._muted = False
+        self._closing = False
+        self._stream = None
+        self._latency = 0.0
+        self._device_pos = 0  # samples handed to the device so far (audio callback only)
+        self._underflows = 0
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def text_only(self) -> bool:
+        return self._stream is None or self._muted
+
+    @property
+    def underflows(self) -> int:
+        """Output underflows so far (the device played silence we did not send)."""
+        return self._underflows
+
+    @property
+    def speaking(self) -> bool:
+        return (self._playing is not None or bool(self._ready) or bool(self._in_synthesis)
+                or bool(self._text.strip()))
+
+    def start(self) -> None:
+        """Load the voice and open the output stream; either failing gives text-only mode."""
+        if self._voice is None:
+            try:
+                self._voice = EspeakVoice(sample_rate=RATE)
+            except TTSUnavailable as exc:
+                self._reason = str(exc)
+        if self._voice is not None:
+            self._open_stream()
+        if self._stream is None:
+            self._sink(StreamState(self._clock(), "speaker", "unavailable",
+                                   f"text-only: {self._reason}"))
+        for target, name in ((self._synthesize_loop, "speaker-tts"), (self._ledger_loop, "speaker-ledger")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _open_stream(self) -> None:
+        try:
+            import sounddevice as sd
+        except OSError as exc:  # the PortAudio library itself is missing
+            self._reason = f"PortAudio is not available: {exc}"
+            return
+        try:
+            self._stream = sd.OutputStream(
+                samplerate=RATE, channels=1, dtype="float32", blocksize=CALLBACK_FRAMES,
+                latency="low", device=self._device, callback=self._on_audio)
+            self._latency = float(self._stream.latency)
+            self._stream.start()
+        except (sd.PortAudioError, OSError, ValueError, RuntimeError) as exc:
+            self._stream = None
+            self._reason = f"no usable output device ({self._device or 'default'}): {exc}"
+            return
+        self._sink(StreamState(self._clock(), "speaker", "live", "espeak-ng voice, 16 kHz"))
+
+    def say(self, fragment: str) -> None:
+        """Queue more of what the model is saying (any granularity: words, phrases, sentences)."""
+        with self._lock:
+            self._text += fragment
+            self._last_say = self._clock()
+            self._lock.notify_all()
+
+    def stop(self) -> None:
+        """Silence now (the next 10 ms callback plays zeros) and drop everything queued."""
+        with self._lock:
+            queued = [self._in_synthesis] + [s.text for s in self._ready] + [self._text]
+            unspoken = " ".join(q.strip() for q in queued if q.strip())
+            self._ready.clear()
+            self._text = self._in_synthesis = ""
+            self._lock.notify_all()
+            if self._playing is not None and not self.text_only:
+                self._cut_unspoken = unspoken
+                self._cut_requested = True
+                return
+        if unspoken:
+            now = self._clock()
+            self._sink(SelfSpeech(now, now, "", interrupted=True, unspoken=speakable(unspoken)))
+
+    def mute(self) -> None:
+        """Stop playing and switch to text-only until unmute()."""
+        self.stop()
+        self._muted = True
+        self._sink(StreamState(self._clock(), "speaker", "paused", "muted: speech shown as text"))
+
+    def unmute(self) -> None:
+        self._muted = False
+        live = self._stream is not None
+        self._sink(StreamState(self._clock(), "speaker", "live" if live else "unavailable",
+                               "" if live else f"text-only: {self._reason}"))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            self._lock.notify_all()
+        self._played.put(None)
+        if self._stream is not None:
+            self._stream.close(ignore_errors=True)
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        self._sink(StreamState(self._clock(), "speaker", "stopped", "closed"))
+
+    # -- synthesis thread ------------------------------------------------------------------------
+
+    def _next_phrase(self) -> str | None:
+        """Called with the lock held: the next phrase to synthesize, or None to keep waiting."""
+        text = self._text
+        if not text.strip():
+            return None
+        boundary = _BOUNDARY.search(text)
+        if boundary:
+            cut = boundary.end()
+        elif len(text.split()) > MAX_PHRASE_WORDS:
+            cut = text.rstrip().rfind(" ")
+        elif (self._clock() - self._last_say >= self._phrase_wait and self._queued_seconds() < 0.4):
+            cut = len(text)
+        else:
+            return None
+        self._text = text[cut:]
+        return text[:cut].strip()
+
+    def _queued_seconds(self) -> float:
+        playing = self._playing
+        left = len(playing.samples) - playing.pos if playing is not None else 0
+        return (left + sum(len(s.samples) for s in self._ready)) / RATE
+
+    def _synthesize_loop(self) -> None:
+        while True:
+            with self._lock:
+                phrase = None
+                while not self._closing and (phrase := self._next_phrase()) is None:
+                    self._lock.wait(timeout=0.02)
+                if self._closing:
+                    return
+                self._in_synthesis = phrase
+            spoken = speakable(phrase)
+            if self.text_only:
+                now = self._clock()
+                self._sink(SelfSpeech(now, now, spoken))
+                with self._lock:
+                    self._in_synthesis = ""
+                continue
+            synthesis = self._voice.synthesize(spoken)
+            with self._lock:
+                if self._in_synthesis == phrase:  # else stop() dropped it while we synthesized
+                    self._ready.append(_Segment(spoken, synthesis.samples, synthesis.words))
+                self._in_synthesis = ""
+
+    # -- audio callback --------------------------------------------------------------------------
+
+    def _on_audio(self, outdata, frames, time_info, status) -> None:
+        # Audio thread: copy samples out and post what was played; all bookkeeping is the ledger's.
+        first = self._device_pos
+        self._device_pos += frames
+        if status.output_underflow:
+            self._underflows += 1
+        self._played.put(("tick", self._clock(), frames,
+                          time_info.outputBufferDacTime - time_info.currentTime,
+                          bool(status.output_underflow)))
+        out = outdata[:, 0]
+        out[:] = 0.0
+        if self._cut_requested:
+            self._cut_requested = False
+            self._played.put(("cut", first, self._playing))
+            self._playing = None
+        self._fill(out, first, frames)
+        # The echo reference is the whole output stream, silence included, so that it stays
+        # sample-continuous (see echo.py).
+        self._played.put(("out", first, out.copy()))
+
+    def _fill(self, out: np.ndarray, first: int, frames: int) -> None:
+        filled = 0
+        while filled < frames and not self._muted:
+            seg = self._playing
+            if seg is None:
+                if not self._ready:
+                    break
+                seg = self._playing = self._ready.popleft()
+            n = min(frames - filled, len(seg.samples) - seg.pos)
+            out[filled:filled + n] = seg.samples[seg.pos:seg.pos + n]
+            self._played.put(("play", first + filled, seg, seg.pos, n))
+            seg.pos += n
+            filled += n
+            if seg.pos >= len(seg.samples):
+                self._playing = None
+
+    # -- ledger thread ---------------------------------------------------------------------------
+
+    def _ledger_loop(self) -> None:
+        dac = DacClock(RATE, CALLBACK_FRAMES, self._latency)
+        heard: list[tuple[float, float, str]] = []  # played words not yet reported
+        last_emit = 0.0
+        while True:
+            try:
+                item = self._played.get(timeout=0.02)
+            except queue.Empty:
+                item = ()
+            if item is None:
+                return
+            kind = item[0] if item else ""
+            if kind == "tick":
+                dac.tick(*item[1:])
+            elif kind == "out":
+                if self._reference is not None:
+                    self._reference(dac.time_of(item[1]), item[2])
+            elif kind == "play":
+                _, first, seg, pos, n = item
+                t = dac.time_of(first)
+                while seg.reported < len(seg.words) and seg.words[seg.reported].end <= pos + n:
+                    w = seg.words[seg.reported]
+                    heard.append((t + (w.start - pos) / RATE, t + (w.end - pos) / RATE, w.text))
+                    seg.reported += 1
+            elif kind == "cut":
+                _, first, seg = item
+                t = dac.time_of(first)
+                rest = [w.text for w in seg.words[seg.reported:]] if seg is not None else []
+                unspoken = " ".join(rest + ([self._cut_unspoken] if self._cut_unspoken else []))
+                start = heard[0][0] if heard else t
+                self._sink(SelfSpeech(start, t, " ".join(w for _, _, w in heard), True, unspoken))
+                heard, last_emit = [], self._clock()
+                continue
+            if not heard:
+                continue
+            now = self._clock()
+            # Words in playing order; a re-aligned DAC timeline can make a later word's end time
+            # earlier than its predecessor's, so take the finished prefix, never a subset.
+            done = next((i for i, h in enumerate(heard) if h[1] > now), len(heard))
+            ready = heard[:done]
+            if ready and (now - last_emit >= EMIT_EVERY or len(ready) == len(heard) and not self.speaking):
+                self._sink(SelfSpeech(ready[0][0], ready[-1][1], " ".join(w for _, _, w in ready)))
+                heard, last_emit = heard[len(ready):], now
