@@ -6,7 +6,9 @@ StreamState and the others keep working. The runtime only calls the methods here
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,6 +32,10 @@ class Perception:
         self.options = options
         self._emit = emit
         self.files = self.screen = self.audio = self.asr = self.speaker = self.echo = None
+        self._asr_blocks: deque[AudioBlock] = deque(maxlen=5)
+        self._asr_ready = threading.Condition()
+        self._asr_thread: threading.Thread | None = None
+        self._closing = False
 
     def _unavailable(self, stream: str, reason: str) -> None:
         self._emit(StreamState(time.monotonic(), stream, "unavailable", reason))
@@ -62,8 +68,10 @@ class Perception:
             if opts.asr:
                 from companion.voice.asr import SpeechRecognizer
                 self.asr = SpeechRecognizer(self._emit)
-                if not self.asr.available:
-                    self._unavailable("asr", "speech recognition unavailable (pocketsphinx)")
+                if self.asr.available:
+                    self._asr_thread = threading.Thread(target=self._recognize, name="asr",
+                                                        daemon=True)
+                    self._asr_thread.start()
             self.audio = AudioIn(self._emit, mic_file=opts.mic_file, echo=self.echo)
             self.audio.start()
         else:
@@ -72,7 +80,7 @@ class Perception:
     def _start_voice(self, rules) -> None:
         from companion.voice.echo import EchoCanceller
         from companion.voice.speaker import Speaker
-        from companion.voice.tts import EspeakVoice, TTSError
+        from companion.voice.tts import EspeakVoice, TTSUnavailable
         voice_rules = getattr(rules, "voice", None)
         voice = None
         try:
@@ -80,7 +88,7 @@ class Perception:
             if voice_rules is not None:
                 kwargs = {"voice": voice_rules.voice, "rate": voice_rules.rate}
             voice = EspeakVoice(**{k: v for k, v in kwargs.items() if v is not None})
-        except TTSError as exc:
+        except (TTSUnavailable, ValueError) as exc:
             self._unavailable("speaker", f"no voice: {exc}; text only")
         self.echo = EchoCanceller()
         self.speaker = Speaker(self._emit, voice=voice, reference=self.echo.add_reference)
@@ -89,8 +97,21 @@ class Perception:
             self.speaker.mute()
 
     def hear(self, block: AudioBlock) -> None:
-        """Called on the audio thread for every block: recognition runs there too."""
+        """Called on the audio thread for every block; recognition (~45 ms a block) runs on its
+        own thread so it never holds up the audio path. A backlog keeps only the newest second."""
         if self.asr is not None and self.asr.available:
+            with self._asr_ready:
+                self._asr_blocks.append(block)
+                self._asr_ready.notify()
+
+    def _recognize(self) -> None:
+        while True:
+            with self._asr_ready:
+                while not self._asr_blocks and not self._closing:
+                    self._asr_ready.wait()
+                if self._closing:
+                    return
+                block = self._asr_blocks.popleft()
             self.asr.feed(block)
 
     def say(self, text: str) -> None:
@@ -113,7 +134,11 @@ class Perception:
         for part in (self.audio, self.screen, self.files):
             if part is not None:
                 part.stop()
-        if self.asr is not None and self.asr.available:
+        with self._asr_ready:
+            self._closing = True
+            self._asr_ready.notify()
+        if self._asr_thread is not None:
+            self._asr_thread.join(timeout=2)
             self.asr.flush()
         if self.speaker is not None:
             self.speaker.close()
