@@ -54,7 +54,7 @@ class Perception:
             if screen is not None:
                 kwargs = {"fps": screen.fps, "monitor": screen.monitor,
                           "region": screen.region, "exclude_regions": screen.exclude_regions,
-                          "exclude_titles": screen.exclude_titles}
+                          "exclude_titles": screen.exclude_windows}
             self.screen = ScreenWatch(self._emit, **{k: v for k, v in kwargs.items() if v is not None})
             self.screen.start()
         else:
