@@ -2,7 +2,7 @@
 /open_session), kept apart from the aiohttp plumbing in server.py.
 
 Extensions beyond SGLang (docs/server-api.md): `input_embeds_positions` (partial embedding
-replacement), `session_params.pin`, `open_session.window_tokens`, and meta_info's
+replacement), `features` (dMel rows and screen tiles for the interaction model's front-end), `session_params.pin`, `open_session.window_tokens`, and meta_info's
 `kv_tokens` / `evicted_tokens`.
 """
 
@@ -15,9 +15,10 @@ from typing import Any
 import torch
 
 from model_server.core import Req, RequestError, SamplingParams
+from model_server.features import FeatureError, feature_embeds
 from model_server.loader import LoadedModel
 
-GENERATE_FIELDS = {"text", "input_ids", "input_embeds", "input_embeds_positions",
+GENERATE_FIELDS = {"text", "input_ids", "input_embeds", "input_embeds_positions", "features",
                    "sampling_params", "session_params", "stream", "rid", "return_logprob",
                    "logprob_start_len", "top_logprobs_num", "return_text_in_logprobs"}
 SESSION_FIELDS = {"id", "rid", "offset", "replace", "drop_previous_output", "pin"}
@@ -128,6 +129,15 @@ def parse_generate(body: Any, model: LoadedModel) -> tuple[Req, bool]:
                 raise bad(f"input_embeds_positions must list {len(embeds)} distinct indices in "
                           f"[0, {len(ids)})")
             embed_positions = tuple(positions)
+        if body.get("features") is not None:
+            if has_embeds:
+                raise bad("send either features or input_embeds, not both")
+            try:
+                embed_positions, embeds = feature_embeds(body["features"], ids, model.frontend)
+            except FeatureError as e:
+                raise bad(str(e)) from None
+            if not embed_positions:
+                embeds = None
     else:  # SGLang's form: the vectors are the whole input, one per position
         if positions is not None:
             raise bad("input_embeds_positions needs input_ids or text")

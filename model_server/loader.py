@@ -31,6 +31,7 @@ class LoadedModel:
     dtype: torch.dtype
     device: torch.device
     path: Path
+    frontend: tuple | None = None  # (InteractionFrontend, placeholder ids) for feature models
 
     def encode(self, text: str) -> list[int]:
         if self.tokenizer is None:
@@ -137,4 +138,8 @@ def load_model(model: str, device: str = "cpu", dtype: str | None = None) -> Loa
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    return LoadedModel(cfg, weights, tokenizer, torch_dtype, torch.device(device), model_dir)
+    from model_server.features import load_frontend
+
+    frontend = load_frontend(model_dir, tokenizer, torch_dtype, torch.device(device))
+    return LoadedModel(cfg, weights, tokenizer, torch_dtype, torch.device(device), model_dir,
+                       frontend)

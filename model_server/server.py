@@ -133,6 +133,7 @@ async def model_info(request: web.Request) -> web.Response:
         "is_generation": True, "architecture": cfg.family, "vocab_size": cfg.vocab_size,
         "hidden_size": cfg.hidden_size, "eos_token_ids": list(cfg.eos_token_ids),
         "dtype": str(model.dtype).removeprefix("torch."),
+        "accepts_features": model.frontend is not None,
     })
 
 
