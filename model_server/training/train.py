@@ -1,0 +1,174 @@
+"""Train the embedded interaction model on generated sessions, on CPU, within a time budget.
+
+    python -m model_server.training.train --out model_server/weights/embedded --minutes 15
+
+Writes config.json + model.safetensors (Hugging Face Qwen2 format), tokenizer.json,
+frontend.json + frontend.safetensors and training.json (seeds, steps, losses, git commit).
+`python -m model_server.training.evaluate` then adds the evaluation and TRAINING.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model_server.models.interaction import FrontendConfig, InteractionFrontend, embed_features
+from model_server.training.data import Example, corpus_texts, example_for
+from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
+from model_server.training.tokenizer import save_tokenizer, special_ids, train_tokenizer
+
+
+class InteractionModel(torch.nn.Module):
+    """Decoder plus front-end, trained together (encoder-free early fusion)."""
+
+    def __init__(self, decoder: Qwen2ForTraining, frontend: InteractionFrontend, special: dict[str, int]):
+        super().__init__()
+        self.decoder = decoder
+        self.frontend = frontend
+        self.special = special
+
+    def logits(self, ids: torch.Tensor, audio: np.ndarray, patches: np.ndarray, patch_xy: np.ndarray
+               ) -> torch.Tensor:
+        """(B, T) ids with their placeholders' features in order -> (B, T, vocab) logits."""
+        embeds = self.decoder.model.embed_tokens(ids)
+        pos, rows = embed_features(self.frontend, ids, audio, (patches, patch_xy), self.special)
+        flat = embeds.reshape(-1, embeds.shape[-1]).index_copy(0, pos, rows.to(embeds.dtype))
+        return self.decoder(inputs_embeds=flat.view_as(embeds))
+
+
+def collate(examples: list[Example], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+    length = max(len(e) for e in examples)
+    ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
+    target = torch.zeros((len(examples), length), dtype=torch.bool)
+    for row, e in enumerate(examples):
+        ids[row, :len(e)] = torch.from_numpy(e.ids)
+        target[row, :len(e)] = torch.from_numpy(e.is_target)
+    audio = np.concatenate([e.audio for e in examples])
+    patches = np.concatenate([e.patches for e in examples])
+    xy = np.concatenate([e.patch_xy for e in examples])
+    return ids, target, audio, patches, xy
+
+
+def output_loss(logits: torch.Tensor, ids: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on output tokens only: position i predicts token i+1 where i+1 is a target."""
+    mask = target[:, 1:]
+    return torch.nn.functional.cross_entropy(logits[:, :-1][mask].float(), ids[:, 1:][mask])
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def build(args: argparse.Namespace, vocab_size: int, special: dict[str, int]) -> InteractionModel:
+    config = Qwen2Config(vocab_size=vocab_size, hidden_size=args.hidden, intermediate_size=args.intermediate,
+                         num_hidden_layers=args.layers, num_attention_heads=args.heads,
+                         num_key_value_heads=args.kv_heads, max_position_embeddings=args.context,
+                         eos_token_id=special["<|end|>"])
+    frontend = InteractionFrontend(FrontendConfig(hidden_size=args.hidden, audio_inner=128, stage2=32))
+    return InteractionModel(Qwen2ForTraining(config), frontend, special)
+
+
+def lr_at(step: int, progress: float, args: argparse.Namespace) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train(args: argparse.Namespace) -> dict:
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    started = time.monotonic()
+    tokenizer = train_tokenizer(corpus_texts(args.seed, args.tokenizer_sessions), args.vocab)
+    save_tokenizer(tokenizer, out, args.context)
+    special = special_ids(tokenizer)
+    model = build(args, tokenizer.get_vocab_size(), special)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"tokenizer {tokenizer.get_vocab_size()} ids in {time.monotonic() - started:.0f}s; "
+          f"model {n_params / 1e6:.2f}M parameters", flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    budget = args.minutes * 60.0
+    t0 = time.monotonic()
+    losses: list[tuple[int, float]] = []
+    step, index, running = 0, 0, []
+    while (args.steps and step < args.steps) or (not args.steps and time.monotonic() - t0 < budget):
+        progress = step / args.steps if args.steps else (time.monotonic() - t0) / budget
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, progress, args)
+        batch = [example_for(args.seed, index + i, tokenizer, args.seq_len) for i in range(args.batch)]
+        index += args.batch
+        ids, target, audio, patches, xy = collate(batch, special["<|end|>"])
+        loss = output_loss(model.logits(ids, audio, patches, xy), ids, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        running.append(loss.item())
+        step += 1
+        if step % args.log_every == 0:
+            mean = sum(running) / len(running)
+            losses.append((step, round(mean, 4)))
+            running = []
+            print(f"step {step} loss {mean:.4f} lr {opt.param_groups[0]['lr']:.2e} "
+                  f"elapsed {time.monotonic() - t0:.0f}s", flush=True)
+    model.decoder.save(out)
+    model.frontend.save(out)
+    meta = {
+        "data_seed": args.seed, "steps": step, "examples": index, "seq_len": args.seq_len,
+        "batch": args.batch, "tokens_seen": index * args.seq_len, "lr": args.lr,
+        "train_seconds": round(time.monotonic() - t0, 1), "threads": args.threads,
+        "parameters": {"decoder": sum(p.numel() for p in model.decoder.parameters()),
+                       "frontend": sum(p.numel() for p in model.frontend.parameters())},
+        "final_loss": losses[-1][1] if losses else None, "loss_curve": losses, "git_commit": git_commit(),
+        "command": " ".join(["python -m model_server.training.train"] + sys.argv[1:]),
+    }
+    (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="directory for the weights")
+    p.add_argument("--minutes", type=float, default=15.0, help="training time budget")
+    p.add_argument("--steps", type=int, default=0, help="train exactly this many steps (overrides --minutes)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vocab", type=int, default=4096)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--intermediate", type=int, default=704)
+    p.add_argument("--layers", type=int, default=6)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--context", type=int, default=4096, help="max_position_embeddings")
+    p.add_argument("--seq-len", type=int, default=2048)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=30)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tokenizer-sessions", type=int, default=300)
+    p.add_argument("--log-every", type=int, default=10)
+    args = p.parse_args(argv)
+    if args.seq_len > args.context:
+        p.error(f"--seq-len {args.seq_len} is over --context {args.context}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    meta = train(parse_args(argv))
+    print(json.dumps({k: v for k, v in meta.items() if k != "loss_curve"}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
