@@ -16,6 +16,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+KV = tuple[torch.Tensor, torch.Tensor]  # one layer's keys and values, (batch, kv_heads, length, head_dim)
+
 
 @dataclass(frozen=True, slots=True)
 class Qwen2Config:
@@ -88,7 +90,8 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(c.hidden_size, c.num_key_value_heads * c.head_dim, bias=True)
         self.o_proj = nn.Linear(c.num_attention_heads * c.head_dim, c.hidden_size, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                past: KV | None = None) -> tuple[torch.Tensor, KV]:
         b, t, _ = x.shape
         c = self.c
         q = self.q_proj(x).view(b, t, c.num_attention_heads, c.head_dim).transpose(1, 2)
@@ -97,11 +100,17 @@ class Attention(nn.Module):
         cos, sin = cos.to(q.dtype), sin.to(q.dtype)
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
+        if past is not None:
+            k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
         repeat = c.num_attention_heads // c.num_key_value_heads
-        k = k.repeat_interleave(repeat, dim=1)
-        v = v.repeat_interleave(repeat, dim=1)
-        out = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
+        kr, vr = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
+        if past is None:
+            out = nn.functional.scaled_dot_product_attention(q, kr, vr, is_causal=True)
+        else:  # new queries sit at the end: query i sees every cached key and new keys 0..i
+            start = k.shape[2] - t
+            mask = torch.ones(t, k.shape[2], dtype=torch.bool, device=x.device).tril(diagonal=start)
+            out = nn.functional.scaled_dot_product_attention(q, kr, vr, attn_mask=mask)
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, -1)), (k, v)
 
 
 class MLP(nn.Module):
@@ -123,9 +132,11 @@ class DecoderLayer(nn.Module):
         self.input_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                past: KV | None = None) -> tuple[torch.Tensor, KV]:
+        attn, kv = self.self_attn(self.input_layernorm(x), cos, sin, past)
+        x = x + attn
+        return x + self.mlp(self.post_attention_layernorm(x)), kv
 
 
 class Qwen2Body(nn.Module):
@@ -156,8 +167,23 @@ class Qwen2ForTraining(nn.Module):
         cos, sin = rope_tables(self.config, inputs_embeds.shape[1], inputs_embeds.device)
         x = inputs_embeds
         for layer in self.model.layers:
-            x = layer(x, cos, sin)
+            x, _ = layer(x, cos, sin)
         return self.model.norm(x)
+
+    def extend(self, inputs_embeds: torch.Tensor, cache: list[KV] | None = None
+               ) -> tuple[torch.Tensor, list[KV]]:
+        """Append (1, t, hidden) embeddings to a per-layer KV cache; logits for the new positions.
+
+        Evaluation and the latency benchmark use it; the serving engine has its own paged cache.
+        """
+        start = cache[0][0].shape[2] if cache else 0
+        cos, sin = rope_tables(self.config, start + inputs_embeds.shape[1], inputs_embeds.device)
+        cos, sin = cos[start:], sin[start:]
+        x, new_cache = inputs_embeds, []
+        for i, layer in enumerate(self.model.layers):
+            x, kv = layer(x, cos, sin, cache[i] if cache else None)
+            new_cache.append(kv)
+        return self.model.norm(x) @ self.model.embed_tokens.weight.T, new_cache
 
     def forward(self, input_ids: torch.Tensor | None = None,
                 inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:

@@ -23,7 +23,7 @@ import torch
 from model_server.models.interaction import FrontendConfig, InteractionFrontend, embed_features
 from model_server.training.data import Example, corpus_texts, example_for
 from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
-from model_server.training.tokenizer import save_tokenizer, special_ids, train_tokenizer
+from model_server.training.tokenizer import load_tokenizer, save_tokenizer, special_ids, train_tokenizer
 
 
 class InteractionModel(torch.nn.Module):
@@ -91,10 +91,16 @@ def train(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     started = time.monotonic()
-    tokenizer = train_tokenizer(corpus_texts(args.seed, args.tokenizer_sessions), args.vocab)
+    if args.init:  # continue training a saved model: its tokenizer, decoder and front-end
+        tokenizer = load_tokenizer(Path(args.init))
+        special = special_ids(tokenizer)
+        model = InteractionModel(Qwen2ForTraining.load(args.init).train(),
+                                 InteractionFrontend.load(args.init).train(), special)
+    else:
+        tokenizer = train_tokenizer(corpus_texts(args.seed, args.tokenizer_sessions), args.vocab)
+        special = special_ids(tokenizer)
+        model = build(args, tokenizer.get_vocab_size(), special)
     save_tokenizer(tokenizer, out, args.context)
-    special = special_ids(tokenizer)
-    model = build(args, tokenizer.get_vocab_size(), special)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"tokenizer {tokenizer.get_vocab_size()} ids in {time.monotonic() - started:.0f}s; "
           f"model {n_params / 1e6:.2f}M parameters", flush=True)
@@ -102,7 +108,7 @@ def train(args: argparse.Namespace) -> dict:
     budget = args.minutes * 60.0
     t0 = time.monotonic()
     losses: list[tuple[int, float]] = []
-    step, index, running = 0, 0, []
+    step, index, running = 0, args.first_example, []
     while (args.steps and step < args.steps) or (not args.steps and time.monotonic() - t0 < budget):
         progress = step / args.steps if args.steps else (time.monotonic() - t0) / budget
         for group in opt.param_groups:
@@ -123,19 +129,32 @@ def train(args: argparse.Namespace) -> dict:
             running = []
             print(f"step {step} loss {mean:.4f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"elapsed {time.monotonic() - t0:.0f}s", flush=True)
+        if args.save_every and step % args.save_every == 0:  # a usable checkpoint if the run is cut short
+            _save(model, out, _meta(args, step, index, t0, losses, model))
+    meta = _meta(args, step, index, t0, losses, model)
+    _save(model, out, meta)
+    return meta
+
+
+def _save(model: InteractionModel, out: Path, meta: dict) -> None:
     model.decoder.save(out)
     model.frontend.save(out)
-    meta = {
-        "data_seed": args.seed, "steps": step, "examples": index, "seq_len": args.seq_len,
-        "batch": args.batch, "tokens_seen": index * args.seq_len, "lr": args.lr,
+    (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _meta(args: argparse.Namespace, step: int, index: int, t0: float, losses: list, model: InteractionModel
+          ) -> dict:
+    return {
+        "data_seed": args.seed, "steps": step, "examples": index - args.first_example,
+        "first_example": args.first_example, "cpu_seconds": round(time.process_time(), 1), "seq_len": args.seq_len,
+        "batch": args.batch, "tokens_seen": (index - args.first_example) * args.seq_len, "lr": args.lr,
         "train_seconds": round(time.monotonic() - t0, 1), "threads": args.threads,
         "parameters": {"decoder": sum(p.numel() for p in model.decoder.parameters()),
                        "frontend": sum(p.numel() for p in model.frontend.parameters())},
         "final_loss": losses[-1][1] if losses else None, "loss_curve": losses, "git_commit": git_commit(),
         "command": " ".join(["python -m model_server.training.train"] + sys.argv[1:]),
+        "continued_from": args.init or None,
     }
-    (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -158,6 +177,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tokenizer-sessions", type=int, default=300)
     p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--save-every", type=int, default=0, help="write a checkpoint every N steps")
+    p.add_argument("--init", default="", help="continue from the model saved in this directory")
+    p.add_argument("--first-example", type=int, default=0,
+                   help="index of the first generated example (continue past those already seen)")
     args = p.parse_args(argv)
     if args.seq_len > args.context:
         p.error(f"--seq-len {args.seq_len} is over --context {args.context}")

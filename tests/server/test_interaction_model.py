@@ -115,3 +115,17 @@ def test_frontend_save_load_round_trip(tmp_path):
     rows = torch.randint(0, 16, (2, 320))
     with torch.no_grad():
         torch.testing.assert_close(frontend.embed_audio(rows), again.embed_audio(rows), atol=0, rtol=0)
+
+
+def test_cached_extend_equals_full_forward():
+    """Appending chunks to the KV cache gives the full forward's logits (the eval/latency path)."""
+    model = Qwen2ForTraining(TINY).eval()
+    _trained_like(model)
+    ids = torch.randint(0, TINY.vocab_size, (1, 41), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        full = model(ids)
+        cache, parts = None, []
+        for lo, hi in ((0, 17), (17, 30), (30, 31), (31, 41)):
+            logits, cache = model.extend(model.model.embed_tokens(ids[:, lo:hi]), cache)
+            parts.append(logits)
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
