@@ -26,6 +26,7 @@ class Example:
 
     ids: np.ndarray  # int64 (T,)
     is_target: np.ndarray  # bool (T,): the token belongs to a micro-turn's output
+    weight: np.ndarray  # float32 (T,): loss weight of each target token (0 elsewhere)
     audio: np.ndarray  # uint8 (n_audio, 320), one row per <|audio|> in order
     patches: np.ndarray  # uint8 (n_patches, 40, 40, 3), one per <|patch|> in order
     patch_xy: np.ndarray  # int64 (n_patches, 2): pixel (x, y) of each tile
@@ -55,12 +56,18 @@ def _encode(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text, add_special_tokens=False).ids
 
 
-def build_example(session: Session, tokenizer: Tokenizer, max_len: int) -> Example:
-    """The prefix and the leading turns of `session` that fit in `max_len` tokens."""
+def build_example(session: Session, tokenizer: Tokenizer, max_len: int, act_weight: float = 3.0
+                  ) -> Example:
+    """The prefix and the leading turns of `session` that fit in `max_len` tokens.
+
+    Outputs other than silence (speech, stop, call) are rare; their tokens weigh `act_weight`
+    in the loss so a short CPU run learns them.
+    """
     ids = _encode(tokenizer, session.prefix)
     if len(ids) >= max_len:
         raise ValueError(f"the pinned prefix alone is {len(ids)} tokens, over max_len {max_len}")
     is_target = [False] * len(ids)
+    weight = [0.0] * len(ids)
     audio, patches, patch_xy, out_positions, tags, target_texts = [], [], [], [], [], []
     for turn in session.turns:
         chunk = serialize_chunk(turn.chunk, features=True)
@@ -71,6 +78,7 @@ def build_example(session: Session, tokenizer: Tokenizer, max_len: int) -> Examp
         out_positions.append(len(ids) + len(inp) - 1)
         ids += inp + out
         is_target += [False] * len(inp) + [True] * len(out)
+        weight += [0.0] * len(inp) + [1.0 if turn.actions[0].kind == "silence" else act_weight] * len(out)
         audio.append(chunk.audio)
         patches += [p.pixels for p in chunk.patches]
         patch_xy += [(p.x, p.y) for p in chunk.patches]
@@ -79,6 +87,7 @@ def build_example(session: Session, tokenizer: Tokenizer, max_len: int) -> Examp
     return Example(
         ids=np.asarray(ids, dtype=np.int64),
         is_target=np.asarray(is_target, dtype=bool),
+        weight=np.asarray(weight, dtype=np.float32),
         audio=(np.concatenate(audio) if audio else np.zeros((0, AUDIO_ROW), np.uint8)),
         patches=(np.stack(patches) if patches else np.zeros((0, TILE, TILE, 3), np.uint8)),
         patch_xy=np.asarray(patch_xy, dtype=np.int64).reshape(-1, 2),

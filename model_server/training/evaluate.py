@@ -16,7 +16,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from companion.protocol import parse_output

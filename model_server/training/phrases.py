@@ -15,11 +15,11 @@ from model_server.training.edits import BUG_ERRORS, Edit
 TOOL_NAMES = ("tests", "lint", "git_status", "git_diff", "git_log", "git_commit")
 
 SYSTEM_TEXTS = (
-    "You are companion, a pair programmer who watches the screen, the files and the voice of the "
-    "developer. Each micro-turn answer with silence, a few words of speech, stop, or a tool call. "
-    "Speak only when it helps, keep it short, and never talk over the developer.",
-    "You are companion, a quiet pair programmer. Stay silent unless something needs attention: a "
-    "bug in a change, a failing test, or a request. Stop at once when the developer talks.",
+    ("You are companion, a pair programmer who watches the screen, the files and the voice of the "
+     "developer. Each micro-turn answer with silence, a few words of speech, stop, or a tool call. "
+     "Speak only when it helps, keep it short, and never talk over the developer."),
+    ("You are companion, a quiet pair programmer. Stay silent unless something needs attention: a "
+     "bug in a change, a failing test, or a request. Stop at once when the developer talks."),
 )
 TOOLS_TEXT = ("Tools: tests {scope?: affected|failed|all}, lint {path?}, git_status {}, git_diff {path?}, "
               "git_log {n?}, git_commit {message} (needs confirmation).")

@@ -28,11 +28,11 @@ def training_markdown(meta: dict) -> str:
         f"- command: `{meta.get('command', '')}`" + (f" (continued: {meta['continued_from']})"
                                                    if meta.get("continued_from") else ""),
         f"- git commit of the training code: `{meta.get('git_commit', 'unknown')}`",
-        f"- data seed {meta.get('data_seed')}, {meta.get('steps')} steps of {meta.get('batch')} x "
-        f"{meta.get('seq_len')} tokens ({meta.get('tokens_seen')} tokens, loss on outputs only)",
+        (f"- data seed {meta.get('data_seed')}, {meta.get('steps')} steps of {meta.get('batch')} x "
+         f"{meta.get('seq_len')} tokens ({meta.get('tokens_seen')} tokens, loss on outputs only)"),
         f"- parameters: decoder {params.get('decoder')}, front-end {params.get('frontend')}",
-        f"- wall time {meta.get('train_seconds')} s on {meta.get('threads')} threads; "
-        f"final output-token loss {meta.get('final_loss')}",
+        (f"- wall time {meta.get('train_seconds')} s on {meta.get('threads')} threads "
+         f"({meta.get('cpu_seconds')} s of CPU); final output-token loss {meta.get('final_loss')}"),
         "",
         "## Held-out evaluation (teacher-forced, different data seed)",
         "",

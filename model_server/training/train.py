@@ -23,7 +23,12 @@ import torch
 from model_server.models.interaction import FrontendConfig, InteractionFrontend, embed_features
 from model_server.training.data import Example, corpus_texts, example_for
 from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
-from model_server.training.tokenizer import load_tokenizer, save_tokenizer, special_ids, train_tokenizer
+from model_server.training.tokenizer import (
+    load_tokenizer,
+    save_tokenizer,
+    special_ids,
+    train_tokenizer,
+)
 
 
 class InteractionModel(torch.nn.Module):
@@ -35,37 +40,45 @@ class InteractionModel(torch.nn.Module):
         self.frontend = frontend
         self.special = special
 
-    def logits(self, ids: torch.Tensor, audio: np.ndarray, patches: np.ndarray, patch_xy: np.ndarray
+    def hidden(self, ids: torch.Tensor, audio: np.ndarray, patches: np.ndarray, patch_xy: np.ndarray
                ) -> torch.Tensor:
-        """(B, T) ids with their placeholders' features in order -> (B, T, vocab) logits."""
+        """(B, T) ids with their placeholders' features in order -> (B, T, hidden) final states."""
         embeds = self.decoder.model.embed_tokens(ids)
         pos, rows = embed_features(self.frontend, ids, audio, (patches, patch_xy), self.special)
         flat = embeds.reshape(-1, embeds.shape[-1]).index_copy(0, pos, rows.to(embeds.dtype))
-        return self.decoder(inputs_embeds=flat.view_as(embeds))
+        return self.decoder.hidden_states(flat.view_as(embeds))
 
 
 def collate(examples: list[Example], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
     length = max(len(e) for e in examples)
     ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
-    target = torch.zeros((len(examples), length), dtype=torch.bool)
+    weight = torch.zeros((len(examples), length), dtype=torch.float32)
     for row, e in enumerate(examples):
         ids[row, :len(e)] = torch.from_numpy(e.ids)
-        target[row, :len(e)] = torch.from_numpy(e.is_target)
+        weight[row, :len(e)] = torch.from_numpy(e.weight)
     audio = np.concatenate([e.audio for e in examples])
     patches = np.concatenate([e.patches for e in examples])
     xy = np.concatenate([e.patch_xy for e in examples])
-    return ids, target, audio, patches, xy
+    return ids, weight, audio, patches, xy
 
 
-def output_loss(logits: torch.Tensor, ids: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy on output tokens only: position i predicts token i+1 where i+1 is a target."""
-    mask = target[:, 1:]
-    return torch.nn.functional.cross_entropy(logits[:, :-1][mask].float(), ids[:, 1:][mask])
+def output_loss(hidden: torch.Tensor, decoder: Qwen2ForTraining, ids: torch.Tensor, weight: torch.Tensor
+                ) -> torch.Tensor:
+    """Weighted cross-entropy on output tokens only: position i predicts token i+1 where i+1 is a target.
+
+    Logits are computed only at those positions (a tenth of the sequence), through the tied embedding.
+    """
+    w = weight[:, 1:]
+    mask = w > 0
+    logits = hidden[:, :-1][mask] @ decoder.model.embed_tokens.weight.T
+    losses = torch.nn.functional.cross_entropy(logits.float(), ids[:, 1:][mask], reduction="none")
+    return (losses * w[mask]).sum() / w[mask].sum()
 
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=False)
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -115,8 +128,8 @@ def train(args: argparse.Namespace) -> dict:
             group["lr"] = lr_at(step, progress, args)
         batch = [example_for(args.seed, index + i, tokenizer, args.seq_len) for i in range(args.batch)]
         index += args.batch
-        ids, target, audio, patches, xy = collate(batch, special["<|end|>"])
-        loss = output_loss(model.logits(ids, audio, patches, xy), ids, target)
+        ids, weight, audio, patches, xy = collate(batch, special["<|end|>"])
+        loss = output_loss(model.hidden(ids, audio, patches, xy), model.decoder, ids, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -170,9 +183,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--context", type=int, default=4096, help="max_position_embeddings")
-    p.add_argument("--seq-len", type=int, default=2048)
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seq-len", type=int, default=1536)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1.5e-3)
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tokenizer-sessions", type=int, default=300)
