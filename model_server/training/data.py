@@ -56,12 +56,13 @@ def _encode(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text, add_special_tokens=False).ids
 
 
-def build_example(session: Session, tokenizer: Tokenizer, max_len: int, act_weight: float = 3.0
-                  ) -> Example:
+def build_example(session: Session, tokenizer: Tokenizer, max_len: int, act_weight: float = 3.0,
+                  decision_weight: float = 8.0) -> Example:
     """The prefix and the leading turns of `session` that fit in `max_len` tokens.
 
     Outputs other than silence (speech, stop, call) are rare; their tokens weigh `act_weight`
-    in the loss so a short CPU run learns them.
+    in the loss, and their first token (the decision to act) `decision_weight`, so a short CPU
+    run learns them.
     """
     ids = _encode(tokenizer, session.prefix)
     if len(ids) >= max_len:
@@ -78,7 +79,10 @@ def build_example(session: Session, tokenizer: Tokenizer, max_len: int, act_weig
         out_positions.append(len(ids) + len(inp) - 1)
         ids += inp + out
         is_target += [False] * len(inp) + [True] * len(out)
-        weight += [0.0] * len(inp) + [1.0 if turn.actions[0].kind == "silence" else act_weight] * len(out)
+        if turn.actions[0].kind == "silence":
+            weight += [0.0] * len(inp) + [1.0] * len(out)
+        else:  # the first token is the decision to act at all: the hardest and rarest to learn
+            weight += [0.0] * len(inp) + [decision_weight] + [act_weight] * (len(out) - 1)
         audio.append(chunk.audio)
         patches += [p.pixels for p in chunk.patches]
         patch_xy += [(p.x, p.y) for p in chunk.patches]

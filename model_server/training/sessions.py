@@ -232,7 +232,7 @@ class SessionScript:
     def turn(self, k: int) -> Turn:
         if k >= self.next_episode and not self.s.calls and k not in self.s.energy:
             self._episode(k)
-            self.next_episode = k + self.rng.randint(3, 18)
+            self.next_episode = k + self.rng.randint(2, 12)
             if (self.s.pieces or self.s.playing) and self.rng.random() < 0.3:
                 self._speak_words(k + self.rng.randint(0, 4), self.rng.choice(phrases.CHATTER))
         t = self.t0 + k * TURN_S

@@ -167,7 +167,17 @@ def _meta(args: argparse.Namespace, step: int, index: int, t0: float, losses: li
         "final_loss": losses[-1][1] if losses else None, "loss_curve": losses, "git_commit": git_commit(),
         "command": " ".join(["python -m model_server.training.train"] + sys.argv[1:]),
         "continued_from": args.init or None,
+        "previous_run": _previous_meta(args.init),
     }
+
+
+def _previous_meta(init: str) -> dict | None:
+    path = Path(init) / "training.json" if init else None
+    if path is None or not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    meta.pop("evaluation", None)
+    return meta
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
