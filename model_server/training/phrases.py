@@ -94,8 +94,8 @@ def tests_passed(passed: int, t: float, job: str) -> JobEvent:
 
 def lint_result(unused: list[Edit], t: float, job: str) -> JobEvent:
     issues = [{"code": "F841", "path": e.after.path, "line": e.line,
-               "message": f"local variable '{e.after.lines[e.line - 1].split('=')[0].strip()}' "
-                          "is assigned to but never used"} for e in unused]
+               "message": f"local variable '{_assigned_name(e)}' is assigned to but never used"}
+              for e in unused]
     if not issues:
         return JobEvent(t=t, job_id=job, tool="lint", phase="result", summary="lint found no issues",
                         data={"issues": []})
@@ -104,6 +104,12 @@ def lint_result(unused: list[Edit], t: float, job: str) -> JobEvent:
     if len(issues) > 1:
         summary = f"{len(issues)} lint issues, first {summary}"
     return JobEvent(t=t, job_id=job, tool="lint", phase="result", summary=summary, data={"issues": issues})
+
+
+def _assigned_name(edit: Edit) -> str:
+    """The variable an unused-variable edit introduced, read from its own diff's added line."""
+    added = next(ln for ln in edit.diff.splitlines() if ln.startswith("+"))
+    return added[1:].split("=")[0].strip()
 
 
 def git_result(tool: str, args: dict, paths: list[str], rng: random.Random, t: float, job: str) -> JobEvent:

@@ -256,6 +256,7 @@ def _rebased(bug: Edit, edit: Edit) -> Edit:
     """A bug's record after a later edit of the same file (its line may move; the kind stays)."""
     shift = len(edit.after.lines) - len(edit.before.lines)
     line = bug.line + shift if edit.line < bug.line else bug.line
+    line = min(max(1, line), len(edit.after.lines))
     return Edit(bug.before, edit.after, bug.kind, line, bug.func, bug.diff)
 
 
