@@ -40,6 +40,7 @@ def training_markdown(meta: dict) -> str:
         json.dumps(ev, indent=2),
         "```",
         "",
+        *(["## Notes", "", *[f"- {note}" for note in meta["notes"]], ""] if meta.get("notes") else []),
         "## Scope",
         "",
         "Audio inputs in training are synthetic dMel rows (room noise, or speech-like energy while",

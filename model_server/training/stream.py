@@ -46,7 +46,7 @@ class EmbeddedModel:
 class GreedyStream:
     """One streaming session: the cache, and greedy decoding of each micro-turn's output."""
 
-    def __init__(self, model: EmbeddedModel, prefix: str, max_new: int = 12):
+    def __init__(self, model: EmbeddedModel, prefix: str, max_new: int = 32):
         self.model = model
         self.max_new = max_new
         self.cache: list[KV] | None = None

@@ -156,3 +156,19 @@ def test_example_marks_exactly_the_output_tokens(tokenizer, sessions):
 def test_example_rejects_a_prefix_over_max_len(tokenizer, sessions):
     with pytest.raises(ValueError, match="pinned prefix alone is"):
         build_example(sessions[0], tokenizer, max_len=8)
+
+
+def test_lint_result_names_the_unused_variable_at_its_line():
+    from model_server.training.phrases import lint_result
+    for seed in range(60):
+        rng = random.Random(seed)
+        source = make_file(rng)
+        bug = plant_bug(source, rng)
+        if bug.kind != "unused_variable":
+            continue
+        event = lint_result([bug], t=1.0, job="job-1")
+        name = bug.after.lines[bug.line - 1].split("=")[0].strip()
+        assert event.summary == (f"F841 local variable '{name}' is assigned to but never used, "
+                                 f"line {bug.line}")
+        return
+    pytest.fail("no unused-variable bug planted in 60 seeds")
