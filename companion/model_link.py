@@ -24,7 +24,8 @@ class ModelLink:
         self._external = server_url
         self._token = token
         # the pinned prefix (system text, rules, tools) goes as one request: allow it room
-        args = ["--max-chunk-tokens", "2048", *(server_args or [])]
+        # the embedded model was trained on 1536-token windows: prefix (~600) + recent turns
+        args = ["--max-chunk-tokens", "2048", "--window-tokens", "900", *(server_args or [])]
         self.process = None if server_url else ServerProcess(model, extra_args=args)
         self.client: SessionClient | None = None
         self.info: dict = {}

@@ -117,7 +117,7 @@ class Runtime:
         except ServerError:
             await self.link.recover("the model server did not start")
         loop = InteractionLoop(self.clock, self.link, self.emit, self._act, self._prefix,
-                               observe=self._on_turn)
+                               observe=self._on_turn, max_new_tokens=32)
         self.interaction = loop
         await loop.run()
 
@@ -128,6 +128,13 @@ class Runtime:
                 self._on_turn(chunk, serialize_chunk(chunk, features=True))
 
     def _prefix(self) -> str:
+        """The pinned prefix. A model that ships the prompt it was trained with (get_model_info's
+        `prompt`) gets that wording with the user's rules; any other model gets ours."""
+        prompt = self.link.info.get("prompt") if self.link is not None else None
+        if isinstance(prompt, dict) and {"system", "tools", "rules_heading"} <= prompt.keys():
+            rules = [r.text.strip() for r in self.policy.rules.rules] or prompt.get("default_rules", [])
+            return system_prefix(prompt["system"], prompt["rules_heading"] + "\n".join(rules),
+                                 prompt["tools"])
         tools = self.agent.tool_descriptions() if self.agent is not None else ""
         return system_prefix(SYSTEM_TEXT, self.policy.rules_text(), tools)
 

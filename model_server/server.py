@@ -134,7 +134,17 @@ async def model_info(request: web.Request) -> web.Response:
         "hidden_size": cfg.hidden_size, "eos_token_ids": list(cfg.eos_token_ids),
         "dtype": str(model.dtype).removeprefix("torch."),
         "accepts_features": model.frontend is not None,
+        "prompt": _prompt(model.path),
     })
+
+
+def _prompt(model_dir) -> dict | None:
+    """The prefix texts a model was trained with (prompt.json beside its weights), if any."""
+    path = model_dir / "prompt.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 async def server_info(request: web.Request) -> web.Response:

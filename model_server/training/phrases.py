@@ -132,3 +132,10 @@ def git_result(tool: str, args: dict, paths: list[str], rng: random.Random, t: f
         summary = f"committed {sha}: {args.get('message', '')}"
         data = {"sha": sha, "message": args.get("message", "")}
     return JobEvent(t=t, job_id=job, tool=tool, phase="result", summary=summary, data=data)
+
+
+def serving_prompt() -> dict:
+    """The prefix texts the model was trained with, shipped as prompt.json beside the weights so
+    the companion (which may not import this package) builds the prefix the model knows."""
+    return {"system": SYSTEM_TEXTS[0], "rules_heading": "Rules:\n", "tools": TOOLS_TEXT,
+            "default_rules": [RULES[0], RULES[1], RULES[2]]}

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model_server.training import phrases
 from model_server.models.interaction import FrontendConfig, InteractionFrontend, embed_features
 from model_server.training.data import Example, corpus_texts, example_for
 from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
@@ -153,6 +154,7 @@ def _save(model: InteractionModel, out: Path, meta: dict) -> None:
     model.decoder.save(out)
     model.frontend.save(out)
     (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / "prompt.json").write_text(json.dumps(phrases.serving_prompt(), indent=2) + "\n")
 
 
 def _meta(args: argparse.Namespace, step: int, index: int, t0: float, losses: list, model: InteractionModel
