@@ -31,7 +31,7 @@ def check_display() -> Check:
         return Check("screen capture", "degraded", "unavailable: no display (DISPLAY is not set)")
     try:
         import mss
-        with mss.mss() as grabber:
+        with mss.MSS() as grabber:
             monitor = grabber.monitors[1] if len(grabber.monitors) > 1 else grabber.monitors[0]
             grabber.grab({"left": monitor["left"], "top": monitor["top"], "width": 8, "height": 8})
         return Check("screen capture", "ok", f"{monitor['width']}x{monitor['height']} on {os.environ.get('DISPLAY')}")
