@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-         "frontend.json", "frontend.safetensors", "training.json", "TRAINING.md")
+         "frontend.json", "frontend.safetensors", "prompt.json", "training.json", "TRAINING.md")
 
 
 def training_markdown(meta: dict) -> str:
