@@ -111,8 +111,9 @@ class FileWatch:
     def wait_scanned(self, timeout: float | None = None) -> bool:
         return self.scanned.wait(timeout)
 
-    def _state(self, status: StreamStatus, reason: str = "") -> None:
-        self._sink(StreamState(t=self._clock(), stream="files", status=status, reason=reason))
+    def _state(self, status: StreamStatus, reason: str = "", count: int | None = None) -> None:
+        self._sink(StreamState(t=self._clock(), stream="files", status=status, reason=reason,
+                               count=count))
 
     def _start_observer(self) -> None:
         started = start_observer(
@@ -268,4 +269,5 @@ class FileWatch:
         self._state(
             "live" if self.mode == "inotify" else "degraded",
             f"watching {len(self._snapshot)} files",
+            count=len(self._snapshot),
         )

@@ -315,3 +315,11 @@ def test_editing_gitignore_updates_what_is_watched(repo, watch):
     while "a.py" in fw._snapshot and time.monotonic() < deadline:
         time.sleep(0.02)
     assert "a.py" not in fw._snapshot
+
+
+def test_the_scan_reports_how_many_files_are_watched(repo, watch):
+    _fw, sink = watch
+    (repo / "app.log").write_text("ignored\n")
+    counted = [s for s in sink.states() if s.count is not None]
+    # a.py and .gitignore; the ignored log never counts
+    assert counted and counted[-1].count == 2 and counted[-1].reason == "watching 2 files"
