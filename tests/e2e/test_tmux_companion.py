@@ -15,12 +15,13 @@ def test_companion_runs_in_tmux_on_the_embedded_model_and_quits_cleanly(tmux, tm
     repo = tmp_path / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "walk.py").write_text("def walk(xs):\n    return xs\n")
     exit_file = tmp_path / "exit-status"
     command = (f"cd {repo} && PYTHONPATH={ROOT} {sys.executable} -m companion --no-mic "
                f"--no-screen --no-voice; echo $? > {exit_file}")
     tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "36", command)
-    shown = tmux.wait_for("model ready", timeout=90)
-    assert "files live" in shown
+    tmux.wait_for("model ready", timeout=90)
+    tmux.wait_for("files 1 ")  # the watched-file count from FileWatch's scan
     pid = int(tmux.pane("pane_pid"))
     servers = subprocess.run(["pgrep", "-f", "-P", ",".join(
         subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()),
