@@ -23,23 +23,13 @@ from companion.agent import BackgroundAgent
 from companion.events import JobEvent
 from tools.on_save import OnSaveConfig, OnSaveRule
 from tools.sample_project import make_sample_project
-from tools.test_runner import TestsConfig
+from tools.test_runner import TestsConfig, pytest_argv
 
 
 def direct_pytest_seconds(root: Path, config: TestsConfig) -> float:
     """The agent's own pytest argv, run plainly: what the test command costs by itself."""
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [
-            *config.argv(),
-            "--verbosity=1",
-            "--color=no",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "junit_family=xunit1",
-            f"--junitxml={tmp}/report.xml",
-            "tests/test_parse.py",
-        ]
+        argv = pytest_argv(config, f"{tmp}/report.xml", ["tests/test_parse.py"])
         start = time.perf_counter()
         done = subprocess.run(argv, cwd=root, capture_output=True, check=False)
         elapsed = time.perf_counter() - start

@@ -142,6 +142,14 @@ class PytestProgress:
             self.callback(TestProgress(self.done, self.total, self.failed, test))
 
 
+def pytest_argv(config: TestsConfig, report_path: Path | str, selected=()) -> list[str]:
+    """The pytest command the agent runs: progress lines, a JUnit report, nothing cached in the
+    repository; test paths that look like options are made relative so pytest reads them as paths."""
+    argv = [*config.argv(), "--verbosity=1", "--color=no", "-p", "no:cacheprovider",
+            "-o", "junit_family=xunit1", f"--junitxml={report_path}"]
+    return argv + [s if not s.startswith("-") else f"./{s}" for s in selected]
+
+
 async def run_tests(
     root: str | Path,
     config: TestsConfig,
@@ -177,17 +185,7 @@ async def run_tests(
 
     report_dir = tempfile.mkdtemp(prefix="companion-junit-")
     report_path = Path(report_dir, "report.xml")
-    argv = [
-        *config.argv(),
-        "--verbosity=1",
-        "--color=no",
-        "-p",
-        "no:cacheprovider",
-        "-o",
-        "junit_family=xunit1",
-        f"--junitxml={report_path}",
-    ]
-    argv += [s if not s.startswith("-") else f"./{s}" for s in selected]
+    argv = pytest_argv(config, report_path, selected)
     progress = PytestProgress(on_progress)
     try:
         result = await run_command(
