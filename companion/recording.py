@@ -128,7 +128,9 @@ def _decode(rec: dict, root: Path, audio: np.ndarray, dmel: np.ndarray, t0: floa
         return ev.AudioBlock(t=t, samples=pcm, level=rec["level"], dmel=frames.copy())
     if cls is ev.ScreenPatches:
         with np.load(root / rec["file"]) as data:
-            patches = tuple(ev.Patch(int(x), int(y), px) for (x, y), px in zip(data["xy"], data["pixels"]))
+            # strict: tiles and positions that disagree make the event unreadable, never truncated
+            patches = tuple(ev.Patch(int(x), int(y), px)
+                            for (x, y), px in zip(data["xy"], data["pixels"], strict=True))
         return ev.ScreenPatches(t=t, frame=rec["frame"], width=rec["width"], height=rec["height"],
                                 patches=patches)
     if "t_end" in rec:

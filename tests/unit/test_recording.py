@@ -85,3 +85,11 @@ def test_recording_refuses_to_overwrite_and_reports_bad_files(recording, tmp_pat
     (recording / "events.jsonl").write_text('{"type": "TypedText", "t": 0.1, "text": "ok"}\n{broken\n')
     with pytest.raises(RecordingError, match=r"events.jsonl:2: unreadable event"):
         list(read_recording(recording))
+
+
+def test_tiles_and_positions_that_disagree_are_an_error_not_truncated(recording):
+    import numpy as np
+    patch_file = next((recording / "patches").glob("*.npz"))
+    np.savez_compressed(patch_file, xy=np.zeros((2, 2), np.int32), pixels=np.zeros((3, 40, 40, 3), np.uint8))
+    with pytest.raises(RecordingError, match="unreadable event"):
+        list(read_recording(recording))
