@@ -1,0 +1,1 @@
+"""Benchmarks: every measurement of the product, kept out of the runtime packages."""
