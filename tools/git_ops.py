@@ -254,4 +254,9 @@ def _commit_dict(commit: git.Commit) -> dict:
 
 
 def _cap(text: str) -> str:
-    return text if len(text) <= TEXT_CAP else text[:TEXT_CAP] + "\n… (truncated)"
+    """At most TEXT_CAP characters, cut at a line end: a token is kept whole or dropped whole,
+    never half-kept where redaction (downstream, on whole text) could no longer recognize it."""
+    if len(text) <= TEXT_CAP:
+        return text
+    cut = text.rfind("\n", 0, TEXT_CAP)
+    return text[: max(0, cut)] + "\n… (truncated)"
