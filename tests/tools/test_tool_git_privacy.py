@@ -102,3 +102,14 @@ async def test_a_real_pytest_run_reads_an_at_path_as_a_test_file(sample_project)
                           scope="paths")
     assert run.exit_code == 0 and run.report is not None
     assert run.report.passed == ("@suite/test_at.py::test_at",)
+
+
+async def test_lint_and_tests_never_read_an_ignored_file(private_file):
+    from companion.tool_jobs import ToolJobs
+    from tools.on_save import OnSaveConfig
+    jobs = ToolJobs(private_file, OnSaveConfig())
+    with pytest.raises(ToolError, match="^private.py is ignored"):
+        await jobs.lint({"paths": ["private.py"]}, {}, everything=True)
+    # the user's own context (the file on screen) is left out instead
+    assert jobs.context_paths({}, {"file": str(private_file / "private.py")}) == []
+    assert jobs.context_paths({}, {"file": "util.py"}) == ["util.py"]
