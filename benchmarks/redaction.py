@@ -112,6 +112,25 @@ def main() -> None:
         if args.verbose:
             print("    leaked:", ", ".join(sorted(set(r["leaked"]))) or "-")
             print("    false positives:", ", ".join(r["false_positives"]) or "-")
+    print_cost(candidates(args.baseline_rev))
+
+
+def print_cost(found: dict[str, Redactor], repeats: int = 50) -> None:
+    """What redaction costs a micro-turn: one file part at its cap (~256 tokens of diff)."""
+    diff = "".join(f"+    total = compute_total(items[{i}], tax_rate=0.{i % 10}, rounding=2)\n"
+                   for i in range(16))
+    print(f"\ncost of redacting one {len(diff)}-character diff (a file part at its cap), "
+          f"median of {repeats}:")
+    base = None
+    for name, redact in found.items():
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            redact(diff, path="billing.py")
+            times.append(time.perf_counter() - began)
+        median = sorted(times)[repeats // 2] * 1000
+        base = base or median
+        print(f"  {name:38} {median:7.2f} ms  ({median / base:4.1f}x the first)")
 
 
 if __name__ == "__main__":
