@@ -145,6 +145,10 @@ class ToolJobs:
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:
         paths = self.context_paths(args, context)
         result = await run_lint(self.root, paths, self.config.lint)
+        # linting everything lets ruff see .companionignore'd files: none of their findings go on
+        ignore = IgnoreRules(self.root)
+        result["findings"] = [f for f in result["findings"] if not ignore.is_ignored(f["file"])]
+        result["count"] = len(result["findings"])
         new = self.lint_memory.update(result["files"], result["findings"])
         result["new_findings"] = len(new)
         shown = result["findings"] if everything else new

@@ -113,3 +113,13 @@ async def test_lint_and_tests_never_read_an_ignored_file(private_file):
     # the user's own context (the file on screen) is left out instead
     assert jobs.context_paths({}, {"file": str(private_file / "private.py")}) == []
     assert jobs.context_paths({}, {"file": "util.py"}) == ["util.py"]
+
+
+async def test_linting_everything_reports_nothing_from_an_ignored_file(private_file):
+    from companion.tool_jobs import ToolJobs
+    from tools.on_save import OnSaveConfig
+    (private_file / "private.py").write_text("import os\nPLANS = 'merger'\n")  # F401 unused
+    (private_file / "util.py").write_text("import sys\n")  # F401 too, not ignored
+    outcome = await ToolJobs(private_file, OnSaveConfig()).lint({}, {}, everything=True)
+    files = {f["file"] for f in outcome.data["findings"]}
+    assert "util.py" in files and "private.py" not in files
