@@ -52,6 +52,7 @@ def score(redact: Redactor, cases_pos: tuple[Case, ...] = POSITIVES,
           cases_neg: tuple[Case, ...] = NEGATIVES) -> dict:
     """Leaked secrets and changed negatives, by case name, for one redactor."""
     leaks, changed, secrets = [], [], 0
+    cases_neg = cases_neg or ()
     began = time.perf_counter()
     for case in cases_pos:
         out = redact(case.text, path=case.path)
@@ -66,8 +67,8 @@ def score(redact: Redactor, cases_pos: tuple[Case, ...] = POSITIVES,
     return {
         "secrets": secrets, "leaked": leaks, "recall": 1 - len(leaks) / secrets,
         "negatives": len(cases_neg), "false_positives": changed,
-        "fp_rate": len(changed) / len(cases_neg),
-        "ms_per_case": 1000 * elapsed / (len(cases_pos) + len(cases_neg)),
+        "fp_rate": len(changed) / max(1, len(cases_neg)),
+        "ms_per_case": 1000 * elapsed / max(1, len(cases_pos) + len(cases_neg)),
     }
 
 
@@ -102,13 +103,21 @@ def main() -> None:
     args = parser.parse_args()
     n_pos, n_neg = len(POSITIVES), len(NEGATIVES)
     print(f"corpus: {n_pos} positive cases, {n_neg} true negatives ({n_pos + n_neg} cases)")
-    print(f"{'candidate':38} {'recall':>14} {'leaks':>6} {'FP rate':>13} {'ms/case':>8}")
+    tuned = tuple(c for c in POSITIVES if not c.held_out)
+    held_out = tuple(c for c in POSITIVES if c.held_out)
+    print(f"held out (written after the patterns, never tuned for): {len(held_out)} of the "
+          "positive cases")
+    print(f"{'candidate':38} {'recall':>14} {'leaks':>6} {'FP rate':>13} {'ms/case':>8} "
+          f"{'tuned recall':>13} {'held-out recall':>16}")
     for name, redact in candidates(args.baseline_rev).items():
         r = score(redact)
+        h = score(redact, held_out, ())
+        t = score(redact, tuned, ())
         kept = r["secrets"] - len(r["leaked"])
         print(f"{name:38} {kept:>3}/{r['secrets']:<3} {r['recall']:6.1%} {len(r['leaked']):>6} "
               f"{len(r['false_positives']):>2}/{r['negatives']:<2} {r['fp_rate']:6.1%} "
-              f"{r['ms_per_case']:8.2f}")
+              f"{r['ms_per_case']:8.2f} {t['recall']:13.1%} "
+              f"{h['secrets'] - len(h['leaked']):>9}/{h['secrets']:<2} {h['recall']:4.0%}")
         if args.verbose:
             print("    leaked:", ", ".join(sorted(set(r["leaked"]))) or "-")
             print("    false positives:", ", ".join(r["false_positives"]) or "-")
