@@ -98,7 +98,9 @@ class GrammarBackend:
                 compiled = self.compiler.compile_regex(source)
             else:
                 text = source if isinstance(source, str) else json.dumps(source)
-                compiled = self.compiler.compile_json_schema(text)
+                # no free whitespace: a small model could pad forever (SGLang's
+                # --constrained-json-disable-any-whitespace)
+                compiled = self.compiler.compile_json_schema(text, any_whitespace=False)
         except Exception as e:  # xgrammar raises RuntimeError / ValueError with a parse message
             first = str(e).strip().splitlines()
             raise RequestError(400, f"sampling_params.{kind}: invalid grammar: "
