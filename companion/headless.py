@@ -62,6 +62,7 @@ def options_from_args(args: argparse.Namespace, *, use_model: bool) -> RuntimeOp
                                      screen=not args.no_screen, voice=not args.no_voice and use_model),
         server_url=getattr(args, "server", None), token=getattr(args, "token", None),
         model=getattr(args, "model", "embedded"), use_model=use_model,
+        protocol=getattr(args, "protocol", None),
         record_dir=getattr(args, "dir", None) if not use_model else args.record,
     )
 

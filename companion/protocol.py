@@ -210,6 +210,7 @@ class Action:
     args: dict = field(default_factory=dict)
     error: str = ""  # call: why the JSON could not be read; v2: why the output was not an action
     job: str = ""  # relay: the job reference (`j3`) whose summary is spoken
+    whole: bool = False  # speech: one complete utterance (protocol 2), not a fragment (1)
 
 
 _INPUT_ONLY = tuple(tok for tok in SPECIAL_TOKENS

@@ -29,7 +29,7 @@ def _action(token: str, rest: str) -> Action:
         return Action("stop", error=f"text after <|stop|>: {rest[:40]!r}" if rest else "")
     if token == SPEAK:
         words = rest.strip()
-        return Action("speech", text=words) if words else \
+        return Action("speech", text=words, whole=True) if words else \
             Action("silence", error="<|speak|> without words")
     if token == RELAY:
         ref = rest.strip()
