@@ -17,6 +17,7 @@ import json
 import threading
 import time
 
+import numpy as np
 import torch
 
 from model_server.core import RequestError
@@ -34,29 +35,29 @@ class GrammarState:
         self.matcher = matcher
         self.vocab_size = vocab_size
         self.bitmask = xgr.allocate_token_bitmask(1, vocab_size)
+        self._bits = self.bitmask.numpy().view(np.uint8)  # shares the bitmask's memory
         # special token id -> the ordinary ids that spell a prefix of its text
-        self._prefix_ids = {s: torch.tensor(ids) for s, ids in prefix_ids.items() if ids}
-        self._specials = torch.tensor(list(self._prefix_ids)) if self._prefix_ids else None
+        self._prefix_ids = {s: np.array(ids) for s, ids in prefix_ids.items() if ids}
+        self._specials = np.array(list(self._prefix_ids)) if self._prefix_ids else None
         self.mask_s = 0.0  # time spent masking and accepting, for the benchmark
         self.steps = 0
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
-        """fp32 logits [vocab] with every token the grammar forbids set to -inf (a new tensor)."""
+        """fp32 logits [vocab] with every token the grammar forbids set to -inf (a new tensor).
+
+        The bitmask is unpacked with numpy rather than xgrammar's apply_token_bitmask_inplace,
+        whose CPU path took ~0.1 ms per token for a 4096-token vocabulary (bench_grammar)."""
         t0 = time.perf_counter()
         self.matcher.fill_next_token_bitmask(self.bitmask)
+        allowed = np.unpackbits(self._bits, bitorder="little")[: self.vocab_size].astype(bool)
+        if self._specials is not None:
+            for special in self._specials[allowed[self._specials]]:
+                allowed[self._prefix_ids[special]] = False
         out = logits.detach().float().cpu().clone()
-        self._xgr.apply_token_bitmask_inplace(out.view(1, -1), self.bitmask,
-                                              vocab_size=self.vocab_size)
-        self._canonical_specials(out)
+        out[: self.vocab_size].masked_fill_(torch.from_numpy(~allowed), float("-inf"))
+        out[self.vocab_size:] = float("-inf")
         self.mask_s += time.perf_counter() - t0
         return out
-
-    def _canonical_specials(self, out: torch.Tensor) -> None:
-        if self._specials is None:
-            return
-        allowed = self._specials[out[self._specials] != float("-inf")].tolist()
-        for special in allowed:
-            out[self._prefix_ids[special]] = float("-inf")
 
     def accept(self, token: int) -> bool:
         """Advance by the sampled token; False if the grammar rejects it."""
