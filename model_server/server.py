@@ -136,8 +136,13 @@ async def model_info(request: web.Request) -> web.Response:
         "dtype": str(model.dtype).removeprefix("torch."),
         "accepts_features": model.frontend is not None,
         "prompt": prompt,
-        "protocol": (prompt or {}).get("protocol", 1),  # docs/protocol.md: absent means 1
+        "protocol": model_protocol(model.path),  # docs/protocol.md: absent means 1
     })
+
+
+def model_protocol(model_dir) -> int:
+    """The interaction protocol a model declares in prompt.json; 1 when absent."""
+    return (_prompt(model_dir) or {}).get("protocol", 1)
 
 
 def _prompt(model_dir) -> dict | None:

@@ -151,3 +151,11 @@ async def test_regex_and_json_schema_constrain_the_output(client):
 async def test_an_invalid_grammar_is_a_400_with_the_reason(client, sampling, words):
     status, body = await generate(client, {**sampling, "max_new_tokens": 4})
     assert status == 400 and words in body["error"]["message"], body
+
+
+async def test_model_info_declares_the_protocol(client, text_model):
+    r = await client.get("/get_model_info", headers=AUTH)
+    assert (await r.json())["protocol"] == 2
+    from model_server.server import model_protocol
+
+    assert model_protocol(text_model[0]) == 1  # no prompt.json: protocol 1
