@@ -127,8 +127,8 @@ def main() -> None:
               f"tokens/turn {sum(n for _, n in data) / len(data):5.2f}")
     for where, prefix in (("the turn's first token", ""),
                           ("inside an utterance", "<|speak|>the median test"),
-                          ("inside a call's string", '<|call|>{"tool": "git_commit", "args": '
-                                                     '{"message": "fix the')):
+                          ("inside a call's string",
+                           '<|call|>{"tool": "git_commit", "args": {"message": "fix the')):
         create, mask = mask_cost_us(model, grammar, prefix)
         print(f"mask at {where}: {mask:.0f} us (matcher creation {create:.0f} us)")
     extra = mean["grammar"] - mean["same-len"]

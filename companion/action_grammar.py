@@ -25,12 +25,13 @@ ENUMERATE_INTEGERS = 200  # a bounded integer range this small is listed value b
 _HEADER = r'''root ::= silence | speak | stop | relay | call
 silence ::= "<|silence|>"
 stop ::= "<|stop|>"
-speak ::= "<|speak|>" word (" " word){0,%d}
-word ::= [^\x00-\x20<\x7f]{1,%d}
-relay ::= "<|relay|>" "j" [0-9]{1,%d}
+speak ::= "<|speak|>" word (" " word){0,SPEAK_MORE}
+word ::= [^\x00-\x20<\x7f]{1,WORD_CHARS}
+relay ::= "<|relay|>" "j" [0-9]{1,DIGITS}
 string_char ::= [ !#-;=-\[\]-~]
 name_char ::= [ !#-,.-;=-\[\]-~]
-''' % (MAX_SPEAK_WORDS - 1, MAX_WORD_CHARS, MAX_DIGITS)
+'''.replace("SPEAK_MORE", str(MAX_SPEAK_WORDS - 1)).replace(
+    "WORD_CHARS", str(MAX_WORD_CHARS)).replace("DIGITS", str(MAX_DIGITS))
 
 
 def _lit(text: str) -> str:

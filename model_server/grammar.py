@@ -102,7 +102,7 @@ class GrammarBackend:
                 # no free whitespace: a small model could pad forever (SGLang's
                 # --constrained-json-disable-any-whitespace)
                 compiled = self.compiler.compile_json_schema(text, any_whitespace=False)
-        except Exception as e:  # xgrammar raises RuntimeError / ValueError with a parse message
+        except Exception as e:  # noqa: BLE001 (xgrammar's parse errors: RuntimeError, ValueError, its own)
             first = str(e).strip().splitlines()
             raise RequestError(400, f"sampling_params.{kind}: invalid grammar: "
                                     f"{' '.join(first)[:500]}") from None

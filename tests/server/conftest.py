@@ -104,7 +104,7 @@ def save_v2_tiny(path, seed: int = 0):
 
     tok = Tokenizer.from_file(str(EMBEDDED_DIR / "tokenizer.json"))
     tok.add_special_tokens([AddedToken(SPEAK, special=True), AddedToken(RELAY, special=True)])
-    from transformers import Qwen2Config, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, Qwen2Config
 
     torch.manual_seed(seed)
     cfg = Qwen2Config(**{**COMMON, "vocab_size": tok.get_vocab_size()},

@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from companion.events import (
-    AudioBlock, FileChanged, JobEvent, SelfSpeech, TypedText, UserWords,
+    AudioBlock,
+    FileChanged,
+    JobEvent,
+    SelfSpeech,
+    TypedText,
+    UserWords,
 )
 from companion.protocol import (
-    SPECIAL_TOKENS, SPECIAL_TOKENS_V2, Action, Chunk, format_output, job_ref, parse_output,
+    SPECIAL_TOKENS,
+    SPECIAL_TOKENS_V2,
+    Action,
+    Chunk,
+    format_output,
+    job_ref,
+    parse_output,
     serialize_chunk,
 )
 
