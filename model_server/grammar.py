@@ -14,6 +14,7 @@ do this; its outputs still match the grammar's text.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -103,9 +104,10 @@ class GrammarBackend:
                 # --constrained-json-disable-any-whitespace)
                 compiled = self.compiler.compile_json_schema(text, any_whitespace=False)
         except Exception as e:  # noqa: BLE001 (xgrammar's parse errors: RuntimeError, ValueError, its own)
-            first = str(e).strip().splitlines()
+            # drop xgrammar's "[12:00:00] /project/cpp/grammar_parser.cc:820: " log prefix
+            message = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", " ".join(str(e).split()))
             raise RequestError(400, f"sampling_params.{kind}: invalid grammar: "
-                                    f"{' '.join(first)[:500]}") from None
+                                    f"{message[:500]}") from None
         self.compile_s += time.perf_counter() - t0
         return compiled
 

@@ -151,6 +151,7 @@ async def test_regex_and_json_schema_constrain_the_output(client):
 async def test_an_invalid_grammar_is_a_400_with_the_reason(client, sampling, words):
     status, body = await generate(client, {**sampling, "max_new_tokens": 4})
     assert status == 400 and words in body["error"]["message"], body
+    assert "/project/" not in body["error"]["message"]  # no xgrammar log prefix
 
 
 async def test_model_info_declares_the_protocol(client, text_model):
