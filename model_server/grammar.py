@@ -55,6 +55,9 @@ class GrammarState:
             for special in self._specials[allowed[self._specials]]:
                 allowed[self._prefix_ids[special]] = False
         out = logits.detach().float().cpu().clone()
+        if not allowed.any():  # never sample from all -inf (NaN): accept() fails, the request aborts
+            self.mask_s += time.perf_counter() - t0
+            return out
         out[: self.vocab_size].masked_fill_(torch.from_numpy(~allowed), float("-inf"))
         out[self.vocab_size:] = float("-inf")
         self.mask_s += time.perf_counter() - t0
@@ -112,7 +115,9 @@ class GrammarBackend:
         return compiled
 
     def state(self, compiled, stop_ids: tuple[int, ...]) -> GrammarState:
-        matcher = self._xgr.GrammarMatcher(compiled, override_stop_tokens=list(stop_ids))
+        # without stop tokens (ignore_eos) the request ends where the grammar is complete
+        matcher = self._xgr.GrammarMatcher(compiled, override_stop_tokens=list(stop_ids) or None,
+                                           terminate_without_stop_token=not stop_ids)
         return GrammarState(matcher, self.vocab_size, self._prefix_ids)
 
 

@@ -160,3 +160,10 @@ async def test_model_info_declares_the_protocol(client, text_model):
     from model_server.server import model_protocol
 
     assert model_protocol(text_model[0]) == 1  # no prompt.json: protocol 1
+
+
+async def test_ignore_eos_ends_where_the_grammar_is_complete(client):
+    status, body = await generate(client, {"regex": "(yes|no)", "ignore_eos": True,
+                                           "temperature": 1.0, "max_new_tokens": 16})
+    assert status == 200 and body["text"] in ("yes", "no"), body
+    assert body["meta_info"]["finish_reason"] == {"type": "stop", "matched": "grammar"}
