@@ -20,7 +20,7 @@ MAX_WORD_CHARS = 20
 MAX_STRING_CHARS = 72  # a commit message's subject line
 MAX_ARRAY_ITEMS = 4
 MAX_DIGITS = 6  # unbounded integers (line numbers) get at most this many digits
-ENUMERATE_INTEGERS = 200  # a bounded integer range this small is listed value by value
+ENUMERATE_INTEGERS = 1000  # a bounded range this small is spelled exactly (else digits only)
 
 _HEADER = r'''root ::= silence | speak | stop | relay | call
 silence ::= "<|silence|>"
@@ -39,11 +39,26 @@ def _lit(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _int_range(lo: int, hi: int) -> str:
+    """EBNF for the decimal integers lo..hi (no leading zeros): one alternative per digit
+    count, a digit class where the range covers that count whole, else the values listed."""
+    alts = []
+    for digits in range(len(str(lo)), len(str(hi)) + 1):
+        first, last = max(lo, 10 ** (digits - 1) if digits > 1 else 0), min(hi, 10 ** digits - 1)
+        if first == (10 ** (digits - 1) if digits > 1 else 0) and last == 10 ** digits - 1:
+            head = "[0-9]" if digits == 1 else "[1-9]"
+            alts.append(head + (" [0-9]" * (digits - 1)))
+        elif first == 1 and last == 9:
+            alts.append("[1-9]")
+        else:
+            alts += [_lit(str(n)) for n in range(first, last + 1)]
+    return " | ".join(alts)
+
+
 def _int_value(arg: Arg) -> tuple[str, str]:
     lo = 0 if arg.minimum is None else arg.minimum
     if lo >= 0 and arg.maximum is not None and arg.maximum - lo <= ENUMERATE_INTEGERS:
-        body = " | ".join(_lit(str(n)) for n in range(lo, arg.maximum + 1))
-        return f"int_{lo}_{arg.maximum}", body
+        return f"int_{lo}_{arg.maximum}", _int_range(lo, arg.maximum)
     if lo >= 1:  # no leading zeros; validation checks any other bound
         return "int_positive", f"[1-9] [0-9]{{0,{MAX_DIGITS - 1}}}"
     return "int_natural", f'"0" | [1-9] [0-9]{{0,{MAX_DIGITS - 1}}}'

@@ -101,3 +101,17 @@ def test_the_grammar_text_is_deterministic():
     """Sent every turn: the same text, so servers' compile caches hit."""
     assert default_action_grammar() == default_action_grammar()
     assert json.dumps(default_action_grammar())  # a plain string, sendable as JSON
+
+
+@pytest.mark.parametrize("lo, hi", [(1, 100), (0, 9), (1, 9), (0, 100), (5, 12), (3, 250),
+                                    (10, 99), (1, 1)])
+def test_integer_ranges_are_exact(compiler, lo, hi):
+    from companion.action_grammar import _int_range
+
+    grammar = compiler.compile_grammar(f"root ::= {_int_range(lo, hi)}")
+    accepted = []
+    for n in range(0, 1100):
+        matcher = xgr.GrammarMatcher(grammar)
+        if matcher.accept_string(str(n)) and matcher.is_completed():
+            accepted.append(n)
+    assert accepted == list(range(lo, hi + 1))
