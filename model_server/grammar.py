@@ -24,6 +24,7 @@ import torch
 from model_server.core import RequestError
 
 GRAMMAR_FIELDS = ("ebnf", "regex", "json_schema")
+CACHE_LIMIT_BYTES = 64 * 2**20
 
 
 class GrammarState:
@@ -89,7 +90,9 @@ class GrammarBackend:
         self.stop_ids = tuple(stop_ids)
         self.info = xgr.TokenizerInfo.from_huggingface(hf, vocab_size=vocab_size,
                                                        stop_token_ids=list(stop_ids))
-        self.compiler = xgr.GrammarCompiler(self.info, max_threads=1, cache_enabled=True)
+        # bounded: a client sending ever-new grammars must not grow the server without limit
+        self.compiler = xgr.GrammarCompiler(self.info, max_threads=1, cache_enabled=True,
+                                            cache_limit_bytes=CACHE_LIMIT_BYTES)
         self._prefix_ids = _special_prefix_ids(tokenizer)
         self.compile_s = 0.0
 
