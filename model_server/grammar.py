@@ -7,8 +7,8 @@ token (greedy and sampled alike), and the stop check advances it with the chosen
 
 Our server also keeps a tokenizer's special tokens canonical: where a grammar allows the text
 of a special token (`<|silence|>`), the ordinary tokens that spell a prefix of that text (`<`,
-`<|`) are masked, so the model emits the one special token it was trained on. SGLang does not
-do this; its outputs still match the grammar's text.
+`<|`) are masked, so the model emits the one special token it was trained on. SGLang's xgrammar
+backend does not; there the text is the same, only the token ids can differ.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ class GrammarState:
     def __init__(self, matcher, vocab_size: int, prefix_ids: dict[int, tuple[int, ...]]):
         import xgrammar as xgr
 
-        self._xgr = xgr
         self.matcher = matcher
         self.vocab_size = vocab_size
         self.bitmask = xgr.allocate_token_bitmask(1, vocab_size)
