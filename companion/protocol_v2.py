@@ -11,10 +11,32 @@ from __future__ import annotations
 import json
 import re
 
+from companion.action_grammar import MAX_SPEAK_WORDS, MAX_STRING_CHARS, MAX_WORD_CHARS
 from companion.protocol import RELAY, SPEAK, SPECIAL_TOKENS_V2, Action, _call_action
 
 END = "<|end|>"
 _JOB = re.compile(r"j\d+")
+_WORD = re.compile(r"[^\x00-\x20<\x7f]{1,%d}" % MAX_WORD_CHARS)
+_STRING = re.compile(r"[ !#-;=-\[\]-~]{1,%d}" % MAX_STRING_CHARS)
+
+
+def _outside_grammar(action: Action) -> str:
+    """Why a training target would fall outside the action grammar ('' when it is inside)."""
+    if action.kind == "speech":
+        words = action.text.split()
+        if not 1 <= len(words) <= MAX_SPEAK_WORDS:
+            return f"an utterance has 1 to {MAX_SPEAK_WORDS} words, got {len(words)}"
+        bad = next((w for w in words if not _WORD.fullmatch(w)), None)
+        return f"word {bad!r}: at most {MAX_WORD_CHARS} characters, no '<'" if bad else ""
+    if action.kind == "call":
+        values = list(action.args.values())
+        strings = [v for v in values if isinstance(v, str)]
+        strings += [x for v in values if isinstance(v, list) for x in v if isinstance(x, str)]
+        bad = next((v for v in strings if not _STRING.fullmatch(v)), None)
+        if bad is not None:
+            return (f"argument {bad!r}: 1 to {MAX_STRING_CHARS} printable ASCII characters "
+                    "without quote, backslash or '<'")
+    return ""
 
 
 def _next_special(text: str) -> int:
@@ -62,10 +84,16 @@ def parse_output_v2(text: str) -> tuple[list[Action], bool]:
 
 
 def format_output_v2(actions: list[Action]) -> str:
-    """The output text of one action (training targets use it); inverse of parse_output_v2."""
+    """The output text of one action (training targets use it); inverse of parse_output_v2.
+
+    Raises ValueError for an action the action grammar could not produce (a 25-word
+    utterance, a non-ASCII argument), so no training target teaches what decoding forbids."""
     if len(actions) != 1:
         raise ValueError(f"protocol 2 has exactly one action per micro-turn, got {len(actions)}")
     action = actions[0]
+    why = _outside_grammar(action)
+    if why:
+        raise ValueError(f"not a protocol-2 action the grammar allows: {why}")
     if action.kind == "silence":
         body = "<|silence|>"
     elif action.kind == "stop":

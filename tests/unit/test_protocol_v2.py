@@ -136,3 +136,15 @@ def test_v1_parse_and_format_are_unchanged():
         '<|call|>{"tool": "tests", "args": {"scope": "affected"}}<|end|>'
     # v1 never treats the v2 tokens as actions
     assert parse_output("<|relay|>j3<|end|>")[0] == [Action("speech", text="<|relay|>j3")]
+
+
+@pytest.mark.parametrize("action, words", [
+    (Action("speech", text=" ".join(["word"] * 25)), "1 to 24 words"),
+    (Action("speech", text="see <this>"), "no '<'"),
+    (Action("speech", text="a" * 21), "at most 20 characters"),
+    (Action("call", tool="git_commit", args={"message": 'say "hi"'}), "without quote"),
+    (Action("call", tool="lint", args={"paths": ["caf\u00e9.py"]}), "printable ASCII"),
+])
+def test_format_refuses_targets_the_grammar_forbids(action, words):
+    with pytest.raises(ValueError, match=words):
+        format_output([action], protocol=2)
