@@ -16,8 +16,8 @@ from companion.protocol import RELAY, SPEAK, SPECIAL_TOKENS_V2, Action, _call_ac
 
 END = "<|end|>"
 _JOB = re.compile(r"j\d+")
-_WORD = re.compile(r"[^\x00-\x20<\x7f]{1,%d}" % MAX_WORD_CHARS)
-_STRING = re.compile(r"[ !#-;=-\[\]-~]{1,%d}" % MAX_STRING_CHARS)
+_WORD = re.compile(r"[^\x00-\x20<\x7f]{1,%s}".replace("%s", str(MAX_WORD_CHARS)))
+_STRING = re.compile(r"[ !#-;=-\[\]-~]{1,%s}".replace("%s", str(MAX_STRING_CHARS)))
 
 
 def _outside_grammar(action: Action) -> str:
