@@ -12,8 +12,8 @@ from model_server.training.v2 import lines
 from model_server.training.v2.sessions import Pending, SessionSim
 
 # episode kind -> weight
-WEIGHTS = {"edit": 30, "spoken_request": 14, "typed_request": 6, "question": 11, "thinking": 6,
-           "filler": 5, "aside": 6, "musing": 6, "reminder": 5, "idle": 11}
+WEIGHTS = {"edit": 40, "spoken_request": 14, "typed_request": 6, "question": 11, "thinking": 6,
+           "filler": 5, "aside": 6, "musing": 6, "reminder": 4, "idle": 6}
 
 
 def maybe_episode(sim: SessionSim, k: int) -> None:
@@ -23,7 +23,7 @@ def maybe_episode(sim: SessionSim, k: int) -> None:
         return
     kind = sim.rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
     _EPISODES[kind](sim, k)
-    sim.next_episode = k + sim.rng.randint(8, 45)
+    sim.next_episode = k + sim.rng.randint(6, 35)
 
 
 def _edit(sim: SessionSim, k: int) -> None:
