@@ -70,12 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-async def serve(app, host: str, port: int, token: str) -> None:
+async def serve(app, host: str, port: int, token: str, on_stop=None) -> None:
+    """Serve until SIGINT/SIGTERM. `on_stop` runs first (the engine fails what is in flight),
+    so the handlers answer at once and shutdown takes a moment, not aiohttp's 60 s grace."""
     from aiohttp import web
 
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, shutdown_timeout=2.0)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
     shown = f"[{host}]" if ":" in host else host
@@ -87,6 +89,8 @@ async def serve(app, host: str, port: int, token: str) -> None:
     try:
         await stop.wait()
     finally:
+        if on_stop is not None:
+            on_stop()
         await runner.cleanup()
 
 
@@ -120,7 +124,7 @@ def run(argv: list[str] | None = None) -> int:
     engine = Engine(core).start()
     try:
         asyncio.run(serve(make_app(engine, token, args.max_body_bytes), args.host, args.port,
-                          token))
+                          token, on_stop=engine.stop))
     except OSError as e:
         print(f"model_server: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2

@@ -125,15 +125,25 @@ class EngineCore:
         self.sessions.trim(s)
 
     def step(self) -> list[Req]:
-        """Run one batched forward over all pending work; return the requests it finished."""
+        """Run one batched forward over all pending work; return the requests it finished.
+
+        Failures stay as small as they can: a request whose sampling raises fails alone (the
+        others in the batch get their tokens); a forward that raises fails its step's requests
+        and closes their sessions, whose KV it may have left half written. Either way the
+        failed requests come back finished with `error` set, so nothing waits on them forever.
+        """
         t0 = time.perf_counter()
         reqs = self.scheduler.next_step()
         sessions = [self.sessions.sessions[r.session_id] for r in reqs]
-        batch, spans = build_batch(reqs, sessions, self.kv.block_size, self.model.device)
-        t1 = time.perf_counter()
-        with torch.inference_mode():
-            logits = forward(self.model.weights, self.cfg, batch, self.kv.k, self.kv.v, self.rope,
-                             self.attention, self.tile)
+        try:
+            batch, spans = build_batch(reqs, sessions, self.kv.block_size, self.model.device)
+            t1 = time.perf_counter()
+            with torch.inference_mode():
+                logits = forward(self.model.weights, self.cfg, batch, self.kv.k, self.kv.v,
+                                 self.rope, self.attention, self.tile)
+        except Exception as e:  # noqa: BLE001 (a bug or out of memory: fail this step only)
+            log.exception("engine step failed")
+            return self._fail_step(reqs, sessions, f"engine step failed: {type(e).__name__}: {e}")
         t2 = time.perf_counter()
         finished = []
         for req, s, (a, b) in zip(reqs, sessions, spans):
@@ -146,11 +156,16 @@ class EngineCore:
             if extend and req.sampling.max_new_tokens == 0:
                 req.finish_reason = {"type": "length", "length": 0}
             else:
-                token = sample(logits[b - 1], req.sampling, req.generator)
-                req.output_ids.append(token)
-                check_stop(req, token, self.cfg.eos_token_ids, self.model.decode)
-                req.feed = [token]
-            if req.on_token is not None:
+                try:
+                    token = sample(logits[b - 1], req.sampling, req.generator)
+                    req.output_ids.append(token)
+                    check_stop(req, token, self.cfg.eos_token_ids, self.model.decode)
+                except Exception as e:  # noqa: BLE001 (this request alone fails)
+                    log.exception("sampling failed for request %s", req.rid)
+                    req.error = f"sampling failed: {type(e).__name__}: {e}"
+                    req.finish_reason = {"type": "abort", "message": req.error}
+                req.feed = req.output_ids[-1:]
+            if req.on_token is not None and req.error is None:
                 try:
                     req.on_token(req)
                 except Exception:  # a gone client must not fail the other sessions' step
@@ -163,6 +178,16 @@ class EngineCore:
         self.stats.forward_s += t2 - t1
         self.stats.step_s += time.perf_counter() - t0
         return finished
+
+    def _fail_step(self, reqs: list[Req], sessions: list[Session], why: str) -> list[Req]:
+        for req, s in zip(reqs, sessions):
+            self.scheduler.remove(req)
+            req.error = f"{why}; session {s.id!r} was closed, open a new one"
+            req.finish_reason = {"type": "abort", "message": req.error}
+            s.busy = False
+            if s.id in self.sessions.sessions:
+                self.sessions.close(s.id)
+        return reqs
 
     def _finish(self, req: Req, s: Session) -> None:
         s.pending = req.output_ids[-1:]
@@ -206,9 +231,25 @@ class Engine:
         return self
 
     def stop(self) -> None:
+        """Stop the loop; requests still in flight end with an error at once (a prompt
+        shutdown: no HTTP handler is left waiting for a step that will never run)."""
         self._stop.set()
         self._inbox.put(None)
         self._thread.join(timeout=10)
+        for fut in list(self._futures.values()):
+            if not fut.done():
+                fut.set_exception(RequestError(503, "the server is shutting down"))
+        self._futures.clear()
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            fut = item[2] if item is not None else None
+            if item is not None and item[0] == self._admit:
+                fut = item[1][1]
+            if fut is not None and not fut.done():
+                fut.set_exception(RequestError(503, "the server is shutting down"))
 
     def call(self, fn, *args) -> concurrent.futures.Future:
         """Run fn(*args) on the engine thread between steps."""
@@ -261,21 +302,29 @@ class Engine:
                 pass
             self.core.expire_idle()
             if self.core.has_work():
-                self._step()
+                try:
+                    self._step()
+                except Exception as e:  # noqa: BLE001 (a bug outside the step: never a hang)
+                    log.exception("engine loop failed")
+                    self._fail_all(f"engine failed: {type(e).__name__}: {e}")
+
+    def _fail_all(self, why: str) -> None:
+        sched = self.core.scheduler
+        for req in list(sched.waiting) + list(sched.running):
+            sched.remove(req)
+            s = self.core.sessions.sessions.get(req.session_id)
+            if s is not None:
+                self.core.sessions.close(s.id)
+        for fut in self._futures.values():
+            fut.set_exception(RequestError(500, f"{why}; open a new session"))
+        self._futures.clear()
 
     def _step(self) -> None:
-        try:
-            finished = self.core.step()
-        except Exception as e:  # a bug or out of memory: fail what was running, keep serving
-            log.exception("engine step failed")
-            for req in list(self.core.scheduler.waiting) + list(self.core.scheduler.running):
-                self.core.scheduler.remove(req)
-                s = self.core.sessions.sessions.get(req.session_id)
-                if s is not None:
-                    s.busy = False
-                fut = self._futures.pop(id(req), None)
-                if fut is not None:
-                    fut.set_exception(RuntimeError(f"engine step failed: {e}"))
-            return
-        for req in finished:
-            self._futures.pop(id(req)).set_result(req)
+        for req in self.core.step():
+            fut = self._futures.pop(id(req), None)
+            if fut is None:
+                continue
+            if req.error is not None:
+                fut.set_exception(RequestError(500, f"request {req.rid!r} failed: {req.error}"))
+            else:
+                fut.set_result(req)
