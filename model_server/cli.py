@@ -101,6 +101,9 @@ def run(argv: list[str] | None = None) -> int:
               "--token", file=sys.stderr)
         return 2
     token = args.token or secrets.token_urlsafe(24)
+    from model_server.parent_watch import tie_to_parent
+
+    tie_to_parent()  # before the slow imports: a companion killed now still takes us down
     import torch
 
     if args.threads > 0:
