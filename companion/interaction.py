@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from companion.chunk_budget import approx_tokens
 from companion.clock import MicroTurnClock

@@ -141,7 +141,7 @@ class EngineCore:
             with torch.inference_mode():
                 logits = forward(self.model.weights, self.cfg, batch, self.kv.k, self.kv.v,
                                  self.rope, self.attention, self.tile)
-        except Exception as e:  # noqa: BLE001 (a bug or out of memory: fail this step only)
+        except Exception as e:  # (a bug or out of memory: fail this step only)
             log.exception("engine step failed")
             return self._fail_step(reqs, sessions, f"engine step failed: {type(e).__name__}: {e}")
         t2 = time.perf_counter()
@@ -160,7 +160,7 @@ class EngineCore:
                     token = sample(logits[b - 1], req.sampling, req.generator)
                     req.output_ids.append(token)
                     check_stop(req, token, self.cfg.eos_token_ids, self.model.decode)
-                except Exception as e:  # noqa: BLE001 (this request alone fails)
+                except Exception as e:  # (this request alone fails)
                     log.exception("sampling failed for request %s", req.rid)
                     req.error = f"sampling failed: {type(e).__name__}: {e}"
                     req.finish_reason = {"type": "abort", "message": req.error}
@@ -304,7 +304,7 @@ class Engine:
             if self.core.has_work():
                 try:
                     self._step()
-                except Exception as e:  # noqa: BLE001 (a bug outside the step: never a hang)
+                except Exception as e:  # (a bug outside the step: never a hang)
                     log.exception("engine loop failed")
                     self._fail_all(f"engine failed: {type(e).__name__}: {e}")
 

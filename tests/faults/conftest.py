@@ -30,7 +30,7 @@ def wait_until(predicate, timeout: float, what: str, poll: float = 0.05):
 
 
 def children_of(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     return [int(p) for p in out.stdout.split()]
 
 

@@ -10,7 +10,7 @@ from tokenizers import Tokenizer
 
 from companion.chunk_budget import approx_tokens
 from companion.events import FileChanged, JobEvent, SelfSpeech, TypedText, UserWords
-from companion.protocol import ChunkCaps, Chunk, serialize_chunk
+from companion.protocol import Chunk, ChunkCaps, serialize_chunk
 from companion.turn_pieces import TurnPiece, split_in_two
 from model_server.loader import EMBEDDED_DIR
 

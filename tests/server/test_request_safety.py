@@ -220,7 +220,7 @@ async def test_text_that_cannot_fit_the_chunk_limit_is_413_without_tokenizing(em
 async def test_health_answers_while_a_large_body_is_parsed(embedded, monkeypatch):
     """Tokenizing and parsing run off the event loop: /health answers while a slow parse of a
     large request is in flight."""
-    import model_server.api as api
+    from model_server import api
 
     real = api.parse_generate
     slow_started = asyncio.Event()
