@@ -65,6 +65,7 @@ class Companion:
 
     def __init__(self, repo: Path, transcript: Path, *args: str) -> None:
         self.repo, self.transcript = repo, transcript
+        self.servers: set[int] = set()  # every server child seen: none may outlive the test
         env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "companion", "--headless", "--no-mic", "--no-screen",
@@ -90,6 +91,7 @@ class Companion:
 
     def server_pid(self) -> int | None:
         kids = children_of(self.proc.pid)
+        self.servers.update(kids)
         return kids[0] if kids else None
 
     def wait_live(self, turns: int = 3, timeout: float = 90) -> int:
@@ -137,10 +139,11 @@ def companion(repo, tmp_path):
 
     yield start
     for c in started:
-        server = c.server_pid()
+        c.server_pid()
         c.stop()
-        if server is not None and alive(server):
-            os.kill(server, signal.SIGKILL)
+        for server in c.servers:
+            if alive(server):
+                os.kill(server, signal.SIGKILL)
 
 
 def save(repo: Path, i: int) -> str:
