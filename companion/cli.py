@@ -96,8 +96,10 @@ async def _replay(args: argparse.Namespace) -> int:
 
 def run_subcommand(command: str, argv: list[str]) -> int:
     if command == "serve":
-        # The server runs in its own process: the TUI process never imports torch.
-        return subprocess.call([sys.executable, "-m", "model_server", *argv])  # its main(argv)
+        # The server runs in its own process (the TUI process never imports torch), and the
+        # wrapper must not outlive it or be outlived: it dies with us (see parent_watch).
+        env = dict(os.environ, MODEL_SERVER_PARENT_PID=str(os.getpid()))
+        return subprocess.call([sys.executable, "-m", "model_server", *argv], env=env)
     args = build_subcommand_parser(command).parse_args(argv)
     if command == "doctor":
         from companion.doctor import doctor_command
