@@ -71,10 +71,10 @@ async def test_a_failing_request_is_isolated_and_leaks_nothing(embedded, monkeyp
 
     real = engine_mod.sample
 
-    def flaky(logits, params, generator):
+    def flaky(logits, params, generator, grammar=None):
         if params.sampling_seed == 666:
             raise RuntimeError("probability tensor contains either inf, nan or element < 0")
-        return real(logits, params, generator)
+        return real(logits, params, generator, grammar)
 
     monkeypatch.setattr(engine_mod, "sample", flaky)
     engine, client = await started(embedded)
