@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from companion.events import (
-    AudioBlock, FileChanged, JobEvent, Patch, ScreenPatches, SelfSpeech, TypedText, UserWords,
+    AudioBlock, FileChanged, JobEvent, Patch, ScreenError, ScreenPatches, ScreenText, SelfSpeech,
+    TypedText, UserWords,
 )
 from companion.redact import redact
 
@@ -38,10 +39,12 @@ class Chunk:
     jobs: tuple[JobEvent, ...] = ()
     typed: tuple[TypedText, ...] = ()
     self_speech: tuple[SelfSpeech, ...] = ()
+    screen_text: tuple[ScreenText, ...] = ()
+    screen_errors: tuple[ScreenError, ...] = ()
 
     def is_empty(self) -> bool:
         return not (self.audio or self.words or self.screen or self.files or self.jobs
-                    or self.typed or self.self_speech)
+                    or self.typed or self.self_speech or self.screen_text or self.screen_errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,22 @@ def audio_tokens(block: AudioBlock) -> np.ndarray:
     return frames.reshape(frames.shape[0] // FRAMES_PER_AUDIO_TOKEN, -1)
 
 
+SEE_TEXT_TOKENS = 32  # one screen text line: a context line or an error's summary
+
+
+def _see_text_parts(chunk: Chunk) -> tuple[list[str], int]:
+    """Screen reading as short text lines: errors first (newest two), then the newest context."""
+    lines = [f"error {e.summary or e.exception + ' ' + e.message}" for e in chunk.screen_errors[-2:]]
+    contexts = [s.context for s in chunk.screen_text if s.context]
+    lines += contexts[-1:]
+    parts, clipped = [], 0
+    for line in lines:
+        text, over = _clip(redact(line), SEE_TEXT_TOKENS)
+        parts.append("<|see|>" + text)
+        clipped += over
+    return parts, clipped
+
+
 def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps()) -> SerializedChunk:
     """Write one chunk in the token format; `features` selects placeholder tokens over text only."""
     parts = [f"<|t|>{chunk.t:.1f}"]
@@ -134,6 +153,9 @@ def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps
         if len(patches) > caps.max_patches:
             more, patches, summarized = f"<|more|>{len(patches)}", patches[: caps.max_patches], summarized + 1
         parts.append("<|see|>" + "<|patch|>" * len(patches) + more)
+    see_text, clipped = _see_text_parts(chunk)
+    parts.extend(see_text)
+    summarized += clipped
     budget = caps.file_tokens
     for change in chunk.files:
         text, clipped = _file_part(change, max(budget, 16))

@@ -83,8 +83,10 @@ class Runtime:
             self._remember(f"user typed: {event.text}")
         elif isinstance(event, SelfSpeech) and event.text:
             self._remember(f"companion: {event.text}")
-        elif isinstance(event, FileChanged) and self.agent is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self.agent.on_file_saved, event.path)
+        elif isinstance(event, FileChanged):
+            self.perception.on_event(event)  # the screen reader's "which you changed a minute ago"
+            if self.agent is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(self.agent.on_file_saved, event.path)
 
     def _remember(self, line: str) -> None:
         self._recent_lines = [*self._recent_lines[-19:], line]
