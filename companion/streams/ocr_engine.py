@@ -19,6 +19,10 @@ _TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-o
                   "/usr/share/tessdata", "/usr/local/share/tessdata")
 
 
+_PAD = 6  # white pixels around each strip
+_INK = 160  # below this (after `prepare`) a pixel is text
+
+
 class OCRUnavailable(RuntimeError):
     """No OCR engine or no English model: screen reading reports itself unavailable."""
 
@@ -56,11 +60,29 @@ def prepare(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> dark-on-light grey."""
     if rgb.ndim != 3 or rgb.shape[2] < 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected (H, W, 3) uint8 RGB pixels, got {rgb.shape} {rgb.dtype}")
-    grey = (rgb[..., 0].astype(np.uint16) * 77 + rgb[..., 1] * 150 + rgb[..., 2] * 29) >> 8
-    grey = grey.astype(np.uint8)
+    wide = rgb[..., :3].astype(np.uint16)
+    grey = ((wide[..., 0] * 77 + wide[..., 1] * 150 + wide[..., 2] * 29) >> 8).astype(np.uint8)
     if np.median(grey) < 128:  # dark theme: the background is the majority of pixels
         grey = 255 - grey
     return np.ascontiguousarray(grey)
+
+
+def text_rows(grey: np.ndarray, min_height: int = 3) -> list[tuple[int, int]]:
+    """(top, bottom) of each band of rows holding ink, separated by blank rows. Columns dark in
+    nearly every row (a window border, a gutter rule) are whitened first, in place, so they
+    neither join every row into one band nor read as a `|` before each line."""
+    dark = grey < _INK
+    if grey.shape[0] >= 20:
+        rules = dark.mean(axis=0) >= 0.9
+        grey[:, rules] = 255
+        dark[:, rules] = False
+    ink = np.flatnonzero(dark.any(axis=1))
+    if not len(ink):
+        return []
+    breaks = np.flatnonzero(np.diff(ink) > 1)
+    starts = np.concatenate(([ink[0]], ink[breaks + 1]))
+    ends = np.concatenate((ink[breaks] + 1, [ink[-1] + 1]))
+    return [(int(a), int(b)) for a, b in zip(starts, ends) if b - a >= min_height]
 
 
 class TesseractOCR:
@@ -88,13 +110,23 @@ class TesseractOCR:
         grey = prepare(rgb)
         if grey.size == 0:
             return OcrText(())
-        image = self._image.fromarray(grey)
-        if self.scale > 1:  # bilinear keeps thin strokes (underscores, l vs L) that nearest loses
-            image = image.resize((image.width * self.scale, image.height * self.scale),
-                                 self._image.BILINEAR)
-        self._api.SetImage(image)
-        words = self._words()
+        words = []
+        for y0, y1 in text_rows(grey):
+            words += self._strip_words(grey[y0:y1], y0)
         return OcrText(_assemble(words, self.scale))
+
+    def _strip_words(self, strip: np.ndarray, top: int) -> list:
+        """One band of text rows read on its own: a cursor block or a rule line next to it
+        cannot derail the line finder for the rest of the region, as it does on a whole block."""
+        padded = np.pad(strip, _PAD, constant_values=255)  # text touching an edge reads badly
+        image = self._image.fromarray(padded)
+        s = self.scale
+        if s > 1:  # bilinear keeps thin strokes (underscores, l vs L) that nearest loses
+            image = image.resize((image.width * s, image.height * s), self._image.BILINEAR)
+        self._api.SetImage(image)
+        shift_y = (top - _PAD) * s
+        return [(x - _PAD * s, y + shift_y, x2 - _PAD * s, text, conf, first)
+                for x, y, x2, text, conf, first in self._words()]
 
     def _words(self) -> list[tuple[int, int, int, str, float, bool]]:
         """(x, y, x2, text, confidence, starts a line) for each recognized word."""
@@ -105,7 +137,10 @@ class TesseractOCR:
         if it is None:
             return words
         while True:
-            text = it.GetUTF8Text(ril.WORD)
+            try:
+                text = it.GetUTF8Text(ril.WORD)
+            except RuntimeError:  # tesserocr raises on a word box with no text in it
+                text = ""
             box = it.BoundingBox(ril.WORD)
             if text and box:
                 words.append((box[0], box[1], box[2], text, it.Confidence(ril.WORD) / 100.0,

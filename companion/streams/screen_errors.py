@@ -122,6 +122,7 @@ def _python(lines: list[str]) -> list[tuple[int, ParsedError]]:
 
 def _pytest(lines: list[str]) -> list[tuple[int, ParsedError]]:
     out = []
+    located = {m["file"] for m in (_PYTEST_LOC.match(ln.strip()) for ln in lines) if m}
     for i, raw in enumerate(lines):
         line = raw.strip()
         m = _PYTEST_LOC.match(line)
@@ -132,7 +133,7 @@ def _pytest(lines: list[str]) -> list[tuple[int, ParsedError]]:
                                        (Frame(m["file"], int(m["line"])),))))
             continue
         m = _PYTEST_FAILED.match(line)
-        if m:
+        if m and m["file"] not in located:  # the summary line repeats a failure shown above
             out.append((i, ParsedError("test", m["exc"] or "failed", (m["msg"] or m["test"]).strip(),
                                        (Frame(m["file"], 0, m["test"]),))))
     return out

@@ -126,10 +126,16 @@ class ScreenReader:
                 if work is None:
                     continue
                 cpu = time.thread_time()
-                text = engine.read(work.pixels)
-                spent = time.thread_time() - cpu
-                tokens -= spent
-                self.cpu_seconds += spent
+                try:
+                    text = engine.read(work.pixels)
+                except Exception as exc:  # noqa: BLE001 - one unreadable region must not end reading
+                    self._sink(StreamState(self._clock(), "screen", "degraded",
+                                           f"screen reading skipped a region: {exc}"))
+                    continue
+                finally:
+                    spent = time.thread_time() - cpu
+                    tokens -= spent
+                    self.cpu_seconds += spent
                 self.regions_read += 1
                 self.read_text(text.text, text.confidence, work.rect, work.origin)
         finally:
