@@ -48,7 +48,7 @@ def start_xvfb() -> subprocess.Popen:
     proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(50):
-        if subprocess.run(["xdpyinfo"], capture_output=True).returncode == 0:
+        if subprocess.run(["xdpyinfo"], capture_output=True, check=False).returncode == 0:
             return proc
         time.sleep(0.1)
     raise RuntimeError("Xvfb did not start")
@@ -56,9 +56,9 @@ def start_xvfb() -> subprocess.Popen:
 
 def window_rect(title: str) -> tuple[int, int, int, int]:
     wid = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name", f"^{re.escape(title)}$"],
-                         capture_output=True, text=True, timeout=20).stdout.split()[0]
+                         capture_output=True, text=True, timeout=20, check=True).stdout.split()[0]
     geo = dict(line.split("=") for line in subprocess.run(
-        ["xdotool", "getwindowgeometry", "--shell", wid], capture_output=True, text=True).stdout.split())
+        ["xdotool", "getwindowgeometry", "--shell", wid], capture_output=True, text=True, check=True).stdout.split())
     return int(geo["X"]), int(geo["Y"]), int(geo["WIDTH"]), int(geo["HEIGHT"])
 
 
@@ -208,7 +208,7 @@ def session_cpu(engine_name: str | None, work: Path, seconds: float = 40.0) -> d
     try:
         window_rect(f"session {tag}")
         wid = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name", "notes.py - editor"],
-                             capture_output=True, text=True, timeout=20).stdout.split()[0]
+                             capture_output=True, text=True, timeout=20, check=True).stdout.split()[0]
         if engine_name:
             reader = ScreenReader(sink, work, mode="all", engine=ENGINES[engine_name])
             reader.start()

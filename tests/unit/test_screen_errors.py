@@ -92,7 +92,8 @@ def test_node_frames_run_outermost_first_like_python():
 
 def test_pytest_output_is_one_error_per_failure_location():
     errors = find_errors(PYTEST)
-    assert [(e.language, e.exception, e.file, e.line) for e in errors][0] == \
+    first = errors[0]
+    assert (first.language, first.exception, first.file, first.line) == \
         ("test", "AssertionError", "tests/test_stats.py", 11)
     assert errors[0].message == "assert 1 == 2"
 
@@ -110,8 +111,8 @@ def test_the_same_error_twice_on_screen_is_one():
 
 
 CODE_THAT_MENTIONS_ERRORS = [
-    """class ParseError(ValueError):\n    pass\n\ndef load(path):\n    try:\n        return read(path)\n"""
-    """    except KeyError:\n        raise ParseError(f"no such key in {path}")\n""",
+    ("""class ParseError(ValueError):\n    pass\n\ndef load(path):\n    try:\n        return read(path)\n"""
+     """    except KeyError:\n        raise ParseError(f"no such key in {path}")\n"""),
     """KeyError\nValueError: is what this raises\nreturn Error("bad")""",
     """if (!res.ok) throw new TypeError("bad response: " + res.status);\nconsole.error(err);""",
     """// handles error[E0308] in the docs\nfn main() -> Result<(), Error> {\n    Ok(())\n}""",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from companion.events import FileChanged, ScreenError, ScreenText
-from companion.screen_summary import RecentChanges, changed_lines, compose_summary, repo_path
+from companion.screen_summary import changed_lines, compose_summary, repo_path
 from companion.streams.screen_context import context_line, definition_near, file_from_title
 from companion.streams.screen_settle import RegionQueue, Settled, SettleTracker, bands
 from companion.streams.screen_text import ScreenReader
@@ -53,7 +55,7 @@ def test_tall_regions_are_read_bottom_band_first_with_overlap():
     parts = bands((0, 0, 800, 1000), height=360, overlap=80)
     assert parts[0] == (0, 640, 800, 360)
     assert parts[-1][1] == 0
-    for lower, upper in zip(parts, parts[1:]):
+    for lower, upper in itertools.pairwise(parts):
         assert upper[1] + upper[3] - lower[1] == 80
 
 
