@@ -33,6 +33,7 @@ class Perception:
         self._emit = emit
         self.files = self.screen = self.audio = self.asr = self.speaker = self.echo = None
         self.reader = None  # the screen reader (OCR), when screen reading is on
+        self._windows = None  # its X connection for window titles
         self._asr_blocks: deque[AudioBlock] = deque(maxlen=5)
         self._asr_ready = threading.Condition()
         self._asr_thread: threading.Thread | None = None
@@ -88,8 +89,8 @@ class Perception:
         titles = None
         try:
             from companion.streams.x11_windows import X11Windows
-            windows = X11Windows()
-            titles = windows.title_at  # only ever called on the OCR worker thread
+            self._windows = X11Windows()
+            titles = self._windows.title_at  # only ever called on the OCR worker thread
         except OSError:
             pass  # no X display: regions are read without a window title
         reader = ScreenReader(self._emit, self.repo, mode=mode, titles=titles)
@@ -158,6 +159,8 @@ class Perception:
         for part in (self.audio, self.screen, self.reader, self.files):
             if part is not None:
                 part.stop()
+        if self._windows is not None:
+            self._windows.close()
         with self._asr_ready:
             self._closing = True
             self._asr_ready.notify()

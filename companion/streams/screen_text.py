@@ -60,6 +60,7 @@ class ScreenReader:
         self._lock = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
+        self.ready = threading.Event()  # set once the engine is loaded (or failed to load)
         self.cpu_seconds = 0.0  # OCR CPU spent, for the benchmark and the status line
         self.regions_read = 0
 
@@ -107,6 +108,8 @@ class ScreenReader:
         except OCRUnavailable as exc:
             self._sink(StreamState(self._clock(), "screen", "degraded", f"no screen reading: {exc}"))
             return
+        finally:
+            self.ready.set()
         tokens, refilled = self.burst, self._clock()
         try:
             while True:
