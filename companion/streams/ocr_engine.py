@@ -112,7 +112,11 @@ class TesseractOCR:
             return OcrText(())
         words = []
         for y0, y1 in text_rows(grey):
-            words += self._strip_words(grey[y0:y1], y0)
+            strip = grey[y0:y1]
+            # cut at the last inked column: a short line alone in a wide blank strip reads as
+            # nothing at all (the left edge stays, so columns keep their x for indentation)
+            right = int(np.flatnonzero((strip < _INK).any(axis=0))[-1]) + 1
+            words += self._strip_words(strip[:, :right], y0)
         return OcrText(_assemble(words, self.scale))
 
     def _strip_words(self, strip: np.ndarray, top: int) -> list:

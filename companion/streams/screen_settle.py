@@ -56,7 +56,9 @@ class SettleTracker:
             self._small_runs[changed & ~small] = 0
             self._dirty |= changed & (self._small_runs < 3)
             self._last[changed] = t
-        ready = self._dirty & (t - self._last >= self.settle)
+        # frames come every 0.5 s give or take a few ms: a 0.5 s settle must mean "one still
+        # frame", not sometimes two, so allow a tenth of it in jitter
+        ready = self._dirty & (t - self._last >= self.settle * 0.9)
         # a tile that only blinks (3+ small changes in a row) never holds its region back
         quiet = ready | (self._dirty & (self._small_runs >= 3))
         out = []
