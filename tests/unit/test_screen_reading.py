@@ -173,3 +173,16 @@ def test_see_lines_carry_error_summaries_and_the_context_line():
     text = serialize_chunk(chunk, features=False).text
     assert text == ("<|t|>1.0<|see|>error the script in your terminal raised KeyError 'k' in "
                     "app.py line 4<|see|>app.py: def main<|out|>")
+
+
+def test_screen_text_and_errors_survive_a_user_recording(tmp_path):
+    from companion.recording import Recorder, read_recording
+    error = ScreenError(t=501.0, language="rust", exception="E0308", message="mismatched types",
+                        file="src/main.rs", line=14, in_repo=True, summary="the compiler ...")
+    text = ScreenText(t=501.5, x=0, y=40, width=400, height=120, text="fn main() {}",
+                      confidence=0.93, window="main.rs - editor", context="main.rs: fn main")
+    rec = Recorder(tmp_path / "rec", t0=500.0)
+    rec.put(error)
+    rec.put(text)
+    rec.close()
+    assert list(read_recording(tmp_path / "rec", t0=500.0)) == [error, text]
