@@ -50,7 +50,8 @@ _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)",\s*line\s+(?P<line>\d+)(?:,\
                        re.IGNORECASE)
 _EXC_NAME = r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration|Fault)"
 _PY_EXC = re.compile(rf"^(?P<exc>{_EXC_NAME})(?::\s*(?P<msg>.*))?$")
-_PYTEST_LOC = re.compile(rf"^(?P<file>[\w./\\-]+\.py):(?P<line>\d+): (?P<exc>{_EXC_NAME})$")
+# OCR often reads an underscore as a space: "tests/test stats.py:11: AssertionError"
+_PYTEST_LOC = re.compile(rf"^(?P<file>[\w./\\-]+(?: [\w./\\-]+)*\.py):(?P<line>\d+): (?P<exc>{_EXC_NAME})$")
 _PYTEST_E = re.compile(rf"^E\s+(?P<exc>{_EXC_NAME})(?::\s*(?P<msg>.*))?$")
 _PYTEST_FAILED = re.compile(
     rf"^FAILED (?P<file>[\w./\\-]+\.py)::(?P<test>\S+)(?: - (?P<exc>{_EXC_NAME})(?::\s*(?P<msg>.*))?)?")
@@ -122,7 +123,7 @@ def _python(lines: list[str]) -> list[tuple[int, ParsedError]]:
 
 def _pytest(lines: list[str]) -> list[tuple[int, ParsedError]]:
     out = []
-    located = {m["file"] for m in (_PYTEST_LOC.match(ln.strip()) for ln in lines) if m}
+    located = {m["file"].replace(" ", "_") for m in (_PYTEST_LOC.match(ln.strip()) for ln in lines) if m}
     for i, raw in enumerate(lines):
         line = raw.strip()
         m = _PYTEST_LOC.match(line)
@@ -130,7 +131,7 @@ def _pytest(lines: list[str]) -> list[tuple[int, ParsedError]]:
             msg = next((e["msg"] or "" for e in map(_PYTEST_E.match, (ln.strip() for ln in lines[max(0, i - 8):i]))
                         if e and e["exc"] == m["exc"]), "")
             out.append((i, ParsedError("test", m["exc"], msg.strip(),
-                                       (Frame(m["file"], int(m["line"])),))))
+                                       (Frame(m["file"].replace(" ", "_"), int(m["line"])),))))
             continue
         m = _PYTEST_FAILED.match(line)
         if m and m["file"] not in located:  # the summary line repeats a failure shown above

@@ -106,6 +106,13 @@ def test_ocr_noise_curly_quotes_double_spaces_and_capital_line():
     assert (error.exception, error.message, error.line) == ("KeyError", "'user id'", 7)
 
 
+def test_pytest_location_with_an_underscore_read_as_a_space():
+    text = ("tests/test stats.py:11: AssertionError\n"
+            "FAILED tests/test_stats.py::test_ median - assert 1 == 2")
+    errors = find_errors(text)
+    assert [(e.file, e.line) for e in errors] == [("tests/test_stats.py", 11)]
+
+
 def test_the_same_error_twice_on_screen_is_one():
     assert len(find_errors(PYTHON + "\n" + PYTHON)) == 1
 
