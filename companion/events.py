@@ -155,6 +155,16 @@ class ModelTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioUnderruns:
+    """Audio xruns so far from one source: "speaker" (PortAudio's underflow flag) or "native"
+    (underrun lines the C libraries printed, routed to the log). The status bar counts them."""
+
+    t: float
+    source: str
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScreenText:
     """Text read (OCR) from a screen region that changed and then settled; already redacted.
 
@@ -192,5 +202,5 @@ class ScreenError:
 
 Event = Union[
     StreamState, FileChanged, ScreenPatches, AudioBlock, UserWords, TypedText, SelfSpeech,
-    JobEvent, RulesChanged, ModelTurn, ScreenText, ScreenError,
+    JobEvent, RulesChanged, ModelTurn, AudioUnderruns, ScreenText, ScreenError,
 ]

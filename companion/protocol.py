@@ -15,7 +15,7 @@ from companion.events import (
     AudioBlock, FileChanged, JobEvent, Patch, ScreenError, ScreenPatches, ScreenText, SelfSpeech,
     TypedText, UserWords,
 )
-from companion.redact import redact
+from companion.redact import redact, redact_then_clip
 
 SPECIAL_TOKENS: tuple[str, ...] = (
     "<|system|>", "<|t|>", "<|hear|>", "<|audio|>", "<|see|>", "<|patch|>", "<|file|>", "<|tool|>",
@@ -105,8 +105,10 @@ def _file_part(change: FileChanged, budget: int) -> tuple[str, bool]:
 def _job_part(job: JobEvent, budget: int) -> tuple[str, bool]:
     payload = {k: v for k, v in job.data.items() if k != "raw_output"}
     detail = json.dumps(payload, separators=(",", ":"), default=str, sort_keys=True)
-    text, clipped = _clip(f"{job.tool} {job.phase}: {job.summary} {detail}", budget)
-    return "<|tool|>" + redact(text), clipped
+    # redact the whole text first: a clip that cuts a token in half would hide it from redaction
+    text, clipped = redact_then_clip(f"{job.tool} {job.phase}: {job.summary} {detail}",
+                                     lambda t: _clip(t, budget))
+    return "<|tool|>" + text, clipped
 
 
 def audio_tokens(block: AudioBlock) -> np.ndarray:
@@ -168,13 +170,13 @@ def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps
         parts.append(text)
     typed = "\n".join(t.text for t in chunk.typed)
     if typed:
-        text, clipped = _clip(redact(typed), caps.typed_tokens)
+        text, clipped = redact_then_clip(typed, lambda t: _clip(t, caps.typed_tokens))
         summarized += clipped
         parts.append("<|user|>" + text)
     if chunk.self_speech:
         said = " ".join(s.text for s in chunk.self_speech if s.text)
         cut = "<|cut|>" if any(s.interrupted for s in chunk.self_speech) else ""
-        parts.append(f"<|self|>{said}{cut}")
+        parts.append(f"<|self|>{redact(said)}{cut}")
     parts.append("<|out|>")
     audio = (np.concatenate(audio_rows) if audio_rows
              else np.zeros((0, FRAMES_PER_AUDIO_TOKEN * 80), dtype=np.uint8))

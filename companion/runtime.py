@@ -20,9 +20,10 @@ from companion.events import (
 from companion.hub import EventHub
 from companion.interaction import InteractionLoop
 from companion.model_link import ModelLink
-from companion.protocol import Action, Chunk, SerializedChunk, serialize_chunk, system_prefix
-from companion.session_client import ServerError
 from companion.perception import Perception, PerceptionOptions
+from companion.prefix_budget import pinned_prefix
+from companion.protocol import Action, Chunk, SerializedChunk, serialize_chunk
+from companion.session_client import ServerError
 from companion.speech_policy import SpeechPolicy
 
 SYSTEM_TEXT = (
@@ -130,15 +131,11 @@ class Runtime:
                 self._on_turn(chunk, serialize_chunk(chunk, features=True))
 
     def _prefix(self) -> str:
-        """The pinned prefix. A model that ships the prompt it was trained with (get_model_info's
-        `prompt`) gets that wording with the user's rules; any other model gets ours."""
+        """The pinned prefix, built as the rules check budgets it (companion/prefix_budget.py)."""
         prompt = self.link.info.get("prompt") if self.link is not None else None
-        if isinstance(prompt, dict) and {"system", "tools", "rules_heading"} <= prompt.keys():
-            rules = [r.text.strip() for r in self.policy.rules.rules] or prompt.get("default_rules", [])
-            return system_prefix(prompt["system"], prompt["rules_heading"] + "\n".join(rules),
-                                 prompt["tools"])
         tools = self.agent.tool_descriptions() if self.agent is not None else ""
-        return system_prefix(SYSTEM_TEXT, self.policy.rules_text(), tools)
+        texts = [r.text.strip() for r in self.policy.rules.rules]
+        return pinned_prefix(texts, prompt, SYSTEM_TEXT, self.policy.rules_text(), tools)
 
     def _act(self, action: Action, chunk: Chunk) -> None:
         if action.kind == "speech":
