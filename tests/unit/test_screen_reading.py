@@ -186,3 +186,38 @@ def test_screen_text_and_errors_survive_a_user_recording(tmp_path):
     rec.put(text)
     rec.close()
     assert list(read_recording(tmp_path / "rec", t0=500.0)) == [error, text]
+
+
+def test_reader_harness_frames_in_settled_region_read_events_out(tmp_path):
+    """Frames through `on_frame` (no display): the settled region's pixels, exactly, reach the
+    engine once, on the worker thread, and its text becomes one ScreenError."""
+    import threading
+
+    from companion.streams.ocr_engine import OcrLine, OcrText
+    from companion.streams.screen_tiles import changed_counts
+
+    seen, done = [], threading.Event()
+
+    class Engine:
+        def read(self, rgb):
+            seen.append(rgb.copy())
+            done.set()
+            return OcrText((OcrLine(TRACEBACK.format(root="/x"), 0.9, 0),))
+
+    events = Recorder()
+    reader = ScreenReader(events, tmp_path, engine=Engine, clock=lambda: 1.2)  # frame times
+    blank = np.zeros((200, 400, 4), np.uint8)
+    shown = blank.copy()
+    shown[50:70, 60:200] = (10, 20, 30, 255)  # BGRA text-ish block
+    reader.start()
+    try:
+        reader.on_frame(0.0, blank, None)
+        reader.on_frame(0.5, shown, changed_counts(blank, shown))
+        reader.on_frame(1.0, shown, None)
+        assert done.wait(10)
+    finally:
+        reader.stop()
+    (pixels,) = seen
+    assert pixels.shape == (120, 240, 3)  # tiles (1,1)-(1,4) padded by one: y 0..120, x 0..240
+    assert (pixels[50:70, 60:200] == (30, 20, 10)).all() and pixels[:50].max() == 0
+    assert [type(e) for e in events.events] == [ScreenError]
