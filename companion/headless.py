@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import IO, Callable
 
 from companion.events import (
-    Event, JobEvent, ModelTurn, ScreenError, SelfSpeech, StreamState, UserWords,
+    Event,
+    JobEvent,
+    ModelTurn,
+    ScreenError,
+    SelfSpeech,
+    StreamState,
+    UserWords,
 )
 from companion.perception import PerceptionOptions
 from companion.protocol import Chunk, SerializedChunk
