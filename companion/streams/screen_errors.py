@@ -46,7 +46,8 @@ class ParsedError:
         return (self.language, self.exception, words, where)
 
 
-_PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)",\s*line\s+(?P<line>\d+)(?:,\s*in\s+(?P<func>\S+))?',
+# the function runs to the line's end: OCR may read `load_user` as `load user`
+_PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)",\s*line\s+(?P<line>\d+)(?:,\s*in\s+(?P<func>.+?))?\s*$',
                        re.IGNORECASE)
 _EXC_NAME = r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration|Fault)"
 _PY_EXC = re.compile(rf"^(?P<exc>{_EXC_NAME})(?::\s*(?P<msg>.*))?$")
@@ -107,7 +108,7 @@ def _python(lines: list[str]) -> list[tuple[int, ParsedError]]:
         m = _PY_FRAME.match(line)
         if m:
             start, last = (i if start is None else start), i
-            frames.append(Frame(m["file"], int(m["line"]), m["func"] or ""))
+            frames.append(Frame(m["file"], int(m["line"]), (m["func"] or "").replace(" ", "_")))
             continue
         if not frames:
             continue

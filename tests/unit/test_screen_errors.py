@@ -100,10 +100,11 @@ def test_pytest_output_is_one_error_per_failure_location():
 
 def test_ocr_noise_curly_quotes_double_spaces_and_capital_line():
     noisy = ('Traceback (most  recent call last):\n'
-             '  File "/srv/app.py",  Line 7,  in load\n'
+             '  File "/srv/app.py",  Line 7,  in load user\n'
              "KeyError:  ‘user id’")
     (error,) = find_errors(noisy)
     assert (error.exception, error.message, error.line) == ("KeyError", "'user id'", 7)
+    assert error.frames[-1].function == "load_user"
 
 
 def test_pytest_location_with_an_underscore_read_as_a_space():
