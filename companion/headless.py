@@ -83,6 +83,7 @@ def options_from_args(args: argparse.Namespace, *, use_model: bool) -> RuntimeOp
                                      own_outputs=own_outputs(args)),
         server_url=getattr(args, "server", None), token=getattr(args, "token", None),
         model=getattr(args, "model", "embedded"), use_model=use_model,
+        protocol=getattr(args, "protocol", None),
         record_dir=getattr(args, "dir", None) if not use_model else args.record,
     )
 

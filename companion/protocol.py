@@ -1,7 +1,9 @@
 """The micro-turn token protocol: a Chunk serialized into special-token text, and model output parsed back.
 
 docs/protocol.md is the specification; this module is its only implementation. The model
-server and the training code share `SPECIAL_TOKENS`.
+server and the training code share `SPECIAL_TOKENS` (protocol 1) and `SPECIAL_TOKENS_V2`
+(protocol 2: the same 17 tokens, then `<|speak|>` and `<|relay|>`). Protocol 2's output side
+lives in companion/protocol_v2.py; `parse_output` / `format_output` dispatch on `protocol`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<|user|>", "<|self|>", "<|cut|>", "<|out|>", "<|silence|>", "<|stop|>", "<|call|>", "<|end|>",
     "<|more|>",
 )
+SPEAK, RELAY = "<|speak|>", "<|relay|>"
+SPECIAL_TOKENS_V2: tuple[str, ...] = SPECIAL_TOKENS + (SPEAK, RELAY)
+PROTOCOLS = (1, 2)
 FRAMES_PER_AUDIO_TOKEN = 4  # 16 dMel frames per 200 ms block -> 4 audio tokens per block
 
 
@@ -111,6 +116,31 @@ def _job_part(job: JobEvent, budget: int) -> tuple[str, bool]:
     return "<|tool|>" + text, clipped
 
 
+def job_ref(job_id: str) -> str:
+    """The id a v2 model sees and relays: `j` + the number of the agent's job id (job-3 -> j3);
+    '' for events that are not a numbered job (a call the runtime refused)."""
+    digits = "".join(ch for ch in job_id if ch.isdigit())
+    return f"j{int(digits)}" if digits else ""
+
+
+def job_status(job: JobEvent) -> str:
+    """One status word for a v2 job line: failed / done for results, else the phase's word."""
+    if job.phase == "result":
+        d = job.data
+        counts = d.get("counts") if isinstance(d.get("counts"), dict) else {}
+        failed = d.get("failures") or d.get("findings") or counts.get("failed")
+        return "failed" if failed else "done"
+    return {"progress": "running", "needs_confirmation": "confirm"}.get(job.phase, job.phase)
+
+
+def _job_part_v2(job: JobEvent, budget: int) -> tuple[str, bool]:
+    """`<|tool|>j3 failed: <the composed spoken summary>` (docs/protocol.md, protocol 2)."""
+    ref = job_ref(job.job_id)
+    head = f"{ref} {job_status(job)}" if ref else job_status(job)
+    text, clipped = _clip(f"{head}: {job.summary}" if job.summary else head, budget)
+    return "<|tool|>" + redact(text), clipped
+
+
 def audio_tokens(block: AudioBlock) -> np.ndarray:
     """(16, 80) dMel frames of one block -> (4, 320): four tokens of four stacked frames."""
     frames = np.asarray(block.dmel, dtype=np.uint8)
@@ -134,8 +164,12 @@ def _see_text_parts(chunk: Chunk) -> tuple[list[str], int]:
     return parts, clipped
 
 
-def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps()) -> SerializedChunk:
-    """Write one chunk in the token format; `features` selects placeholder tokens over text only."""
+def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps(),
+                    protocol: int = 1) -> SerializedChunk:
+    """Write one chunk in the token format; `features` selects placeholder tokens over text only.
+
+    Protocol 2 differs only in job lines (`<|tool|>j3 failed: summary`); everything else is
+    byte-identical to protocol 1."""
     parts = [f"<|t|>{chunk.t:.1f}"]
     summarized = 0
     audio_rows: list[np.ndarray] = []
@@ -164,8 +198,9 @@ def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps
         budget -= approx_tokens(text)
         summarized += clipped
         parts.append(text)
+    job_part = _job_part_v2 if protocol == 2 else _job_part
     for job in chunk.jobs:
-        text, clipped = _job_part(job, caps.tool_tokens)
+        text, clipped = job_part(job, caps.tool_tokens)
         summarized += clipped
         parts.append(text)
     typed = "\n".join(t.text for t in chunk.typed)
@@ -193,11 +228,13 @@ def system_prefix(system_text: str, rules_text: str, tools_text: str) -> str:
 class Action:
     """One decision parsed from the model's output for a micro-turn."""
 
-    kind: str  # "silence" | "speech" | "stop" | "call"
-    text: str = ""  # speech: the words; call: the raw JSON
+    kind: str  # "silence" | "speech" | "stop" | "call" | "relay" (protocol 2)
+    text: str = ""  # speech: the words (v2: one whole utterance); call: the raw JSON
     tool: str = ""
     args: dict = field(default_factory=dict)
-    error: str = ""  # call: why the JSON could not be read
+    error: str = ""  # call: why the JSON could not be read; v2: why the output was not an action
+    job: str = ""  # relay: the job reference (`j3`) whose summary is spoken
+    whole: bool = False  # speech: one complete utterance (protocol 2), not a fragment (1)
 
 
 _INPUT_ONLY = tuple(tok for tok in SPECIAL_TOKENS
@@ -224,12 +261,16 @@ def _call_action(raw: str, payload: object) -> Action:
     return Action("call", text=raw, tool=payload["tool"], args=args)
 
 
-def parse_output(text: str) -> tuple[list[Action], bool]:
+def parse_output(text: str, protocol: int = 1) -> tuple[list[Action], bool]:
     """Model output text (special tokens kept) -> (actions, whether `<|end|>` closed it).
 
+    Protocol 2 yields exactly one action (companion/protocol_v2.py).
     Output stops at `<|end|>` or at any input-only token the model should never emit.
     Empty output is silence.
     """
+    if protocol == 2:
+        from companion.protocol_v2 import parse_output_v2
+        return parse_output_v2(text)
     actions: list[Action] = []
     ended = False
     pos = 0
@@ -263,8 +304,11 @@ def parse_output(text: str) -> tuple[list[Action], bool]:
     return (actions or [Action("silence")]), ended
 
 
-def format_output(actions: list[Action]) -> str:
+def format_output(actions: list[Action], protocol: int = 1) -> str:
     """The inverse of `parse_output` for well-formed actions (training targets use it)."""
+    if protocol == 2:
+        from companion.protocol_v2 import format_output_v2
+        return format_output_v2(actions)
     out = []
     for action in actions:
         if action.kind == "silence":

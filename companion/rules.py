@@ -90,8 +90,9 @@ def _duration(seconds: float) -> str:
 
 def gates_text(gates: Gates) -> str:
     """The gates in one sentence each, for the model and for the rules panel."""
-    lines = [f"At most {gates.max_per_10min} interjections in any 10 minutes; "
-             f"the same rule at most once per {_duration(gates.cooldown)}."]
+    lines = [f"The same rule at most once per {_duration(gates.cooldown)}."]
+    if gates.max_per_10min is not None:
+        lines.append(f"At most {gates.max_per_10min} interjections in any 10 minutes.")
     if gates.never_while_user_speaks:
         lines.append("Never start talking while the user is speaking.")
     if gates.min_severity != "info":

@@ -40,12 +40,15 @@ class OnSave:
 
 @dataclass(frozen=True, slots=True)
 class Gates:
-    never_while_user_speaks: bool = True
+    """The user's preferences on what may be said. Turn-taking is the model's job: the two
+    turn-taking rules (hold while the user speaks, a rate cap) are opt-in, off by default."""
+
+    never_while_user_speaks: bool = False
     quiet_hours: tuple[TimeRange, ...] = ()
     snooze: float = 15 * 60.0
     cooldown: float = 120.0
     min_severity: str = "info"
-    max_per_10min: int = 6
+    max_per_10min: int | None = None  # None: no cap
 
 
 @dataclass(frozen=True, slots=True)
