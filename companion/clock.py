@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from companion.events import (
-    AudioBlock, Event, FileChanged, JobEvent, ScreenPatches, SelfSpeech, TypedText, UserWords,
+    AudioBlock, Event, FileChanged, JobEvent, ScreenError, ScreenPatches, ScreenText, SelfSpeech,
+    TypedText, UserWords,
 )
 from companion.protocol import Chunk
 
@@ -26,6 +27,7 @@ from companion.protocol import Chunk
 _CHUNK_FIELDS: dict[type, str] = {
     AudioBlock: "audio", UserWords: "words", ScreenPatches: "screen", FileChanged: "files",
     JobEvent: "jobs", TypedText: "typed", SelfSpeech: "self_speech",
+    ScreenText: "screen_text", ScreenError: "screen_errors",
 }
 # High-rate streams keep only their newest items while the consumer is behind: a 10 s backlog of
 # audio and the last few screen frames (later frames supersede earlier tiles anyway).

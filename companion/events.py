@@ -164,7 +164,43 @@ class AudioUnderruns:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class ScreenText:
+    """Text read (OCR) from a screen region that changed and then settled; already redacted.
+
+    `context` is the short line the model sees (`<|see|>app.py: def main`), set at most every
+    few seconds; the full `text` stays for the TUI and, only when the user records, the recording.
+    """
+
+    t: float
+    x: int
+    y: int
+    width: int
+    height: int
+    text: str  # lines joined by newlines, indentation kept
+    confidence: float  # 0..1
+    window: str = ""  # title of the window the region lies in, when known
+    context: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenError:
+    """An error read on screen (traceback, compiler or test failure, HTTP error page), once per
+    error however often it is scrolled or redrawn. `summary` is speakable (no stack trace)."""
+
+    t: float
+    language: str  # python | node | rust | go | compiler | test | http
+    exception: str
+    message: str
+    file: str = ""  # repository-relative when the file is in the repository, else as shown
+    line: int = 0
+    function: str = ""
+    in_repo: bool = False
+    summary: str = ""
+    window: str = ""
+
+
 Event = Union[
     StreamState, FileChanged, ScreenPatches, AudioBlock, UserWords, TypedText, SelfSpeech,
-    JobEvent, RulesChanged, ModelTurn, AudioUnderruns,
+    JobEvent, RulesChanged, ModelTurn, AudioUnderruns, ScreenText, ScreenError,
 ]

@@ -1,9 +1,9 @@
 """Headless mode: the companion without the TUI, writing one JSON line per micro-turn and per event of note.
 
 Lines are `{"type": "turn", ...}` for every micro-turn (what was sent), `{"type": "model", ...}`
-for each model decision, and `state`, `job`, `heard`, `said` lines for stream states, agent jobs,
-recognized words and the companion's own played speech. `companion record DIR` runs the same
-way without the model and writes the events to DIR.
+for each model decision, and `state`, `job`, `heard`, `screen_error`, `said` lines for stream
+states, agent jobs, recognized words, errors read on screen and the companion's own played
+speech. `companion record DIR` runs the same way without the model and writes the events to DIR.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ import sys
 from pathlib import Path
 from typing import IO, Callable
 
-from companion.events import Event, JobEvent, ModelTurn, SelfSpeech, StreamState, UserWords
+from companion.events import (
+    Event,
+    JobEvent,
+    ModelTurn,
+    ScreenError,
+    SelfSpeech,
+    StreamState,
+    UserWords,
+)
 from companion.perception import PerceptionOptions
 from companion.protocol import Chunk, SerializedChunk
 from companion.replay import chunk_record
@@ -51,6 +59,9 @@ class TranscriptWriter:
                          "tool": event.tool, "phase": event.phase, "summary": event.summary})
         elif isinstance(event, UserWords) and event.final:
             self._write({"type": "heard", "t": self._t(event.t), "text": event.text})
+        elif isinstance(event, ScreenError):
+            self._write({"type": "screen_error", "t": self._t(event.t), "summary": event.summary,
+                         "exception": event.exception, "file": event.file, "line": event.line})
         elif isinstance(event, SelfSpeech):
             self._write({"type": "said", "t": self._t(event.t), "text": event.text,
                          "interrupted": event.interrupted})

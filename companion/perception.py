@@ -33,6 +33,8 @@ class Perception:
         self.options = options
         self._emit = emit
         self.files = self.screen = self.audio = self.asr = self.speaker = self.echo = None
+        self.reader = None  # the screen reader (OCR), when screen reading is on
+        self._windows = None  # its X connection for window titles
         self._asr_blocks: deque[AudioBlock] = deque(maxlen=5)
         self._asr_ready = threading.Condition()
         self._asr_thread: threading.Thread | None = None
@@ -56,7 +58,12 @@ class Perception:
                 kwargs = {"fps": screen.fps, "monitor": screen.monitor,
                           "region": screen.region, "exclude_regions": screen.exclude_regions,
                           "exclude_titles": screen.exclude_windows}
-            self.screen = ScreenWatch(self._emit, **{k: v for k, v in kwargs.items() if v is not None})
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            read = getattr(screen, "read", "errors")
+            if read != "off":  # "off": no OCR at all, not even a frame handed over
+                self.reader = self._screen_reader(read)
+                kwargs["frame_sink"] = self.reader.on_frame
+            self.screen = ScreenWatch(self._emit, **kwargs)
             self.screen.start()
         else:
             self._unavailable("screen", "off (--no-screen)")
@@ -77,6 +84,24 @@ class Perception:
             self.audio.start()
         else:
             self._unavailable("audio", "off (--no-mic)")
+
+    def _screen_reader(self, mode: str):
+        from companion.streams.screen_text import ScreenReader
+        titles = None
+        try:
+            from companion.streams.x11_windows import X11Windows
+            self._windows = X11Windows()
+            titles = self._windows.title_at  # only ever called on the OCR worker thread
+        except OSError:
+            pass  # no X display: regions are read without a window title
+        reader = ScreenReader(self._emit, self.repo, mode=mode, titles=titles)
+        reader.start()
+        return reader
+
+    def on_event(self, event: Event) -> None:
+        """Events from the hub that perception's stages consume (the reader's FileChanged)."""
+        if self.reader is not None:
+            self.reader.on_event(event)
 
     def _start_voice(self, rules) -> None:
         from companion.voice.echo import EchoCanceller
@@ -132,9 +157,11 @@ class Perception:
             self.screen.pause() if paused else self.screen.resume()
 
     def stop(self) -> None:
-        for part in (self.audio, self.screen, self.files):
+        for part in (self.audio, self.screen, self.reader, self.files):
             if part is not None:
                 part.stop()
+        if self._windows is not None:
+            self._windows.close()
         with self._asr_ready:
             self._closing = True
             self._asr_ready.notify()

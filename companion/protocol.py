@@ -17,7 +17,8 @@ from companion.chunk_budget import (  # noqa: F401  (approx_tokens, job_ref: re-
     approx_tokens, clip, clip_head, file_parts, job_parts, job_ref, job_status,
 )
 from companion.events import (
-    AudioBlock, FileChanged, JobEvent, Patch, ScreenPatches, SelfSpeech, TypedText, UserWords,
+    AudioBlock, FileChanged, JobEvent, Patch, ScreenError, ScreenPatches, ScreenText, SelfSpeech,
+    TypedText, UserWords,
 )
 from companion.redact import redact, redact_then_clip
 
@@ -46,10 +47,12 @@ class Chunk:
     jobs: tuple[JobEvent, ...] = ()
     typed: tuple[TypedText, ...] = ()
     self_speech: tuple[SelfSpeech, ...] = ()
+    screen_text: tuple[ScreenText, ...] = ()
+    screen_errors: tuple[ScreenError, ...] = ()
 
     def is_empty(self) -> bool:
         return not (self.audio or self.words or self.screen or self.files or self.jobs
-                    or self.typed or self.self_speech)
+                    or self.typed or self.self_speech or self.screen_text or self.screen_errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,22 @@ def audio_tokens(block: AudioBlock) -> np.ndarray:
     return frames.reshape(frames.shape[0] // FRAMES_PER_AUDIO_TOKEN, -1)
 
 
+SEE_TEXT_TOKENS = 32  # one screen text line: a context line or an error's summary
+
+
+def _see_text_parts(chunk: Chunk) -> tuple[list[str], int]:
+    """Screen reading as short text lines: errors first (newest two), then the newest context."""
+    lines = [f"error {e.summary or e.exception + ' ' + e.message}" for e in chunk.screen_errors[-2:]]
+    contexts = [s.context for s in chunk.screen_text if s.context]
+    lines += contexts[-1:]
+    parts, clipped = [], 0
+    for line in lines:
+        text, over = redact_then_clip(line, lambda t: clip(t, SEE_TEXT_TOKENS))
+        parts.append("<|see|>" + text)
+        clipped += over
+    return parts, clipped
+
+
 def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps(),
                     defer_files: int = 0, protocol: int = 1) -> SerializedChunk:
     """Write one chunk in the token format; `features` selects placeholder tokens over text only.
@@ -129,6 +148,9 @@ def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps
         if len(patches) > caps.max_patches:
             more, patches, summarized = f"<|more|>{len(patches)}", patches[: caps.max_patches], summarized + 1
         parts.append("<|see|>" + "<|patch|>" * len(patches) + more)
+    see_text, clipped = _see_text_parts(chunk)
+    parts.extend(see_text)
+    summarized += clipped
     deferred: tuple[FileChanged, ...] = ()
     if chunk.files:
         texts, clipped, deferred = file_parts(chunk.files, caps.file_tokens, defer_files)

@@ -24,7 +24,9 @@ SAMPLE_RATE = 16_000
 DMEL_BYTES = 16 * 80
 _TYPES = {cls.__name__: cls for cls in (
     ev.StreamState, ev.FileChanged, ev.ScreenPatches, ev.AudioBlock, ev.UserWords, ev.TypedText,
-    ev.SelfSpeech, ev.JobEvent, ev.RulesChanged, ev.ModelTurn)}
+    ev.SelfSpeech, ev.JobEvent, ev.RulesChanged, ev.ModelTurn,
+    # screen text reaches a file only here, when the user asked for a recording
+    ev.ScreenText, ev.ScreenError)}
 
 
 class RecordingError(Exception):

@@ -13,6 +13,7 @@ from companion.rules_values import TimeRange
 SEVERITIES = ("info", "warning", "error")
 TEST_SCOPES = ("affected", "all", "none")
 LINT_TOOLS = ("ruff", "mypy")
+SCREEN_READ = ("errors", "all", "off")  # what OCR may pass on: errors + context line, all text, nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class ScreenConfig:
     region: tuple[int, int, int, int] | None = None
     exclude_regions: tuple[tuple[int, int, int, int], ...] = ()
     exclude_windows: tuple[str, ...] = ()
+    read: str = "errors"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,8 @@ TABLES: dict[str, tuple[type, Schema]] = {
     "tests": (TestsConfig, {"command": v.command, "timeout": v.positive_duration}),
     "screen": (ScreenConfig, {
         "fps": v.number(0, 30), "monitor": v.integer(0, 16), "region": v.region,
-        "exclude_regions": v.regions, "exclude_windows": v.strings}),
+        "exclude_regions": v.regions, "exclude_windows": v.strings,
+        "read": v.choice(SCREEN_READ, "screen read mode")}),
     "voice": (VoiceConfig, {"voice": v.text, "rate": v.integer(60, 500), "mute": v.boolean}),
     "model": (ModelConfig, {"server": v.server, "name": v.string}),
     "ui": (UiConfig, {"theme": v.text}),  # checked against the known themes in `check`

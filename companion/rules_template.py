@@ -47,6 +47,7 @@ monitor = 1                                 # 0: all monitors, 1: the first, 2: 
 # region = [0, 0, 1920, 1080]               # x, y, width, height: watch only this part
 exclude_regions = []                        # e.g. [[0, 0, 400, 1080]]: blanked at capture
 exclude_windows = []                        # window titles never watched, e.g. ["1Password"]
+read = "errors"                             # OCR: "errors" (errors + file/function), "all", "off"
 
 [voice]
 voice = "en"                                # espeak-ng voice name

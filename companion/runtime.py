@@ -92,13 +92,15 @@ class Runtime:
             self._remember(f"companion: {event.text}")
         elif isinstance(event, JobEvent):
             self.job_summaries.remember(event)
-        elif isinstance(event, FileChanged) and self.agent is not None and self._loop is not None:
-            # a burst of saves reaches the agent as one batch per loop turn
-            with self._saves_lock:
-                first = not self._saved
-                self._saved.append(event.path)
-            if first:
-                self._loop.call_soon_threadsafe(self._flush_saves)
+        elif isinstance(event, FileChanged):
+            self.perception.on_event(event)  # the screen reader's "which you changed a minute ago"
+            if self.agent is not None and self._loop is not None:
+                # a burst of saves reaches the agent as one batch per loop turn
+                with self._saves_lock:
+                    first = not self._saved
+                    self._saved.append(event.path)
+                if first:
+                    self._loop.call_soon_threadsafe(self._flush_saves)
 
     def _flush_saves(self) -> None:
         with self._saves_lock:

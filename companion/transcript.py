@@ -9,6 +9,7 @@ from companion.events import (
     JobEvent,
     ModelTurn,
     RulesChanged,
+    ScreenError,
     SelfSpeech,
     StreamState,
     UserWords,
@@ -66,6 +67,9 @@ class Transcript:
                     "phase": event.phase, "job_id": event.job_id}
             return [Change(Entry(event.t - self.t0, "tool", event.summary or event.phase,
                                  card=card), True)]
+        if isinstance(event, ScreenError):
+            return [Change(Entry(event.t - self.t0, "tool", event.summary, card=screen_card(event)),
+                           True)]
         if isinstance(event, RulesChanged):
             if event.error:
                 return [self.note(event.t, f"rules file invalid; previous rules kept:\n"
@@ -126,3 +130,12 @@ class Transcript:
             if not changes:
                 changes = [Change(entry, False)]
         return changes
+
+
+def screen_card(event: ScreenError) -> dict:
+    """An error read on screen as a result card (open, marked ✗): where, what, in which window."""
+    where = {"file": event.file, "line": event.line} if event.file else {"file": event.window or "screen"}
+    failure = {**where, "test": event.window or event.language, "exception": event.exception,
+               "message": event.message}
+    return {"tool": "screen", "summary": event.summary or f"{event.exception} {event.message}",
+            "data": {"failures": [failure]}, "phase": "error", "job_id": ""}

@@ -11,8 +11,8 @@ want_test=0
 
 sudo_() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-packages=(libportaudio2 git)
-(( want_test )) && packages+=(xvfb x11-utils xterm tmux pulseaudio pulseaudio-utils alsa-utils espeak-ng flite sox libgl1 libglib2.0-0)
+packages=(libportaudio2 git tesseract-ocr-eng)  # tesseract-ocr-eng: the OCR model screen reading uses
+(( want_test )) && packages+=(xvfb x11-utils xdotool xterm fonts-dejavu-core tmux pulseaudio pulseaudio-utils alsa-utils espeak-ng flite sox libgl1 libglib2.0-0)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if (( ${#missing[@]} )); then

@@ -45,6 +45,8 @@ class ScreenWatch:
         emit_first_frame: bool = False,
         clock: Callable[[], float] = time.monotonic,
         open_grabber: Callable[[], object] = _open_mss,
+        frame_sink: Callable[[float, np.ndarray, np.ndarray | None, tuple[int, int]], None]
+        | None = None,
     ) -> None:
         if not 0 < fps <= 30:
             raise ValueError(f"ScreenWatch fps must be in (0, 30], got {fps}")
@@ -60,6 +62,9 @@ class ScreenWatch:
             if len(rect) != 4 or rect[2] < 0 or rect[3] < 0:
                 raise ValueError(f"excluded region must be (x, y, width, height), got {rect}")
         self._sink, self._clock, self._open_grabber = sink, clock, open_grabber
+        # the screen reader's tap: (t, masked BGRA frame, changed pixels per tile or None, the
+        # area's screen origin); downstream only, called on the capture thread, must be quick
+        self._frame_sink = frame_sink
         self.monitor, self.region, self.interval = monitor, region, 1.0 / fps
         self.exclude_regions = [tuple(int(v) for v in rect) for rect in exclude_regions]
         self.exclude_titles = [t for t in exclude_titles if t]
@@ -174,6 +179,8 @@ class ScreenWatch:
         index = self.frames
         self.frames += 1
         changed = self._diff.step(frame)
+        if self._frame_sink is not None:
+            self._frame_sink(t, frame, self._diff.last_counts, (area["left"], area["top"]))
         if changed is not None:
             patches, dropped = changed
             self._sink(

@@ -89,6 +89,7 @@ class TileDiff:
             raise ValueError(f"max_patches must be at least 1, got {max_patches}")
         self.max_patches, self.emit_first_frame, self.tile = max_patches, emit_first_frame, tile
         self._prev: np.ndarray | None = None
+        self.last_counts: np.ndarray | None = None  # changed pixels per tile of the last step
 
     def reset(self) -> None:
         self._prev = None
@@ -102,6 +103,7 @@ class TileDiff:
         """
         prev = self._prev
         self._prev = frame
+        self.last_counts = None
         if prev is None or prev.shape != frame.shape:
             if not self.emit_first_frame:
                 return None
@@ -109,6 +111,7 @@ class TileDiff:
         elif _same(prev, frame):
             return None  # the common static screen: one pass over 8-byte words, no per-tile work
         counts = changed_counts(prev, frame, self.tile)
+        self.last_counts = counts
         tiles, dropped = pick_tiles(counts, self.max_patches)
         if not tiles:
             return None

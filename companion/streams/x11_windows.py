@@ -108,6 +108,20 @@ class X11Windows:
         wanted = [t.casefold() for t in titles if t]
         if not wanted or not self._display:
             return []
+        return [rect for title, rect in self.titled_windows()
+                if any(w in title.casefold() for w in wanted)]
+
+    def title_at(self, x: int, y: int) -> str:
+        """The title of the topmost viewable titled window containing screen point (x, y)."""
+        for title, (wx, wy, ww, wh) in reversed(self.titled_windows()):  # stacking order: top last
+            if wx <= x < wx + ww and wy <= y < wy + wh:
+                return title
+        return ""
+
+    def titled_windows(self) -> list[tuple[str, tuple[int, int, int, int]]]:
+        """(title, (x, y, w, h)) of every viewable window with a title, bottom to top."""
+        if not self._display:
+            return []
         rects = []
         for window in self._walk(self._root, 0):
             attrs = _XWindowAttributes()
@@ -116,7 +130,7 @@ class X11Windows:
             if attrs.map_state != _IS_VIEWABLE:
                 continue
             title = self._title(window)
-            if title and any(w in title.casefold() for w in wanted):
+            if title:
                 x, y, child = ctypes.c_int(), ctypes.c_int(), Window()
                 self._xlib.XTranslateCoordinates(
                     self._display,
@@ -131,10 +145,13 @@ class X11Windows:
                 border = attrs.border_width
                 rects.append(
                     (
-                        x.value - border,
-                        y.value - border,
-                        attrs.width + 2 * border,
-                        attrs.height + 2 * border,
+                        title,
+                        (
+                            x.value - border,
+                            y.value - border,
+                            attrs.width + 2 * border,
+                            attrs.height + 2 * border,
+                        ),
                     )
                 )
         return rects

@@ -196,7 +196,7 @@ VALID = {
     "exclude_regions": [[0, 0, 1, 1]], "exclude_windows": ["secrets"], "voice": "en",
     "rate": 175, "mute": False, "server": "embedded", "name": "r", "theme": "companion-dark",
     "text": "Keep it short.", "paths": ["src/*.py"], "severity": "warning", "tests": "affected",
-    "lint": ["ruff"],
+    "lint": ["ruff"], "read": "errors",
 }
 
 
