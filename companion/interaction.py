@@ -9,6 +9,7 @@ recent turns that fits the window by construction.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
@@ -43,7 +44,7 @@ class RecentTurn:
 
 def merge_chunks(held: Chunk, new: Chunk) -> Chunk:
     """One chunk covering both windows: what could not be sent waits for the next turn."""
-    fields = ("audio", "words", "screen", "files", "jobs", "typed", "self_speech")
+    fields = [f.name for f in dataclasses.fields(Chunk) if f.name not in ("tick", "t", "ticks")]
     return Chunk(tick=held.tick, t=held.t, ticks=new.tick + new.ticks - held.tick,
                  **{f: getattr(held, f) + getattr(new, f) for f in fields})
 
