@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.events import AudioBlock, Event, StreamState
+from companion.events import AudioBlock, Event, SelfSpeech, StreamState
 
 
 @dataclass(slots=True)
@@ -87,10 +87,17 @@ class Perception:
         except (TTSUnavailable, ValueError) as exc:
             self._unavailable("speaker", f"no voice: {exc}; text only")
         self.echo = EchoCanceller()
-        self.speaker = Speaker(self._emit, voice=voice, reference=self.echo.add_reference)
+        self.speaker = Speaker(self._said, voice=voice, reference=self.echo.add_reference)
         self.speaker.start()
         if voice_rules is not None and getattr(voice_rules, "mute", False):
             self.speaker.mute()
+
+    def _said(self, event: Event) -> None:
+        """The Speaker's events; what it played also tells the recognizer which words are echo."""
+        asr = self.asr
+        if isinstance(event, SelfSpeech) and asr is not None and asr.available:
+            asr.companion_said(event)
+        self._emit(event)
 
     def hear(self, block: AudioBlock) -> None:
         """Called on the audio thread for every block; recognition (a decode every 0.4 s of speech)

@@ -18,6 +18,7 @@ from benchmarks.hearing.audio import RATE, echo_path, phrase_stream, room_noise,
 from benchmarks.hearing.phrases import COMPANION_LINES, PHRASES
 from benchmarks.hearing.run import Metrics, drive
 from benchmarks.heldout import HELD_OUT_VOICES
+from companion.events import SelfSpeech
 from companion.voice.asr import SpeechRecognizer
 from companion.voice.echo import EchoCanceller
 from companion.voice.vocabulary import repository_prompt
@@ -35,19 +36,23 @@ def quiet_stream(seconds: float = 120.0, speech_rms: float = 0.1) -> np.ndarray:
                            noise[quarter:] * speech_rms * 10 ** (-NOISY_SNR_DB / 20)]).astype(np.float32)
 
 
-def own_speech(seconds: float = 120.0) -> np.ndarray:
-    """The companion's voice (espeak-ng, its default settings) saying its lines for `seconds`."""
+def own_speech(seconds: float = 120.0) -> tuple[np.ndarray, list[SelfSpeech]]:
+    """The companion's voice (espeak-ng, its default settings) saying its lines for `seconds`,
+    and the words it played with their times (as the Speaker reports them)."""
     from companion.voice.tts import EspeakVoice
 
     voice = EspeakVoice()
-    lines = [voice.synthesize(text).samples for text in COMPANION_LINES]
-    parts, n, i = [], 0, 0
+    lines = [voice.synthesize(text) for text in COMPANION_LINES]
+    parts, said, n, i = [], [], 0, 0
     while n < seconds * RATE:
-        parts += [lines[i % len(lines)], np.zeros(8000, np.float32)]
-        n += len(parts[-2]) + 8000
+        line = lines[i % len(lines)]
+        said += [SelfSpeech((n + w.start) / RATE, (n + w.end) / RATE, w.text) for w in line.words]
+        parts += [line.samples, np.zeros(8000, np.float32)]
+        n += len(line.samples) + 8000
         i += 1
     x = np.concatenate(parts)[:int(seconds * RATE)]
-    return np.concatenate([x, np.zeros(-len(x) % 3200, np.float32)]).astype(np.float32)
+    x = np.concatenate([x, np.zeros(-len(x) % 3200, np.float32)]).astype(np.float32)
+    return x, [e for e in said if e.t_end <= len(x) / RATE]
 
 
 def cancelled(played: np.ndarray):
@@ -75,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     engine = WhisperEngine()
     recognizers = {
         "whisper tiny.en + repo prompt (chosen)": lambda sink: SpeechRecognizer(sink, engine=engine, prompt=prompt),
-        "whisper tiny.en, no prompt": lambda sink: SpeechRecognizer(sink, engine=engine),
+        # finals only: the prompt comparison is about words, and finals do not depend on partials
+        "whisper tiny.en, no prompt (finals only)": lambda sink: SpeechRecognizer(
+            sink, engine=engine, partial_interval=None),
     }
     if args.sphinx_phrases:
         from companion.voice.sphinx_recognizer import SphinxRecognizer
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             few = clips[:args.sphinx_phrases]
             streams[(noisy, voice, "few")] = phrase_stream(few, snr_db=NOISY_SNR_DB if noisy else None, seed=i)
     quiet = quiet_stream()
-    played = own_speech()
+    played, said = own_speech()
     rows: dict[str, dict[str, str]] = {}
     started = time.monotonic()
     for name, make in recognizers.items():
@@ -114,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         echo = drive(make, played, echo=process)
         row["phantom words/min, own speech after AEC"] = f"{echo.final_words() / (echo.seconds / 60):.1f}"
         heard = [w.text for _, _, w in silent.finals + echo.finals]
+        if "chosen" in name:
+            for label, with_aec in (("no AEC", False), ("AEC", True)):
+                process, mic = cancelled(played)
+                own = drive(make, mic if not with_aec else played, echo=process if with_aec else None,
+                            said=said)
+                row[f"phantom words/min, own speech, {label} + own-words filter"] = (
+                    f"{own.final_words() / (own.seconds / 60):.1f}")
+                heard += [w.text for _, _, w in own.finals]
         print(f"# {name} phantom finals: {heard[:8]}", file=sys.stderr)
         rows[name] = row
     print(f"prompt ({len(prompt)} chars): {prompt[:200]}...")

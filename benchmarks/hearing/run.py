@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmarks.hearing.audio import RATE, Utterance
 from benchmarks.hearing.scoring import Score
-from companion.events import AudioBlock, Event, UserWords
+from companion.events import AudioBlock, Event, SelfSpeech, UserWords
 
 BLOCK = 3200
 _NO_DMEL = np.zeros((16, 80), np.uint8)
@@ -40,8 +40,9 @@ class Run:
 
 
 def drive(make: Callable[[Callable[[Event], None]], object], stream: np.ndarray,
-          echo=None) -> Run:
-    """Feed `stream` block by block to a recognizer made by `make(sink)`."""
+          echo=None, said: list[SelfSpeech] = ()) -> Run:
+    """Feed `stream` block by block to a recognizer made by `make(sink)`; `said` are the
+    companion's played words, told to the recognizer as the Speaker would (0.2 s batches)."""
     events: list[Event] = []
     recognizer = make(events.append)
     run = Run(len(stream) / RATE)
@@ -50,6 +51,9 @@ def drive(make: Callable[[Callable[[Event], None]], object], stream: np.ndarray,
     for k in range(0, len(stream), BLOCK):
         t = k / RATE
         x = stream[k:k + BLOCK]
+        if hasattr(recognizer, "companion_said"):
+            for e in [e for e in said if t - BLOCK / RATE < e.t_end <= t]:
+                recognizer.companion_said(e)
         if echo is not None:
             x = echo(t, x)
         seen = len(events)

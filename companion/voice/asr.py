@@ -7,7 +7,8 @@ UserWords; 0.16 s of non-speech closes it with one final decode (with word times
 final UserWords. A window longer than `max_window` (8 s) is finalized and a new one begun, so a
 monologue never makes a decode slower. The gate only decides when decoding runs, never
 turn-taking. Decodes whose no-speech probability, log-probability or compression ratio say
-"not speech" emit nothing (Whisper invents words in noise otherwise).
+"not speech" emit nothing (Whisper invents words in noise otherwise), and so do hypotheses made
+mostly of words the companion itself played meanwhile (`companion_said`, see own_words.py).
 
 Offline (the training-data generator; same engine, gate and settings as live):
 
@@ -29,7 +30,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.events import AudioBlock, Event, StreamState, UserWords
+from companion.events import AudioBlock, Event, SelfSpeech, StreamState, UserWords
+from companion.voice.own_words import OwnWords
 from companion.voice.vad import SpeechGate
 from companion.voice.whisper_engine import Decoding, EngineUnavailable, WhisperEngine, Word
 
@@ -97,6 +99,7 @@ class SpeechRecognizer:
                  on_words: Callable[[list[Word]], None] | None = None) -> None:
         self._sink, self._clock, self._on_words = sink, clock, on_words
         self.available = False
+        self.own_words = OwnWords()
         try:
             self.engine = engine or WhisperEngine()
             self._gate = SpeechGate()
@@ -154,6 +157,10 @@ class SpeechRecognizer:
         keep = self._start if self._start is not None else self._end - PREROLL
         self._trim(max(self._base, keep))
 
+    def companion_said(self, event: SelfSpeech) -> None:
+        """The companion's voice played these words (any thread): their echo is not the user."""
+        self.own_words.heard(event)
+
     def flush(self) -> None:
         """End of input: commit whatever is in progress."""
         if self.available and self._start is not None:
@@ -174,6 +181,9 @@ class SpeechRecognizer:
         decoding = self.engine.decode(self._window(self._start, self._end))
         self.decodes += 1
         text = decoding.text if plausible(decoding) else ""
+        if text and self.own_words.is_echo(text, decoding.avg_logprob, self._time(self._start),
+                                           self._time(self._end)):
+            text = ""
         if text and text != self._partial:
             self._partial = text
             self._sink(UserWords(self._block_t, text, final=False))
@@ -187,6 +197,8 @@ class SpeechRecognizer:
             return
         words = _tighten(_undouble(_merge_punctuation(decoding.words)), window)
         text = " ".join(w.text for w in words) if words else decoding.text
+        if self.own_words.is_echo(text, decoding.avg_logprob, self._time(start), self._time(end)):
+            return
         self._sink(UserWords(self._block_t, text, final=True))
         if self._on_words is not None:
             t = self._time(start)

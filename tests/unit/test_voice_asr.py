@@ -160,3 +160,30 @@ def test_missing_weights_degrade_visibly(monkeypatch):
     bar = StatusBar(StatusModel(streams={"asr": state}))
     shown = "".join(p if isinstance(p, str) else p[0] for p in bar._hearing((" | ", "")))
     assert shown == f" | hearing unavailable ({state.reason})"
+
+
+def test_words_the_companion_played_meanwhile_are_not_the_users(engine):
+    from companion.events import SelfSpeech
+
+    voice = EspeakVoice(voice="en-us", rate=175)
+    own = voice.synthesize("the header parser reads past the end of the buffer")
+    user = EspeakVoice(voice="en-us+m3", rate=150).synthesize("open the file and show me the error")
+    lead = 6400
+    x = np.concatenate([np.zeros(lead, np.float32), 0.3 * own.samples, np.zeros(16000, np.float32),
+                        0.5 * user.samples, np.zeros(16000, np.float32)])
+    said = [SelfSpeech(100.0 + (lead + w.start) / RATE, 100.0 + (lead + w.end) / RATE, w.text)
+            for w in own.words]
+
+    def finals(tell: bool) -> list[str]:
+        events = []
+        recognizer = SpeechRecognizer(events.append, engine=engine)
+        if tell:
+            for e in said:
+                recognizer.companion_said(e)
+        _feed(recognizer, x)
+        return [e.text for e in events if isinstance(e, UserWords) and e.final]
+
+    heard = finals(tell=False)
+    assert {"reads", "past", "end"} <= set(_norm(heard[0])), heard  # the echo residue is audible
+    kept = finals(tell=True)
+    assert _norm(" ".join(kept)) == "open the file and show me the error".split(), kept
