@@ -68,12 +68,33 @@ def cancelled(played: np.ndarray):
     return process, mic
 
 
+def echo_only() -> int:
+    """Phantom words per minute on 2 minutes of own speech: no AEC / AEC, each without and with
+    the own-words check (the Speaker's played words passed to the recognizer)."""
+    engine = WhisperEngine()
+    played, said = own_speech()
+    for label, with_aec in (("no AEC", False), ("AEC", True)):
+        for check in (False, True):
+            process, mic = cancelled(played)
+            run = drive(lambda sink: SpeechRecognizer(sink, engine=engine, prompt=repository_prompt(ROOT)),
+                        played if with_aec else mic, echo=process if with_aec else None,
+                        said=said if check else [])
+            heard = [w.text for _, _, w in run.finals]
+            print(f"| own speech, {label}, own-words check {'on' if check else 'off'} | "
+                  f"{run.final_words() / (run.seconds / 60):.1f} words/min | {heard[:5]} |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phrases", type=int, default=len(PHRASES))
     parser.add_argument("--sphinx-phrases", type=int, default=16,
                         help="pocketsphinx is slow here: it hears only the first N phrases (0: none)")
+    parser.add_argument("--echo-only", action="store_true",
+                        help="only the chosen recognizer on the companion's own speech")
     args = parser.parse_args(argv)
+    if args.echo_only:
+        return echo_only()
     phrases = PHRASES[:args.phrases]
     voices = sorted(HELD_OUT_VOICES)
     prompt = repository_prompt(ROOT)

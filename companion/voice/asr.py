@@ -3,7 +3,7 @@
 Live: `SpeechRecognizer(sink).feed(block)` on one thread (never the audio thread). The SpeechGate
 (Silero VAD) opens an utterance window 0.2 s before speech starts; while it is open the window
 is re-decoded every `partial_interval` (0.4 s) and a changed hypothesis is emitted as a partial
-UserWords; 0.16 s of non-speech closes it with one final decode (with word times) emitted as a
+UserWords; 0.12 s of non-speech closes it with one final decode (with word times) emitted as a
 final UserWords. A window longer than `max_window` (8 s) is finalized and a new one begun, so a
 monologue never makes a decode slower. The gate only decides when decoding runs, never
 turn-taking. Decodes whose no-speech probability, log-probability or compression ratio say
@@ -17,7 +17,8 @@ Offline (the training-data generator; same engine, gate and settings as live):
     # Word(text, start, end, probability): seconds from the first sample of `pcm`
 
 `pcm` is mono float (-1..1) at any rate (resampled to 16 kHz); the audio is fed through the
-same SpeechRecognizer in 200 ms blocks, only without partials (which never change finals).
+same SpeechRecognizer in 200 ms blocks, only without partials (which never change finals);
+calls from several threads take turns on one shared engine (loaded once, about a second).
 Without faster-whisper or its weights, `transcribe` raises EngineUnavailable and the live
 recognizer reports "hearing unavailable (reason)" as its StreamState.
 """
