@@ -186,4 +186,4 @@ def test_words_the_companion_played_meanwhile_are_not_the_users(engine):
     heard = finals(tell=False)
     assert {"reads", "past", "end"} <= set(_norm(heard[0])), heard  # the echo residue is audible
     kept = finals(tell=True)
-    assert _norm(" ".join(kept)) == "open the file and show me the error".split(), kept
+    assert _norm(" ".join(kept)) == ["open", "the", "file", "and", "show", "me", "the", "error"], kept
