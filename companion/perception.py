@@ -104,7 +104,7 @@ class Perception:
         runs on its own thread so it never holds up the audio path. A backlog keeps only the
         newest two seconds (the recognizer resynchronizes over the gap)."""
         asr = self.asr
-        if asr is not None and asr.available:
+        if self._asr_thread is not None and (asr is None or asr.available):  # None: still loading
             with self._asr_ready:
                 self._asr_blocks.append(block)
                 self._asr_ready.notify()

@@ -66,11 +66,13 @@ def _merge_punctuation(words: tuple[Word, ...]) -> list[Word]:
 
 
 def _undouble(words: list[Word]) -> list[Word]:
-    """A final that is one sentence said twice is Whisper looping on trailing silence: keep one."""
+    """A final that is one phrase said over and over ("run the face, run the face, run the
+    face") is Whisper looping on a short window: keep the phrase once."""
     n = len(words)
     key = ["".join(ch for ch in w.text.lower() if ch.isalnum()) for w in words]
-    if n >= 4 and n % 2 == 0 and key[:n // 2] == key[n // 2:]:
-        return words[:n // 2]
+    for period in range(2, n // 2 + 1):
+        if n % period == 0 and all(key[i] == key[i % period] for i in range(n)):
+            return words[:period]
     return words
 
 

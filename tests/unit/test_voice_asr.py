@@ -130,6 +130,17 @@ def test_a_long_monologue_is_cut_into_bounded_windows(engine):
     assert len([e for e in events if isinstance(e, UserWords) and e.final]) >= 3
 
 
+def test_a_phrase_looped_by_whisper_is_kept_once():
+    from companion.voice.asr import Word, _undouble
+
+    looped = [Word(t, i, i + 1) for i, t in enumerate(["run", "the", "face,", "run", "the", "face,", "run", "the", "face"])]
+    assert [w.text for w in _undouble(looped)] == ["run", "the", "face,"]
+    said_twice = [Word(t, i, i + 1) for i, t in enumerate(["stop", "stop"])]
+    assert _undouble(said_twice) == said_twice  # one word said twice is speech
+    real = [Word(t, i, i + 1) for i, t in enumerate(["run", "the", "tests", "then", "run", "the", "linter"])]
+    assert _undouble(real) == real
+
+
 def test_plausible_rejects_what_whisper_says_about_noise():
     assert plausible(Decoding("Run the tests.", (), 0.01, -0.2, 1.1))
     assert not plausible(Decoding("", (), 0.0, -0.1, 0.0))
