@@ -70,8 +70,8 @@ def _undouble(words: list[Word]) -> list[Word]:
     face") is Whisper looping on a short window: keep the phrase once."""
     n = len(words)
     key = ["".join(ch for ch in w.text.lower() if ch.isalnum()) for w in words]
-    for period in range(2, n // 2 + 1):
-        if n % period == 0 and all(key[i] == key[i % period] for i in range(n)):
+    for period in range(2, n // 2 + 1):  # the loop may stop part way into another round
+        if all(key[i] == key[i % period] for i in range(n)):
             return words[:period]
     return words
 
