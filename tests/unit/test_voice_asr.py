@@ -135,7 +135,7 @@ def test_a_phrase_looped_by_whisper_is_kept_once():
 
     looped = [Word(t, i, i + 1) for i, t in enumerate(["run", "the", "face,", "run", "the", "face,", "run", "the", "face"])]
     assert [w.text for w in _undouble(looped)] == ["run", "the", "face,"]
-    cut = [Word(t, i, i + 1) for i, t in enumerate("show me the diff, show me the diff, show".split())]
+    cut = [Word(t, i, i + 1) for i, t in enumerate(["show", "me", "the", "diff,", "show", "me", "the", "diff,", "show"])]
     assert [w.text for w in _undouble(cut)] == ["show", "me", "the", "diff,"]
     said_twice = [Word(t, i, i + 1) for i, t in enumerate(["stop", "stop"])]
     assert _undouble(said_twice) == said_twice  # one word said twice is speech
