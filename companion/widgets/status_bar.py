@@ -101,6 +101,16 @@ class StatusBar(Static):
         changed = [(f" (+{self.model.files:,})", "$text-muted")] if self.model.files else []
         return [("files", "bold"), watched, *changed]
 
+    def _hearing(self, sep: tuple[str, str]) -> list[str | tuple[str, str]]:
+        """The recognizer: which engine hears, or "hearing unavailable (reason)"."""
+        state = self.model.streams.get("asr")
+        if state is None:
+            return []
+        if state.status == "live":
+            return [sep, ("hear", "bold"), " ", (state.reason or "live", "$success")]
+        return [sep, ("hearing", "bold"), " ", (state.status, STATUS_STYLE[state.status]),
+                (f" ({state.reason})" if state.reason else "", "$text-muted")]
+
     def _all_down(self) -> str | None:
         """The one reason when mic, screen, files and model are all unavailable for it."""
         states = [self.model.streams.get(name) for name in ("audio", "screen", "files", "model")]
@@ -126,10 +136,10 @@ class StatusBar(Static):
         parts = [*mic, sep, *self._stream("screen", "screen", fps), sep,
                  *self._files(), sep, *self._model(), sep,
                  ("late", "bold"), (f" {m.late_ticks}", "$warning" if m.late_ticks else "")]
-        for name, label in (("speaker", "voice"), ("asr", "words")):
-            state = m.streams.get(name)
-            if state is not None and state.status != "live":  # shown only when something is off
-                parts += [sep, *self._stream(name, label)]
+        state = m.streams.get("speaker")
+        if state is not None and state.status != "live":  # shown only when something is off
+            parts += [sep, *self._stream("speaker", "voice")]
+        parts += self._hearing(sep)
         if m.xrun_count():  # underruns, counted here instead of printed over the TUI
             parts += [sep, ("xruns", "bold"), (f" {m.xrun_count()}", "$warning")]
         if m.hold:

