@@ -115,18 +115,23 @@ class BackgroundAgent:
 
     def on_file_saved(self, path: str | Path) -> list[str]:
         """A file was saved: run what the on-save rules say (a newer save cancels a stale run)."""
-        rel = self.jobs_runner.relative(str(path))
-        plan = self.config.plan_for(rel)
-        started = []
-        if plan.tests != "none":
-            self._pending_saves["tests"].add(rel)
-            self._pending_all |= plan.tests == "all"
-            scope = "all" if self._pending_all else "affected"
-            started.append(self._restart_save_job("tests", {"scope": scope}))
-        if plan.lint and rel.endswith((".py", ".pyi")) and (self.root / rel).is_file():
-            self._pending_saves["lint"].add(rel)
-            started.append(self._restart_save_job("lint", {}))
-        return started
+        return self.on_files_saved([path])
+
+    def on_files_saved(self, paths: list[str | Path]) -> list[str]:
+        """Files were saved together (a burst): one restart of each on-save job for all of
+        them, not one per file (30k generated files must not cost 30k restarts)."""
+        wanted: dict[str, dict] = {}
+        for path in paths:
+            rel = self.jobs_runner.relative(str(path))
+            plan = self.config.plan_for(rel)
+            if plan.tests != "none":
+                self._pending_saves["tests"].add(rel)
+                self._pending_all |= plan.tests == "all"
+                wanted["tests"] = {"scope": "all" if self._pending_all else "affected"}
+            if plan.lint and rel.endswith((".py", ".pyi")) and (self.root / rel).is_file():
+                self._pending_saves["lint"].add(rel)
+                wanted["lint"] = {}
+        return [self._restart_save_job(kind, args) for kind, args in wanted.items()]
 
     def confirm(self, job_id: str) -> bool:
         job = self._jobs.get(job_id)

@@ -21,7 +21,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", metavar="URL",
                         help="use a running model server (ours or SGLang) instead of the embedded one")
     parser.add_argument("--token", default=os.environ.get("COMPANION_SERVER_TOKEN"),
-                        help="bearer token for --server (default: $COMPANION_SERVER_TOKEN)")
+                        help="bearer token for --server (default: $COMPANION_SERVER_TOKEN); on "
+                             "the command line it shows in `ps`: prefer the variable or "
+                             "--token-file")
+    parser.add_argument("--token-file", type=Path, metavar="PATH",
+                        help="read the bearer token for --server from the first line of PATH")
     parser.add_argument("--protocol", type=int, choices=(1, 2),
                         help="interaction protocol of a --server model that does not declare one "
                              "in get_model_info (SGLang); docs/protocol.md")
@@ -95,8 +99,10 @@ async def _replay(args: argparse.Namespace) -> int:
 
 def run_subcommand(command: str, argv: list[str]) -> int:
     if command == "serve":
-        # The server runs in its own process: the TUI process never imports torch.
-        return subprocess.call([sys.executable, "-m", "model_server", *argv])  # its main(argv)
+        # The server runs in its own process (the TUI process never imports torch), and the
+        # wrapper must not outlive it or be outlived: it dies with us (see parent_watch).
+        env = dict(os.environ, MODEL_SERVER_PARENT_PID=str(os.getpid()))
+        return subprocess.call([sys.executable, "-m", "model_server", *argv], env=env)
     args = build_subcommand_parser(command).parse_args(argv)
     if command == "doctor":
         from companion.doctor import doctor_command
@@ -104,6 +110,10 @@ def run_subcommand(command: str, argv: list[str]) -> int:
     if command == "replay":
         return asyncio.run(_replay(args))
     if command == "record":
+        problem = resolve_token(args, argv)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
         from companion.headless import run_headless
         return run_headless(args, record_only=True)
     if command == "init":
@@ -113,11 +123,33 @@ def run_subcommand(command: str, argv: list[str]) -> int:
     return check_command(args.file)
 
 
+def resolve_token(args: argparse.Namespace, argv: list[str]) -> str | None:
+    """The --server token: from --token-file, else --token / $COMPANION_SERVER_TOKEN; warns
+    on stderr when it was given on the command line (visible in `ps`). None if all is well,
+    else the error message."""
+    if getattr(args, "token_file", None) is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8").splitlines()[:1]
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"companion: cannot read --token-file {args.token_file}: {exc}"
+        if not token or not token[0].strip():
+            return f"companion: --token-file {args.token_file} is empty: put the token on its first line"
+        args.token = token[0].strip()
+    elif any(a == "--token" or a.startswith("--token=") for a in argv):
+        print("companion: warning: --token on the command line is visible to every user in `ps`; "
+              "use $COMPANION_SERVER_TOKEN or --token-file", file=sys.stderr)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
+    problem = resolve_token(args, argv)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     if args.headless:
         from companion.headless import run_headless
         return run_headless(args)

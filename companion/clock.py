@@ -29,7 +29,9 @@ _CHUNK_FIELDS: dict[type, str] = {
 }
 # High-rate streams keep only their newest items while the consumer is behind: a 10 s backlog of
 # audio and the last few screen frames (later frames supersede earlier tiles anyway).
-_BACKLOG_CAP: dict[str, int] = {"audio": 50, "screen": 8}
+# File changes are kept far longer: a generator writing 30k files must not push a real edit out
+# (the chunk summarizes the flood in one line).
+_BACKLOG_CAP: dict[str, int] = {"audio": 50, "screen": 8, "files": 50_000}
 _OTHER_CAP = 2000
 
 

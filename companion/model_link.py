@@ -99,7 +99,9 @@ class ModelLink:
                 failures += 1
                 self._state("degraded", f"reconnecting in {delay:.0f} s: {exc}".splitlines()[0])
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                # our own child is cheap to ask again: a paused one (SIGSTOP) answers within
+                # about 2 s of resuming; a remote server gets the longer backoff
+                delay = min(delay * 2, 2.0 if self.process is not None else 10.0)
 
     async def close(self) -> None:
         if self.client is not None:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from companion.chunk_budget import (  # noqa: F401  (approx_tokens, job_ref: re-exported)
+    approx_tokens, clip, clip_head, file_parts, job_parts, job_ref, job_status,
+)
 from companion.events import (
     AudioBlock, FileChanged, JobEvent, Patch, ScreenPatches, SelfSpeech, TypedText, UserWords,
 )
@@ -51,17 +54,26 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class ChunkCaps:
-    """Hard caps per chunk, in approximate tokens (text) or items (features)."""
+    """Hard caps per chunk, in approximate tokens (text) or items (features).
 
-    max_tokens: int = 512
-    file_tokens: int = 256  # a diff larger than this is summarized
-    tool_tokens: int = 128
+    Each part of a chunk has its own budget and the budgets add up to `max_tokens`, so a whole
+    chunk stays under it however many events a late, coalesced window holds (30k created files
+    become the edits that fit plus one summary line).
+    """
+
+    max_tokens: int = 640
+    file_tokens: int = 256  # all file changes of the chunk; a diff larger than this is summarized
+    tool_tokens: int = 128  # all job events of the chunk
     typed_tokens: int = 128
+    hear_tokens: int = 64  # recognized words (text models); the newest are kept
+    self_tokens: int = 64  # the companion's own played speech; the newest is kept
     max_patches: int = 32
+    max_audio_blocks: int = 25  # 5 s of audio features; the newest are kept
 
     def __post_init__(self) -> None:
-        assert self.max_tokens >= self.file_tokens + self.tool_tokens + self.typed_tokens
-        assert self.max_patches >= 0
+        assert self.max_tokens >= self.file_tokens + self.tool_tokens + self.typed_tokens \
+            + self.hear_tokens + self.self_tokens
+        assert self.max_patches >= 0 and self.max_audio_blocks >= 0
 
 
 @dataclass(slots=True, eq=False)
@@ -72,70 +84,7 @@ class SerializedChunk:
     audio: np.ndarray  # uint8 (n_audio_tokens, FRAMES_PER_AUDIO_TOKEN * 80)
     patches: list[Patch] = field(default_factory=list)
     summarized: int = 0  # parts over their cap that were summarized (marked with <|more|>)
-
-
-def approx_tokens(text: str) -> int:
-    """A tokenizer-free token estimate (BPE on code averages ~3.5 characters a token)."""
-    return (len(text) + 3) // 4 + text.count("\n")
-
-
-def _clip(text: str, budget: int) -> tuple[str, bool]:
-    if approx_tokens(text) <= budget:
-        return text, False
-    keep = max(0, budget * 3)
-    return text[:keep].rstrip() + "<|more|>", True
-
-
-def _summarize_diff(change: FileChanged) -> str:
-    lines = change.diff.splitlines()
-    added = sum(1 for ln in lines if ln.startswith("+") and not ln.startswith("+++"))
-    removed = sum(1 for ln in lines if ln.startswith("-") and not ln.startswith("---"))
-    hunks = [ln for ln in lines if ln.startswith("@@")]
-    head = "\n".join(hunks[:4])
-    return f"<|more|>diff too large: +{added} -{removed} lines in {len(hunks)} hunks\n{head}"
-
-
-def _file_part(change: FileChanged, budget: int) -> tuple[str, bool]:
-    header = change.path if change.old_path is None else f"{change.old_path} -> {change.path}"
-    body = change.diff or change.note or change.kind
-    body = redact(body, path=change.path)
-    if approx_tokens(body) > budget:
-        return f"<|file|>{header}\n{_summarize_diff(change)}", True
-    return f"<|file|>{header}\n{body}", False
-
-
-def _job_part(job: JobEvent, budget: int) -> tuple[str, bool]:
-    payload = {k: v for k, v in job.data.items() if k != "raw_output"}
-    detail = json.dumps(payload, separators=(",", ":"), default=str, sort_keys=True)
-    # redact the whole text first: a clip that cuts a token in half would hide it from redaction
-    text, clipped = redact_then_clip(f"{job.tool} {job.phase}: {job.summary} {detail}",
-                                     lambda t: _clip(t, budget))
-    return "<|tool|>" + text, clipped
-
-
-def job_ref(job_id: str) -> str:
-    """The id a v2 model sees and relays: `j` + the number of the agent's job id (job-3 -> j3);
-    '' for events that are not a numbered job (a call the runtime refused)."""
-    digits = "".join(ch for ch in job_id if ch.isdigit())
-    return f"j{int(digits)}" if digits else ""
-
-
-def job_status(job: JobEvent) -> str:
-    """One status word for a v2 job line: failed / done for results, else the phase's word."""
-    if job.phase == "result":
-        d = job.data
-        counts = d.get("counts") if isinstance(d.get("counts"), dict) else {}
-        failed = d.get("failures") or d.get("findings") or counts.get("failed")
-        return "failed" if failed else "done"
-    return {"progress": "running", "needs_confirmation": "confirm"}.get(job.phase, job.phase)
-
-
-def _job_part_v2(job: JobEvent, budget: int) -> tuple[str, bool]:
-    """`<|tool|>j3 failed: <the composed spoken summary>` (docs/protocol.md, protocol 2)."""
-    ref = job_ref(job.job_id)
-    head = f"{ref} {job_status(job)}" if ref else job_status(job)
-    text, clipped = _clip(f"{head}: {job.summary}" if job.summary else head, budget)
-    return "<|tool|>" + redact(text), clipped
+    deferred: tuple[FileChanged, ...] = ()  # with defer_files: changes left for the next chunk
 
 
 def audio_tokens(block: AudioBlock) -> np.ndarray:
@@ -146,20 +95,30 @@ def audio_tokens(block: AudioBlock) -> np.ndarray:
 
 
 def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps(),
-                    protocol: int = 1) -> SerializedChunk:
+                    defer_files: int = 0, protocol: int = 1) -> SerializedChunk:
     """Write one chunk in the token format; `features` selects placeholder tokens over text only.
 
+    The whole chunk keeps to `caps` (its text within about caps.max_tokens), however many
+    events it holds: what does not fit is summarized (marked <|more|>), never left out unsaid.
+    With `defer_files`, up to that many file changes that do not fit are returned in
+    `deferred` for the caller to send with the next chunk instead of being summarized.
     Protocol 2 differs only in job lines (`<|tool|>j3 failed: summary`); everything else is
-    byte-identical to protocol 1."""
+    byte-identical to protocol 1.
+    """
     parts = [f"<|t|>{chunk.t:.1f}"]
     summarized = 0
     audio_rows: list[np.ndarray] = []
     heard = " ".join(w.text for w in chunk.words if w.text).strip()
+    if heard:
+        heard, clipped = clip_head(redact(heard), caps.hear_tokens)
+        summarized += clipped
     if features and chunk.audio:
-        audio_rows = [audio_tokens(b) for b in chunk.audio]
-        parts.append("<|hear|>" + "<|audio|>" * sum(len(r) for r in audio_rows) + redact(heard))
+        blocks = chunk.audio[-caps.max_audio_blocks:] if caps.max_audio_blocks else ()
+        summarized += len(blocks) < len(chunk.audio)
+        audio_rows = [audio_tokens(b) for b in blocks]
+        parts.append("<|hear|>" + "<|audio|>" * sum(len(r) for r in audio_rows) + heard)
     elif heard:
-        parts.append("<|hear|>" + redact(heard))
+        parts.append("<|hear|>" + heard)
     patches: list[Patch] = []
     if features and chunk.screen:
         latest: dict[tuple[int, int], Patch] = {}
@@ -170,30 +129,31 @@ def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps
         if len(patches) > caps.max_patches:
             more, patches, summarized = f"<|more|>{len(patches)}", patches[: caps.max_patches], summarized + 1
         parts.append("<|see|>" + "<|patch|>" * len(patches) + more)
-    budget = caps.file_tokens
-    for change in chunk.files:
-        text, clipped = _file_part(change, max(budget, 16))
-        budget -= approx_tokens(text)
+    deferred: tuple[FileChanged, ...] = ()
+    if chunk.files:
+        texts, clipped, deferred = file_parts(chunk.files, caps.file_tokens, defer_files)
+        parts += texts
         summarized += clipped
-        parts.append(text)
-    job_part = _job_part_v2 if protocol == 2 else _job_part
-    for job in chunk.jobs:
-        text, clipped = job_part(job, caps.tool_tokens)
+    if chunk.jobs:
+        texts, clipped = job_parts(chunk.jobs, caps.tool_tokens, protocol=protocol)
+        parts += texts
         summarized += clipped
-        parts.append(text)
     typed = "\n".join(t.text for t in chunk.typed)
     if typed:
-        text, clipped = redact_then_clip(typed, lambda t: _clip(t, caps.typed_tokens))
+        text, clipped = redact_then_clip(typed, lambda t: clip(t, caps.typed_tokens))
         summarized += clipped
         parts.append("<|user|>" + text)
     if chunk.self_speech:
         said = " ".join(s.text for s in chunk.self_speech if s.text)
+        said, clipped = redact_then_clip(said, lambda t: clip_head(t, caps.self_tokens))
+        summarized += clipped
         cut = "<|cut|>" if any(s.interrupted for s in chunk.self_speech) else ""
-        parts.append(f"<|self|>{redact(said)}{cut}")
+        parts.append(f"<|self|>{said}{cut}")
     parts.append("<|out|>")
     audio = (np.concatenate(audio_rows) if audio_rows
              else np.zeros((0, FRAMES_PER_AUDIO_TOKEN * 80), dtype=np.uint8))
-    return SerializedChunk(text="".join(parts), audio=audio, patches=patches, summarized=summarized)
+    return SerializedChunk(text="".join(parts), audio=audio, patches=patches, summarized=summarized,
+                           deferred=deferred)
 
 
 def system_prefix(system_text: str, rules_text: str, tools_text: str) -> str:

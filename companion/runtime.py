@@ -8,6 +8,7 @@ It implements `CompanionControls` for the TUI and serves headless mode the same 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ class Runtime:
         self.hub = EventHub()
         self.clock = MicroTurnClock()
         self._on_turn = on_turn
+        self._saved: list[str] = []  # saved paths not yet handed to the agent
+        self._saves_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
         self.recorder = None
@@ -90,7 +93,18 @@ class Runtime:
         elif isinstance(event, JobEvent):
             self.job_summaries.remember(event)
         elif isinstance(event, FileChanged) and self.agent is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self.agent.on_file_saved, event.path)
+            # a burst of saves reaches the agent as one batch per loop turn
+            with self._saves_lock:
+                first = not self._saved
+                self._saved.append(event.path)
+            if first:
+                self._loop.call_soon_threadsafe(self._flush_saves)
+
+    def _flush_saves(self) -> None:
+        with self._saves_lock:
+            paths, self._saved = self._saved, []
+        if paths and self.agent is not None:
+            self.agent.on_files_saved(paths)
 
     def _remember(self, line: str) -> None:
         self._recent_lines = [*self._recent_lines[-19:], line]

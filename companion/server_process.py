@@ -42,7 +42,9 @@ class ServerProcess:
 
     async def start(self) -> str:
         """Start the child and return its base URL once it listens."""
-        env = dict(os.environ, MODEL_SERVER_TOKEN=self.token, PYTHONUNBUFFERED="1")
+        # MODEL_SERVER_PARENT_PID: the child dies with us, even if we are killed -9
+        env = dict(os.environ, MODEL_SERVER_TOKEN=self.token, PYTHONUNBUFFERED="1",
+                   MODEL_SERVER_PARENT_PID=str(os.getpid()))
         cmd = [sys.executable, "-m", "model_server", "--model", self.model,
                "--host", "127.0.0.1", "--port", "0", *self.extra_args]
         self.proc = await asyncio.create_subprocess_exec(

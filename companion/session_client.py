@@ -77,11 +77,14 @@ class SessionClient:
                                            timeout=aiohttp.ClientTimeout(total=timeout_s))
         self.session_id: str | None = None
         self.last_rid: str | None = None
+        self.abandoned: list[str] = []  # sessions we left that the server did not confirm closed
 
-    async def _call(self, method: str, path: str, payload: dict | None = None) -> Any:
+    async def _call(self, method: str, path: str, payload: dict | None = None,
+                    timeout_s: float | None = None) -> Any:
         url = self.base_url + path
+        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
         try:
-            async with self._http.request(method, url, json=payload) as resp:
+            async with self._http.request(method, url, json=payload, timeout=timeout) as resp:
                 body = await resp.text()
                 if resp.status >= 400:
                     retry = resp.headers.get("Retry-After")
@@ -103,12 +106,17 @@ class SessionClient:
         return await self._call("GET", "/get_model_info") or {}
 
     async def open(self, capacity_tokens: int = 65536) -> str:
+        """Open a new session, closing the one this client held (and any it had to abandon
+        earlier) so a reconnect never leaves sessions behind on the server."""
+        await self.close_session()
         body = await self._call("POST", "/open_session",
                                 {"streaming": True, "capacity_of_str_len": capacity_tokens})
         session_id = body if isinstance(body, str) else (body or {}).get("id", body)
         if not isinstance(session_id, str) or not session_id:
             raise ServerError(f"/open_session answered no session id: {body!r}")
         self.session_id, self.last_rid = session_id, None
+        for old in list(self.abandoned):  # the server answers again: close what we left
+            await self._close(old)
         return session_id
 
     async def generate(self, text: str, *, features: dict | None = None, max_new_tokens: int = 8,
@@ -139,10 +147,19 @@ class SessionClient:
     async def close_session(self) -> None:
         if self.session_id is not None:
             session_id, self.session_id = self.session_id, None
-            try:
-                await self._call("POST", "/close_session", {"session_id": session_id})
-            except ServerError:
-                pass  # the server may already be gone; the session dies with it
+            await self._close(session_id)
+
+    async def _close(self, session_id: str) -> None:
+        """Close a session; one the server cannot be asked about now is remembered as
+        abandoned and closed on the next successful open (a 404 means it is gone already)."""
+        try:
+            await self._call("POST", "/close_session", {"session_id": session_id}, timeout_s=1.0)
+        except ServerError as exc:
+            if exc.status not in (404, 400, 401) and session_id not in self.abandoned:
+                self.abandoned.append(session_id)
+                return
+        if session_id in self.abandoned:
+            self.abandoned.remove(session_id)
 
     async def aclose(self) -> None:
         await self.close_session()

@@ -26,6 +26,47 @@ SESSION_FIELDS = {"id", "rid", "offset", "replace", "drop_previous_output", "pin
 OPEN_FIELDS = {"capacity_of_str_len", "session_id", "streaming", "window_tokens"}
 
 
+MAX_DEPTH = 16  # the deepest valid body (features.patches.xy) nests 4 levels
+
+
+def check_json(body: Any) -> None:
+    """Refuse, with the path, JSON that no route accepts and that would fail deep inside:
+    nesting deeper than MAX_DEPTH and strings or keys with lone surrogates (not UTF-8).
+    Iterative, so no body can exhaust the stack here."""
+    stack = [(body, "body", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise bad(f"{where}: JSON nested too deeply (at most {MAX_DEPTH} levels)")
+        if isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                _check_text(k, f"{where} key")
+                stack.append((v, f"{where}.{k}", depth + 1))
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise bad(f"{where[:80]}: invalid Unicode: lone surrogate {text[e.start]!r} at "
+                  f"index {e.start} (send UTF-8 text)") from None
+
+
+_MAX_TOKEN_CHARS: dict[int, int] = {}
+
+
+def longest_token_chars(model: LoadedModel) -> int:
+    """The most characters one token of the model's vocabulary spells (cached per model)."""
+    key = id(model.tokenizer)
+    if key not in _MAX_TOKEN_CHARS:
+        _MAX_TOKEN_CHARS[key] = max(map(len, model.tokenizer.get_vocab()), default=1)
+    return _MAX_TOKEN_CHARS[key]
+
+
 def bad(message: str) -> RequestError:
     return RequestError(400, message)
 
@@ -65,29 +106,56 @@ def parse_session_id(body: Any) -> str:
     return sid
 
 
-def _input_ids(body: dict, model: LoadedModel) -> list[int]:
+def too_long(n: int, max_chunk_tokens: int, what: str) -> RequestError:
+    return RequestError(413, f"{what} ({n}) is over the limit of {max_chunk_tokens} tokens per "
+                             "request")
+
+
+def _input_ids(body: dict, model: LoadedModel, max_chunk_tokens: int) -> list[int]:
     vocab = model.config.vocab_size
     if "input_ids" in body:
         ids = body["input_ids"]
         if not isinstance(ids, list) or (ids and isinstance(ids[0], list)):
             raise bad("input_ids must be a flat list of token ids (batched requests are not "
                       "supported: send one request per session)")
+        if len(ids) > max_chunk_tokens:
+            raise too_long(len(ids), max_chunk_tokens, "input_ids")
         if not all(is_int(t) and 0 <= t < vocab for t in ids):
             raise bad(f"input_ids must be integers in [0, {vocab})")
         return ids
     text = body["text"]
     if not isinstance(text, str):
         raise bad("text must be a string (batched requests are not supported)")
+    if model.tokenizer is not None and len(text) > _prefix_chars(model, max_chunk_tokens):
+        # a 15 MB text must not cost a 15 s tokenization: its head alone, if already over
+        # the limit, decides (the cut changes the count by a token or so at most)
+        head = len(_encode(model, text[:_prefix_chars(model, max_chunk_tokens)]))
+        if head > max_chunk_tokens + 8:
+            raise RequestError(413, f"text of {len(text)} characters is over the limit of "
+                                    f"{max_chunk_tokens} tokens per request (its first "
+                                    f"{_prefix_chars(model, max_chunk_tokens)} characters "
+                                    f"alone are {head} tokens)")
+    return _encode(model, text)
+
+
+def _prefix_chars(model: LoadedModel, max_chunk_tokens: int) -> int:
+    # a byte-level BPE token spells at most longest_token_chars characters; x2 for margin
+    return max_chunk_tokens * longest_token_chars(model) * 2
+
+
+def _encode(model: LoadedModel, text: str) -> list[int]:
     try:
         return model.encode(text)
     except ValueError as e:
         raise bad(str(e)) from None
 
 
-def _embeds(body: dict, hidden: int) -> torch.Tensor:
+def _embeds(body: dict, hidden: int, max_chunk_tokens: int) -> torch.Tensor:
     rows = body["input_embeds"]
     if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
         raise bad("input_embeds must be a non-empty list of vectors")
+    if len(rows) > max_chunk_tokens:
+        raise too_long(len(rows), max_chunk_tokens, "input_embeds rows")
     for i, r in enumerate(rows):
         if len(r) != hidden:
             raise bad(f"input_embeds[{i}] has {len(r)} values; the model's hidden size is "
@@ -98,8 +166,10 @@ def _embeds(body: dict, hidden: int) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float32)
 
 
-def parse_generate(body: Any, model: LoadedModel) -> tuple[Req, bool]:
-    """Build the Req of a /generate body (not yet admitted) and whether it streams."""
+def parse_generate(body: Any, model: LoadedModel,
+                   max_chunk_tokens: int = 1 << 30) -> tuple[Req, bool]:
+    """Build the Req of a /generate body (not yet admitted) and whether it streams.
+    Inputs longer than max_chunk_tokens are refused (413) before any costly work."""
     body = require_object(body, "/generate")
     unknown = sorted(set(body) - GENERATE_FIELDS)
     if unknown:
@@ -115,9 +185,9 @@ def parse_generate(body: Any, model: LoadedModel) -> tuple[Req, bool]:
         raise bad("empty input: send text, input_ids or input_embeds")
     embeds, embed_positions = None, ()
     if has_embeds:
-        embeds = _embeds(body, model.config.hidden_size)
+        embeds = _embeds(body, model.config.hidden_size, max_chunk_tokens)
     if given:
-        ids = _input_ids(body, model)
+        ids = _input_ids(body, model, max_chunk_tokens)
         if not ids:
             raise bad("empty input: the request has no tokens")
         if has_embeds:

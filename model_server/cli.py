@@ -49,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     p.add_argument("--token", default=os.environ.get("MODEL_SERVER_TOKEN") or None,
                    help="bearer token clients must send (default: $MODEL_SERVER_TOKEN, else "
-                        "generated and printed)")
+                        "generated and printed). On the command line it shows in `ps`: "
+                        "prefer $MODEL_SERVER_TOKEN or --token-file")
+    p.add_argument("--token-file", metavar="PATH",
+                   help="read the bearer token from the first line of this file")
     p.add_argument("--max-sessions", type=int, default=16)
     p.add_argument("--kv-budget", type=parse_mib, default=256.0,
                    help="KV cache memory, e.g. 256MB or 2GB (default 256MB)")
@@ -70,12 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-async def serve(app, host: str, port: int, token: str) -> None:
+async def serve(app, host: str, port: int, token: str, on_stop=None) -> None:
+    """Serve until SIGINT/SIGTERM. `on_stop` runs first (the engine fails what is in flight),
+    so the handlers answer at once and shutdown takes a moment, not aiohttp's 60 s grace."""
     from aiohttp import web
 
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, shutdown_timeout=2.0)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
     shown = f"[{host}]" if ":" in host else host
@@ -87,6 +92,8 @@ async def serve(app, host: str, port: int, token: str) -> None:
     try:
         await stop.wait()
     finally:
+        if on_stop is not None:
+            on_stop()
         await runner.cleanup()
 
 
@@ -101,13 +108,42 @@ def warm_grammar(model) -> None:
         backend_for(model)
 
 
+def read_token_file(path: str, prog: str) -> str:
+    """The first line of a token file, stripped; raises ValueError with what is wrong."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.readline().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{prog}: cannot read --token-file {path}: {e}") from None
+    if not token:
+        raise ValueError(f"{prog}: --token-file {path} is empty: put the token on its first line")
+    return token
+
+
+def token_on_command_line(argv: list[str]) -> bool:
+    return any(a == "--token" or a.startswith("--token=") for a in argv)
+
+
 def run(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    if args.token_file:
+        try:
+            args.token = read_token_file(args.token_file, "model_server")
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
+    elif token_on_command_line(argv):
+        print("model_server: warning: --token on the command line is visible to every user in "
+              "`ps`; use $MODEL_SERVER_TOKEN or --token-file", file=sys.stderr)
     if not is_loopback(args.host) and not args.token:
         print(f"model_server: refusing to bind {args.host} (not loopback) without an explicit "
               "--token", file=sys.stderr)
         return 2
     token = args.token or secrets.token_urlsafe(24)
+    from model_server.parent_watch import tie_to_parent
+
+    tie_to_parent()  # before the slow imports: a companion killed now still takes us down
     import torch
 
     if args.threads > 0:
@@ -132,7 +168,7 @@ def run(argv: list[str] | None = None) -> int:
     engine = Engine(core).start()
     try:
         asyncio.run(serve(make_app(engine, token, args.max_body_bytes), args.host, args.port,
-                          token))
+                          token, on_stop=engine.stop))
     except OSError as e:
         print(f"model_server: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2

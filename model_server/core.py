@@ -152,6 +152,7 @@ class Req:
     feed: list[int] = field(default_factory=list)  # tokens the next step feeds
     feed_embed_offset: int = 0  # index in feed where input_ids[0] sits
     finish_reason: dict | None = None
+    error: str | None = None  # why the request failed (a server fault: answered as a 500)
     kv_tokens: int = 0  # the session's KV length after the latest step
     evicted_tokens: int = 0  # the session's tokens evicted from its window so far
     text: str = ""

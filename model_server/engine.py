@@ -1,13 +1,10 @@
-"""The engine: admission of requests into sessions, the step (one batched forward), and the
-step loop thread the HTTP server submits work to."""
+"""The engine: admission of requests into sessions and the step (one batched forward);
+`Engine`, the step loop thread the HTTP server submits work to, lives in engine_thread.py."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass
 
@@ -125,15 +122,25 @@ class EngineCore:
         self.sessions.trim(s)
 
     def step(self) -> list[Req]:
-        """Run one batched forward over all pending work; return the requests it finished."""
+        """Run one batched forward over all pending work; return the requests it finished.
+
+        Failures stay as small as they can: a request whose sampling raises fails alone (the
+        others in the batch get their tokens); a forward that raises fails its step's requests
+        and closes their sessions, whose KV it may have left half written. Either way the
+        failed requests come back finished with `error` set, so nothing waits on them forever.
+        """
         t0 = time.perf_counter()
         reqs = self.scheduler.next_step()
         sessions = [self.sessions.sessions[r.session_id] for r in reqs]
-        batch, spans = build_batch(reqs, sessions, self.kv.block_size, self.model.device)
-        t1 = time.perf_counter()
-        with torch.inference_mode():
-            logits = forward(self.model.weights, self.cfg, batch, self.kv.k, self.kv.v, self.rope,
-                             self.attention, self.tile)
+        try:
+            batch, spans = build_batch(reqs, sessions, self.kv.block_size, self.model.device)
+            t1 = time.perf_counter()
+            with torch.inference_mode():
+                logits = forward(self.model.weights, self.cfg, batch, self.kv.k, self.kv.v,
+                                 self.rope, self.attention, self.tile)
+        except Exception as e:  # (a bug or out of memory: fail this step only)
+            log.exception("engine step failed")
+            return self._fail_step(reqs, sessions, f"engine step failed: {type(e).__name__}: {e}")
         t2 = time.perf_counter()
         finished = []
         for req, s, (a, b) in zip(reqs, sessions, spans):
@@ -146,11 +153,16 @@ class EngineCore:
             if extend and req.sampling.max_new_tokens == 0:
                 req.finish_reason = {"type": "length", "length": 0}
             else:
-                token = sample(logits[b - 1], req.sampling, req.generator, req.grammar)
-                req.output_ids.append(token)
-                check_stop(req, token, self.cfg.eos_token_ids, self.model.decode)
-                req.feed = [token]
-            if req.on_token is not None:
+                try:
+                    token = sample(logits[b - 1], req.sampling, req.generator, req.grammar)
+                    req.output_ids.append(token)
+                    check_stop(req, token, self.cfg.eos_token_ids, self.model.decode)
+                except Exception as e:  # (this request alone fails)
+                    log.exception("sampling failed for request %s", req.rid)
+                    req.error = f"sampling failed: {type(e).__name__}: {e}"
+                    req.finish_reason = {"type": "abort", "message": req.error}
+                req.feed = req.output_ids[-1:]
+            if req.on_token is not None and req.error is None:
                 try:
                     req.on_token(req)
                 except Exception:  # a gone client must not fail the other sessions' step
@@ -163,6 +175,16 @@ class EngineCore:
         self.stats.forward_s += t2 - t1
         self.stats.step_s += time.perf_counter() - t0
         return finished
+
+    def _fail_step(self, reqs: list[Req], sessions: list[Session], why: str) -> list[Req]:
+        for req, s in zip(reqs, sessions):
+            self.scheduler.remove(req)
+            req.error = f"{why}; session {s.id!r} was closed, open a new one"
+            req.finish_reason = {"type": "abort", "message": req.error}
+            s.busy = False
+            if s.id in self.sessions.sessions:
+                self.sessions.close(s.id)
+        return reqs
 
     def _finish(self, req: Req, s: Session) -> None:
         s.pending = req.output_ids[-1:]
@@ -188,94 +210,4 @@ class EngineCore:
         return self.sessions.expire(time.monotonic())
 
 
-class Engine:
-    """The step loop on its own thread. Other threads (the asyncio server) hand it work
-    through a queue and get concurrent.futures.Future results back."""
-
-    def __init__(self, core: EngineCore, idle_poll_s: float = 1.0):
-        self.core = core
-        self._inbox: queue.Queue = queue.Queue()
-        self._futures: dict[int, concurrent.futures.Future] = {}
-        self._idle_poll_s = idle_poll_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="model_server-engine",
-                                        daemon=True)
-
-    def start(self) -> Engine:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._inbox.put(None)
-        self._thread.join(timeout=10)
-
-    def call(self, fn, *args) -> concurrent.futures.Future:
-        """Run fn(*args) on the engine thread between steps."""
-        fut: concurrent.futures.Future = concurrent.futures.Future()
-        self._inbox.put((fn, args, fut))
-        return fut
-
-    def submit(self, req: Req) -> concurrent.futures.Future:
-        """Admit req; the future resolves to the finished Req (or a RequestError)."""
-        fut: concurrent.futures.Future = concurrent.futures.Future()
-        self._inbox.put((self._admit, (req, fut), None))
-        return fut
-
-    def _admit(self, req: Req, fut: concurrent.futures.Future) -> None:
-        try:
-            self.core.add_request(req)
-        except Exception as e:  # noqa: BLE001 (RequestError → 4xx; others → 500, never a hang)
-            fut.set_exception(e)
-            return
-        self._futures[id(req)] = fut
-
-    def _close(self, session_id: str) -> None:
-        for req in self.core.close_session(session_id):
-            self._futures.pop(id(req)).set_result(req)
-
-    def close_session(self, session_id: str) -> concurrent.futures.Future:
-        return self.call(self._close, session_id)
-
-    def _run(self, item) -> None:
-        fn, args, fut = item
-        try:
-            result = fn(*args)
-        except Exception as e:  # handed to the caller, who turns it into an HTTP error
-            if fut is None:
-                log.exception("engine command failed")
-            else:
-                fut.set_exception(e)
-            return
-        if fut is not None:
-            fut.set_result(result)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                item = self._inbox.get(timeout=0 if self.core.has_work() else self._idle_poll_s)
-                while item is not None:
-                    self._run(item)
-                    item = self._inbox.get_nowait()
-            except queue.Empty:
-                pass
-            self.core.expire_idle()
-            if self.core.has_work():
-                self._step()
-
-    def _step(self) -> None:
-        try:
-            finished = self.core.step()
-        except Exception as e:  # a bug or out of memory: fail what was running, keep serving
-            log.exception("engine step failed")
-            for req in list(self.core.scheduler.waiting) + list(self.core.scheduler.running):
-                self.core.scheduler.remove(req)
-                s = self.core.sessions.sessions.get(req.session_id)
-                if s is not None:
-                    s.busy = False
-                fut = self._futures.pop(id(req), None)
-                if fut is not None:
-                    fut.set_exception(RuntimeError(f"engine step failed: {e}"))
-            return
-        for req in finished:
-            self._futures.pop(id(req)).set_result(req)
+from model_server.engine_thread import Engine  # noqa: F401 (re-exported: the public pair)

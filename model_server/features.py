@@ -51,8 +51,8 @@ def _array(obj: Any, what: str, row_shape: tuple[int, ...]) -> np.ndarray:
             or not isinstance(obj.get("shape"), list):
         raise FeatureError(f"features.{what} must be {{'shape': [...], 'data': base64}}")
     shape = tuple(obj["shape"])
-    if len(shape) != 1 + len(row_shape) or tuple(shape[1:]) != row_shape \
-            or not isinstance(shape[0], int) or not 0 <= shape[0] <= MAX_ROWS:
+    if len(shape) != 1 + len(row_shape) or not all(_is_int(n) for n in shape) \
+            or tuple(shape[1:]) != row_shape or not 0 <= shape[0] <= MAX_ROWS:
         raise FeatureError(f"features.{what}.shape must be [n, {', '.join(map(str, row_shape))}] "
                            f"with n <= {MAX_ROWS}, got {list(shape)}")
     try:
@@ -63,6 +63,23 @@ def _array(obj: Any, what: str, row_shape: tuple[int, ...]) -> np.ndarray:
         raise FeatureError(f"features.{what}.data has {len(raw)} bytes; shape {list(shape)} "
                            f"needs {int(np.prod(shape))}")
     return np.frombuffer(raw, np.uint8).reshape(shape)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+MAX_XY = 1 << 15  # tile coordinates of any real screen
+
+
+def _xy(value: Any, n: int) -> np.ndarray:
+    """features.patches.xy: exactly n [x, y] integer pairs in [0, MAX_XY)."""
+    if not isinstance(value, list) or len(value) != n or not all(
+            isinstance(p, list) and len(p) == 2 and all(_is_int(c) and 0 <= c < MAX_XY
+                                                         for c in p) for p in value):
+        raise FeatureError(f"features.patches.xy must be a list of {n} [x, y] integer pairs "
+                           f"in [0, {MAX_XY}), one per tile")
+    return np.asarray(value, dtype=np.int64).reshape(n, 2)
 
 
 def feature_embeds(features: Any, ids: list[int], frontend_and_ids) -> tuple[tuple[int, ...], torch.Tensor]:
@@ -78,9 +95,7 @@ def feature_embeds(features: Any, ids: list[int], frontend_and_ids) -> tuple[tup
     pixels, xy = np.zeros((0, *TILE), np.uint8), np.zeros((0, 2), np.int64)
     if "patches" in features:
         pixels = _array(features["patches"], "patches", TILE)
-        xy = np.asarray(features["patches"].get("xy", []), dtype=np.int64).reshape(-1, 2)
-        if len(xy) != len(pixels) or (xy < 0).any():
-            raise FeatureError(f"features.patches.xy must give {len(pixels)} [x, y] pairs >= 0")
+        xy = _xy(features["patches"].get("xy"), len(pixels))
     from model_server.models.interaction import embed_features
 
     try:

@@ -10,6 +10,10 @@ import torch
 
 from model_server.core import Req, SamplingParams
 
+# Below this temperature the scaled logits overflow float32 (1e-38 and smaller are not even
+# representable) and softmax gives inf/nan; every such temperature picks the argmax anyway.
+GREEDY_BELOW = 1e-5
+
 
 def make_generator(params: SamplingParams) -> torch.Generator:
     g = torch.Generator(device="cpu")
@@ -19,10 +23,13 @@ def make_generator(params: SamplingParams) -> torch.Generator:
 
 def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator,
            grammar=None) -> int:
-    """One token id from fp32 logits [vocab]; a grammar (GrammarState) masks them first."""
+    """One token id from fp32 logits [vocab]; a grammar (GrammarState) masks them first.
+    Numerically safe for any validated params: a temperature under GREEDY_BELOW is greedy,
+    top_p keeps at least the top token, and logits that give no usable distribution fall back
+    to the argmax rather than raising."""
     if grammar is not None:
         logits = grammar.mask(logits)
-    if params.temperature == 0 or params.top_k == 1:
+    if params.temperature < GREEDY_BELOW or params.top_k == 1:
         return int(torch.argmax(logits))
     scaled = logits.float().cpu() / params.temperature
     if params.top_k > 0:
@@ -33,8 +40,11 @@ def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Genera
         sorted_p, order = torch.sort(probs, descending=True)
         # keep the smallest prefix whose mass reaches top_p (always at least one token)
         drop = torch.cumsum(sorted_p, dim=-1) - sorted_p >= params.top_p
+        drop[0] = False  # a top_p under float32's range (1e-300) compares as 0
         sorted_p = torch.where(drop, 0.0, sorted_p)
         probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
+    if not bool(torch.isfinite(probs).all()) or float(probs.sum()) <= 0:
+        return int(torch.argmax(logits))
     return int(torch.multinomial(probs, 1, generator=generator))
 
 

@@ -14,7 +14,8 @@ import logging
 
 from aiohttp import web
 
-from model_server.api import parse_generate, parse_open_session, parse_session_id, response_body
+from model_server import api
+from model_server.api import check_json, parse_open_session, parse_session_id, response_body
 from model_server.core import Req, RequestError
 from model_server.engine import Engine
 
@@ -54,12 +55,29 @@ async def errors_and_auth(request: web.Request, handler):
         return error_response(500, f"internal error: {type(e).__name__}: {e}")
 
 
-async def read_json(request: web.Request):
+def decode_json(raw: bytes):
+    """The body as JSON, checked for what json.loads lets through (deep nesting, lone
+    surrogates, 5000-digit integers): each is a 400 with a message, never a 500."""
     try:
-        raw = await request.read()
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        body = json.loads(raw)
+    except RecursionError:
+        raise RequestError(400, "malformed JSON body: nested too deeply (at most "
+                                f"{api.MAX_DEPTH} levels)") from None
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
         raise RequestError(400, f"malformed JSON body: {e}") from None
+    check_json(body)
+    return body
+
+
+async def read_json(request: web.Request):
+    """Refuse a body over the limit by its Content-Length before reading it (aiohttp also cuts
+    off a body without one at the limit while streaming); decode it off the event loop."""
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestError(413, f"request body over the limit of {limit} bytes (Content-Length "
+                                f"{request.content_length})")
+    raw = await request.read()
+    return await asyncio.get_running_loop().run_in_executor(None, decode_json, raw)
 
 
 async def engine_call(request: web.Request, fn, *args):
@@ -81,7 +99,10 @@ async def close_session(request: web.Request) -> web.Response:
 
 async def generate(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
-    req, stream = parse_generate(await read_json(request), engine.core.model)
+    body = await read_json(request)
+    # tokenizing and the feature front-end take time: off the loop, so /health stays live
+    req, stream = await asyncio.get_running_loop().run_in_executor(
+        None, api.parse_generate, body, engine.core.model, engine.core.opts.max_chunk_tokens)
     if not stream:
         done = await asyncio.wrap_future(engine.submit(req))
         return web.json_response(response_body(done))
@@ -103,6 +124,7 @@ async def generate(request: web.Request) -> web.StreamResponse:
                                        "Cache-Control": "no-cache"})
     await resp.prepare(request)
     body = None
+    failed = None
     while True:
         getter = first if first is not None else asyncio.ensure_future(events.get())
         first = None
@@ -111,7 +133,13 @@ async def generate(request: web.Request) -> web.StreamResponse:
             body = getter.result()
         else:  # finished without a last token event (aborted by close_session)
             getter.cancel()
-            body = response_body(fut.result()) if fut.exception() is None else None
+            failed = fut.exception()
+            body = response_body(fut.result()) if failed is None else None
+        if failed is not None:  # the request failed mid-stream: say so before [DONE]
+            status = getattr(failed, "status", 500)
+            message = getattr(failed, "message", None) or f"{type(failed).__name__}: {failed}"
+            error = {"error": {"message": message, "code": status}}
+            await resp.write(b"data: " + json.dumps(error).encode() + b"\n\n")
         if body is not None:
             await resp.write(b"data: " + json.dumps(body).encode() + b"\n\n")
         if body is None or body["meta_info"]["finish_reason"] is not None:

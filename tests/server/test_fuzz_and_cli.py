@@ -129,3 +129,48 @@ def test_cli_offline_names_the_repo_and_where_to_put_it(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "'someorg/some-model'" in err and str(tmp_path) in err and "--model" in err
+
+
+def test_token_file_serves_with_that_token_and_command_line_token_warns(text_model, tmp_path):
+    """--token-file (and $MODEL_SERVER_TOKEN) keep the token out of `ps`; --token still works
+    but warns that it is visible there (issue 12 item 14)."""
+    secret = tmp_path / "token"
+    secret.write_text("file-token-123\n")
+    proc = start_cli("--model", str(text_model[0]), "--token-file", str(secret))
+    try:
+        m = LINE.match(proc.stdout.readline().strip())
+        assert m and m.group(3) == "file-token-123"
+        assert "file-token-123" not in Path(f"/proc/{proc.pid}/cmdline").read_text()
+        base = f"http://{m.group(1)}:{m.group(2)}"
+        assert call(base, "/open_session", b"{}", token="file-token-123")[0] == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "warning" not in err
+    proc = start_cli("--model", str(text_model[0]), "--token", "argv-token")
+    try:
+        assert LINE.match(proc.stdout.readline().strip())
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "warning: --token on the command line is visible" in err
+    proc = start_cli("--model", str(text_model[0]), "--token-file", str(tmp_path / "missing"))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "cannot read --token-file" in err
+
+
+def test_companion_takes_the_server_token_from_a_file_or_the_environment(tmp_path, capsys):
+    from companion.cli import build_parser, resolve_token
+
+    secret = tmp_path / "token"
+    secret.write_text("  s3cret  \nignored\n")
+    argv = ["--server", "http://127.0.0.1:1", "--token-file", str(secret)]
+    args = build_parser().parse_args(argv)
+    assert resolve_token(args, argv) is None and args.token == "s3cret"
+    argv = ["--server", "http://127.0.0.1:1", "--token", "T"]
+    args = build_parser().parse_args(argv)
+    assert resolve_token(args, argv) is None and args.token == "T"
+    assert "visible to every user in `ps`" in capsys.readouterr().err
+    (tmp_path / "empty").write_text("\n")
+    argv = ["--token-file", str(tmp_path / "empty")]
+    assert "is empty" in resolve_token(build_parser().parse_args(argv), argv)
