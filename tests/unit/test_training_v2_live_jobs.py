@@ -10,8 +10,10 @@ from collections import defaultdict
 import pytest
 
 from companion.agent import BackgroundAgent
+from companion.clock import MicroTurnClock
 from companion.interaction import InteractionLoop
 from companion.protocol import Chunk, job_status
+from companion.session_client import TurnResult
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.data import turn_text
 from model_server.training.v2.oracle import SILENCE
@@ -20,17 +22,35 @@ from tools.on_save import OnSaveConfig
 from tools.test_runner import TestsConfig
 
 
+class _Client:
+    """Records what InteractionLoop sends; answers silence (a stand-in server, this test only)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def generate(self, text, *, features=None, max_new_tokens=8, ebnf=None, **_):
+        self.texts.append(text)
+        return TurnResult(text="<|silence|><|end|>", output_ids=[], prompt_tokens=0,
+                          completion_tokens=0, cached_tokens=0, finish_reason=None,
+                          latency_ms=1.0, meta={})
+
+
 class _V2Link:
-    """The model link as InteractionLoop reads it: a text-only protocol-2 server."""
+    """The model link as InteractionLoop reads it: a protocol-2 server, text only or features."""
 
     protocol = 2
-    accepts_features = False
-    client = None
+
+    def __init__(self, features: bool) -> None:
+        self.accepts_features, self.client = features, _Client()
 
 
-def _live_text(chunk: Chunk) -> str:
-    loop = InteractionLoop(clock=None, link=_V2Link(), emit=print, act=print, prefix=str)
-    return loop._turn_input(chunk)[0]
+def _live_text(chunk: Chunk, features: bool) -> str:
+    """The text the live InteractionLoop.step sends the server for this chunk."""
+    link = _V2Link(features)
+    loop = InteractionLoop(MicroTurnClock(), link, lambda e: None, lambda a, c: None,
+                           prefix=lambda: "<|system|>p<|end|>")
+    asyncio.run(loop.step(chunk))
+    return link.client.texts[-1]
 
 
 async def _agent_events(root, project, mutant) -> list:
@@ -72,10 +92,11 @@ def test_simulated_save_emits_the_agents_job_events(tmp_path, failing):
         got = [(e.tool, e.phase, e.summary, job_status(e)) for e in sim_jobs[job]]
         assert got == want, job
         for live_event, sim_event in zip(live_jobs[job], sim_jobs[job], strict=True):
-            t = 12.4
-            turn = Turn(Chunk(tick=62, t=t, jobs=(sim_event,)), SILENCE, "event", -1)
-            training_input = turn_text(turn, features=False)[0].text
-            assert training_input == _live_text(Chunk(tick=62, t=t, jobs=(live_event,)))
+            for features in (False, True):
+                turn = Turn(Chunk(tick=62, t=12.4, jobs=(sim_event,)), SILENCE, "event", -1)
+                training_input = turn_text(turn, features=features)[0].text
+                live_chunk = Chunk(tick=62, t=12.4, jobs=(live_event,))
+                assert training_input == _live_text(live_chunk, features), (job, features)
     result = sim_jobs["job-3"][-1]
     assert result.phase == "result" and job_status(result) == ("failed" if failing else "done")
     assert f"<|tool|>j3 {'failed' if failing else 'done'}" in turn_text(

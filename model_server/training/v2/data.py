@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from companion.interaction import DEFER_FILES
 from companion.protocol import format_output, serialize_chunk
 from model_server.training.v2.sessions import Session, SessionSim
 
@@ -45,10 +46,12 @@ def _encode(tokenizer: Tokenizer, text: str) -> list[int]:
 
 
 def turn_text(turn, features: bool):
-    """(the turn's serialized input, its target text): the live runtime's serialization
-    (InteractionLoop sends serialize_chunk(protocol=2)) and the serving side's format_output."""
-    return (serialize_chunk(turn.chunk, features=features, protocol=2),
-            format_output([turn.act], protocol=2))
+    """(the turn's serialized input, its target text): the call InteractionLoop.step makes
+    (serialize_chunk with its DEFER_FILES, protocol 2) and the serving side's format_output."""
+    chunk = serialize_chunk(turn.chunk, features=features, defer_files=DEFER_FILES, protocol=2)
+    if chunk.deferred:  # the simulator saves one file a turn, which always fits or is summarized
+        raise ValueError(f"turn at {turn.chunk.t}: file changes deferred to the next turn")
+    return chunk, format_output([turn.act], protocol=2)
 
 
 def session_rows(session: Session, tokenizer: Tokenizer, seq_len: int, features: bool) -> list[Row]:
