@@ -13,8 +13,9 @@ Metrics, per oracle label (ORACLE.md), W = windows in 200 ms turns:
 - silence on quiet / harmless-event / user-speaking / own-utterance-playing turns;
 - relay recall after a new failure: the model relays that job (`relay jN`) from the result's
   arrival to 10 turns after the oracle's relay; delay in turns from the arrival (oracle's beside);
-- requested-result relay recall (same window); requests: a call with the oracle's tool and
-  args within 2 turns before to 5 after the oracle's call;
+- requested-result and recovery relay recall (same window; a requested one counts from the
+  request); requests: a call with the oracle's tool and args within 2 turns before to 5 after
+  the oracle's call (and with the right tool only);
 - stop when talked over: `stop` on the oracle's stop turn or the next;
 - backchannel stop rate: a stop while a backchannel is heard over our utterance (to 2 after);
 - aside response rate: speak / relay / call from an aside's start to 15 turns after its end;
