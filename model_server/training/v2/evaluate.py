@@ -68,6 +68,7 @@ def score(sim: SessionSim, session, got: list, c: Counter, delays: dict) -> None
             c[f"{turn.tag}_n"] += 1
             c[f"{turn.tag}_silent"] += kinds[k] == "silence"
         c["skipped"] += kinds[k] == "skipped"
+        c["parse_errors"] += bool(got[k] is not None and got[k].error)
         if turn.tag in ("relay_failures", "relay_requested", "relay_recoveries"):
             arrived = max(turn.needs, 0)
             hit = next((j for j in range(arrived, min(len(turns), k + RELAY_LATE + 1))
@@ -111,6 +112,7 @@ def summarize(c: Counter, delays: dict) -> dict:
     minutes = c["turns"] * TICK / 60
     out = {
         "turns": c["turns"], "minutes": round(minutes, 1), "skipped_turns": c["skipped"],
+        "parse_errors": c["parse_errors"],
         **{f"silence_{t}": rate(f"{t}_silent", f"{t}_n") for t in QUIET_TAGS},
         "relay_recall_new_failure": rate("relay_failures_hit", "relay_failures_n"),
         "relay_delay_turns_new_failure": median("relay_failures_model"),
