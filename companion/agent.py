@@ -27,6 +27,7 @@ from typing import Any
 from companion.agent_job import Job, JobInfo, context_ref, tool_name_guess
 from companion.events import JobEvent, JobPhase
 from companion.redact import redact
+from companion.summaries import summarize_progress
 from companion.tool_jobs import Outcome, ToolJobs
 from tools.catalog import default_registry
 from tools.on_save import OnSaveConfig
@@ -301,10 +302,8 @@ class BackgroundAgent:
         if p.done and p.done != p.total and now - job.last_progress < PROGRESS_INTERVAL_S:
             return
         job.last_progress = now
-        of = f" of {p.total}" if p.total is not None else ""
-        failed = f", {p.failed} failed" if p.failed else ""
         data = {"done": p.done, "total": p.total, "failed": p.failed, "test": p.test}
-        self._emit(job, "progress", f"{p.done}{of} tests done{failed}", data)
+        self._emit(job, "progress", summarize_progress(p.done, p.total, p.failed), data)
 
     def _finish(self, job: Job, phase: JobPhase, summary: str, data: dict) -> None:
         job.state = {"result": "done"}.get(phase, phase)

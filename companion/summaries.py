@@ -154,6 +154,12 @@ class LintMemory:
         return new
 
 
+def summarize_progress(done: int, total: int | None, failed: int) -> str:
+    """A test run's progress line (the agent's `progress` JobEvent summary)."""
+    of = f" of {total}" if total is not None else ""
+    return f"{done}{of} tests done" + (f", {failed} failed" if failed else "")
+
+
 def summarize_lint(findings: list[dict], *, files: list[str], everything: bool) -> str:
     if not findings:
         if not everything:

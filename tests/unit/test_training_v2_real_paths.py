@@ -1,9 +1,9 @@
-"""The v2 data generator's events are the live product's: FileWatch diffs, the agent's test summaries,
-AudioIn's dMel rows; its calls are valid registry calls; it never uses held-out voices or code."""
+"""The v2 data generator's events are the live product's: FileWatch diffs, AudioIn's dMel rows (the
+agent's JobEvents: test_training_v2_live_jobs.py); its calls are valid registry calls; it never
+uses held-out voices or code."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 import wave
@@ -13,18 +13,15 @@ import numpy as np
 import pytest
 
 from benchmarks.heldout import HELD_OUT_CODE_DIRS, HELD_OUT_VOICES, TRAINING_VOICES
-from companion.events import AudioBlock, FileChanged, JobEvent
+from companion.events import AudioBlock, FileChanged
+from companion.protocol import Action, format_output, serialize_chunk
 from companion.streams.audio import AudioIn
 from companion.streams.file_content import describe_change, read_content
-from companion.tool_jobs import ToolJobs
 from model_server.training.v2 import code_runs, lines, speech
-from model_server.training.v2.actions import Act, format_action, serialize_v2
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.sessions import SessionSim
 from model_server.training.v2.speech_cache import voices_for
 from tools.catalog import default_registry
-from tools.on_save import OnSaveConfig
-from tools.test_runner import TestsConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,24 +55,6 @@ def test_generated_diff_is_filewatchs_diff(tmp_path, projects, session_sim):
     assert generated.diff == live.diff and generated.kind == live.kind == "modified"
 
 
-def test_generated_summary_is_the_agents_summary(tmp_path, projects):
-    project = projects[0]
-    mutant = next(v for v in project.mutants if v.run.failures)
-    sim = SessionSim(1, [project], 80)
-    sim.save(5, project, mutant)
-    result = [j for tick in sorted(sim.jobs) for j in sim.jobs[tick] if j[1] != "started"][0]
-    (tmp_path / f"{project.name}.py").write_text(mutant.source)
-    (tmp_path / f"test_{project.name}.py").write_text(project.test_source)
-    env = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    jobs = ToolJobs(tmp_path, OnSaveConfig(tests=TestsConfig(env=env)))
-    outcome = asyncio.run(jobs.tests({"scope": "affected", "paths": [f"{project.name}.py"]}, {},
-                                     everything=False, on_progress=lambda p: None,
-                                     on_start=lambda pid: None))
-    assert result[2] == outcome.summary and outcome.summary.startswith(("one test", "two", "three", "four",
-                                                                        "five", "six", "seven", "eight"))
-    assert result[1] == "failed"
-
-
 def test_generated_dmel_rows_are_audioins(tmp_path, session_sim):
     sim, session = session_sim
     samples = np.concatenate([t.chunk.audio[0].samples for t in session.turns])
@@ -103,7 +82,7 @@ def test_generated_dmel_rows_are_audioins(tmp_path, session_sim):
 def test_every_request_is_a_valid_registry_call():
     registry = default_registry()
     for text, tool, args in lines.REQUESTS + lines.typed_requests("median"):
-        call = registry.parse_call(format_action(Act("call", tool=tool, args=args)).removesuffix("<|end|>"))
+        call = registry.parse_call(format_output([Action("call", tool=tool, args=args)], protocol=2).removesuffix("<|end|>"))
         assert call.tool == tool, text
 
 
@@ -111,15 +90,15 @@ def test_labels_follow_the_protocol_and_the_inputs(session_sim):
     sim, session = session_sim
     seen_jobs: set[str] = set()
     for k, turn in enumerate(session.turns):
-        text = serialize_v2(turn.chunk, features=False).text
+        text = serialize_chunk(turn.chunk, features=False, protocol=2).text
         seen_jobs.update(re.findall(r"<\|tool\|>(j\d+) ", text))
-        out = format_action(turn.act)
+        out = format_output([turn.act], protocol=2)
         assert out.count("<|end|>") == 1 and out.endswith("<|end|>")
         if turn.act.kind == "relay":
             assert turn.act.job in seen_jobs  # only results the model has been shown
-        if turn.act.kind in ("speak", "relay", "call"):
+        if turn.act.kind in ("speech", "relay", "call"):
             assert k not in sim.busy  # never starts talking over the user, thinking pauses included
-    assert not any(" {}" in serialize_v2(t.chunk, features=False).text for t in session.turns)
+    assert not any(" {}" in serialize_chunk(t.chunk, features=False, protocol=2).text for t in session.turns)
 
 
 def test_training_never_uses_held_out_voices_or_code():

@@ -5,7 +5,7 @@ per assert of its `check`). Mutants come from mutmut's operators (`mutmut.file_m
 create_mutations`, the libcst operator set mutmut itself runs), applied one at a time. Every
 version is really run by `tools.test_runner.run_tests`, as the agent runs tests on save; the
 `TestRun` is pickled under the cache directory keyed by the content hash, since a run of the
-same files is deterministic. Nothing here reads benchmarks/ (HELD_OUT_CODE_DIRS).
+same files is deterministic; so is the agent's on-save lint of a version (`tools.lint.run_lint`). Nothing here reads benchmarks/ (HELD_OUT_CODE_DIRS).
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from __future__ import annotations
 import ast
 import asyncio
 import hashlib
+import json
 import os
 import pickle
 import random
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.lint import run_lint
 from tools.registry import ToolError
 from tools.test_runner import TestRun, TestsConfig, run_tests
 
@@ -87,6 +90,24 @@ def mutants(source: str, rng: random.Random, limit: int) -> list[str]:
         if len(out) >= limit:
             break
     return out
+
+
+def lint_version(name: str, source: str, cache: Path = CACHE) -> dict:
+    """The agent's on-save lint of `<name>.py` at this content (run_lint's result); cached."""
+    key = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()[:24]
+    path = cache / "lint" / f"{key}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    root = cache / "work" / f"lint-{key}-{os.getpid()}"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{name}.py").write_text(source)
+    result = asyncio.run(run_lint(root, [f"{name}.py"]))
+    shutil.rmtree(root)  # ruff leaves its cache there
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)
+    return result
 
 
 def run_version(name: str, source: str, test_source: str, cache: Path = CACHE) -> TestRun:

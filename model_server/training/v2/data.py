@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from model_server.training.v2.actions import format_action, serialize_v2
+from companion.interaction import DEFER_FILES
+from companion.protocol import format_output, serialize_chunk
 from model_server.training.v2.sessions import Session, SessionSim
 
 AUDIO_ROW = 320
@@ -44,6 +45,15 @@ def _encode(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text, add_special_tokens=False).ids
 
 
+def turn_text(turn, features: bool):
+    """(the turn's serialized input, its target text): the call InteractionLoop.step makes
+    (serialize_chunk with its DEFER_FILES, protocol 2) and the serving side's format_output."""
+    chunk = serialize_chunk(turn.chunk, features=features, defer_files=DEFER_FILES, protocol=2)
+    if chunk.deferred:  # the simulator saves one file a turn, which always fits or is summarized
+        raise ValueError(f"turn at {turn.chunk.t}: file changes deferred to the next turn")
+    return chunk, format_output([turn.act], protocol=2)
+
+
 def session_rows(session: Session, tokenizer: Tokenizer, seq_len: int, features: bool) -> list[Row]:
     prefix = _encode(tokenizer, session.prefix)
     if len(prefix) >= seq_len // 2:
@@ -51,8 +61,8 @@ def session_rows(session: Session, tokenizer: Tokenizer, seq_len: int, features:
     rows: list[Row] = []
     row, first_tick = None, 0
     for k, turn in enumerate(session.turns):
-        chunk = serialize_v2(turn.chunk, features=features)
-        inp, out = _encode(tokenizer, chunk.text), _encode(tokenizer, format_action(turn.act))
+        chunk, target = turn_text(turn, features)
+        inp, out = _encode(tokenizer, chunk.text), _encode(tokenizer, target)
         if row is None or len(row.ids) + len(inp) + len(out) > seq_len:
             if row is not None:
                 rows.append(row)

@@ -4,7 +4,9 @@ For a project, a repository is made (the clean version committed on `main`, a `w
 a stash and an uncommitted mutant on top), and every request in `lines` that is not a test run is
 executed the way the agent executes it: `ToolJobs.lint`, `ToolJobs.git_read`, or
 `ToolJobs.git_prepare` for calls that change the repository (whose summary is the confirmation
-question). A refused call gives the error the agent would report. Cached as JSON per project.
+question). A refused call gives the error the agent would report. Each result keeps the phase,
+summary and data the agent's JobEvent carries (the data decides the v2 status word: a lint with
+findings is `failed`). Cached as JSON per project.
 """
 
 from __future__ import annotations
@@ -45,37 +47,40 @@ def make_repo(project: Project, root: Path) -> None:
     (root / f"{project.name}.py").write_text((failing or [project.clean])[0].source)
 
 
-async def _outcome(jobs: ToolJobs, tool: str, args: dict, module: str) -> tuple[str, str]:
-    """(phase, summary) as the agent's JobEvent would carry them."""
+async def _outcome(jobs: ToolJobs, tool: str, args: dict, module: str) -> tuple[str, str, dict]:
+    """(phase, summary, data) as the agent's JobEvent would carry them (BackgroundAgent._run)."""
     spec = default_registry().get(tool)
     full = spec.validate(args)
     context = {"file": f"{module}.py"}
     try:
         if tool == "lint":
-            return "result", (await jobs.lint(full, context, everything=True)).summary
+            outcome = await jobs.lint(full, context, everything=True)
+            return "result", outcome.summary, outcome.data
         if spec.changes_repository:
-            return "needs_confirmation", (await jobs.git_prepare(tool, full)).summary
-        return "result", (await jobs.git_read(tool, full)).summary
+            change = await jobs.git_prepare(tool, full)
+            return "needs_confirmation", change.summary, {"preview": change.preview}
+        outcome = await jobs.git_read(tool, full)
+        return "result", outcome.summary, outcome.data
     except ToolError as exc:
-        return "error", str(exc)
+        return "error", str(exc), {"error": str(exc), **exc.data}
 
 
-def git_results(project: Project, cache: Path = CACHE) -> dict[str, tuple[str, str]]:
-    """call_key -> (phase, summary) for every non-test request about this project."""
-    path = cache / "git" / f"{project.name}.json"
+def git_results(project: Project, cache: Path = CACHE) -> dict[str, tuple[str, str, dict]]:
+    """call_key -> (phase, summary, data) for every non-test request about this project."""
+    path = cache / "git-events" / f"{project.name}.json"  # git/ held (phase, summary) only
     if path.is_file():
         return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
-    root = cache / "git" / project.name
+    root = cache / "git-events" / project.name
     if root.exists():
         subprocess.run(["rm", "-rf", str(root)], check=True)
     make_repo(project, root)
     jobs = ToolJobs(root, OnSaveConfig())
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, tuple[str, str, dict]] = {}
     for _, tool, args in REQUESTS + typed_requests(project.name):
         key = call_key(tool, args)
         if tool != "tests" and key not in out:
             out[key] = asyncio.run(_outcome(jobs, tool, args, project.name))
     subprocess.run(["rm", "-rf", str(root)], check=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1) + "\n")
-    return out
+    path.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}  # as a cache hit reads

@@ -8,29 +8,40 @@ requested result, a reminder, an unprompted result (rules and cooldown permittin
 
 from __future__ import annotations
 
-from model_server.training.v2.actions import Act, job_id
+from companion.protocol import Action, job_ref
 from model_server.training.v2.playback import Playback, companion_speech
 
 STOP_AFTER = 2  # turns of user speech over ours before stopping (1-2 turns: 0.2-0.4 s)
 _PRIORITY = {"respond": 0, "relay_req": 1, "remind": 2, "relay_auto": 3}
+SILENCE, STOP = Action("silence"), Action("stop")
 
 
-def answer(sim, topic: str) -> Act:
+def speak(text: str) -> Action:
+    """A protocol-2 utterance: one whole sentence said in the turn that decides it."""
+    return Action("speech", text=text, whole=True)
+
+
+def relay(agent_job_id: str) -> Action:
+    """Relay the job's composed summary; the id is the one the model saw (`job-3` -> `j3`)."""
+    return Action("relay", job=job_ref(agent_job_id))
+
+
+def answer(sim, topic: str) -> Action:
     """The reply to a question, from the session's state; facts come only as relays."""
     brief = sim.rules.brief
     if topic in ("status", "news") and sim.failing_job is not None:
-        return Act("relay", job=job_id(sim.failing_job))
+        return relay(sim.failing_job)
     if topic == "status":
-        return Act("speak", text="yes." if brief else "yes, the tests pass.")
+        return speak("yes." if brief else "yes, the tests pass.")
     if topic == "news":
-        return Act("speak", text="nothing new." if brief else "nothing new; the tests pass.")
+        return speak("nothing new." if brief else "nothing new; the tests pass.")
     if topic == "repeat":
         if sim.last_said is not None:
             return sim.last_said
-        return Act("speak", text="nothing yet." if brief else "I haven't said anything yet.")
+        return speak("nothing yet." if brief else "I haven't said anything yet.")
     if topic == "hear":
-        return Act("speak", text="yes." if brief else "yes, I'm here.")
-    return Act("speak", text="tests, lint and git." if brief else
+        return speak("yes." if brief else "yes, I'm here.")
+    return speak("tests, lint and git." if brief else
                "I can run tests, lint and git for you, and tell you when something breaks.")
 
 
@@ -41,10 +52,10 @@ def _talked_over(sim, k: int, pb: Playback) -> int | None:
     return None
 
 
-def _say(sim, k: int, act: Act) -> None:
+def _say(sim, k: int, act: Action) -> None:
     from model_server.training.v2.episodes import during_playback
 
-    text = act.text if act.kind == "speak" else sim.summary_of["job-" + act.job[1:]]
+    text = act.text if act.kind == "speech" else sim.summary_of[act.job]
     sim.playing = Playback(k + 1, text, companion_speech(text), sim.echo_gain)
     sim.last_said = act
     during_playback(sim, sim.playing)
@@ -55,7 +66,7 @@ def _due(sim, k: int):
     return sorted(due, key=lambda p: (_PRIORITY[p.kind], p.due))
 
 
-def decide(sim, k: int, chunk) -> tuple[Act, str, int]:
+def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
     """(action, tag, tick the label depends on) for turn k; applies the action's effects."""
     pb = sim.playing
     active = pb is not None and pb.cut is None and k < pb.end
@@ -63,16 +74,16 @@ def decide(sim, k: int, chunk) -> tuple[Act, str, int]:
         over = _talked_over(sim, k, pb)
         if over is not None:
             pb.cut = k + 1
-            return Act("stop"), "stop", over
-        return Act("silence"), "playing", -1
+            return STOP, "stop", over
+        return SILENCE, "playing", -1
     if k in sim.busy:
-        return Act("silence"), "listening", -1
+        return SILENCE, "listening", -1
     for p in _due(sim, k):
         act = _act_for(sim, k, p)
         if act is None:
             continue
         sim.pending.remove(p)
-        if act.kind in ("speak", "relay"):
+        if act.kind in ("speech", "relay"):
             _say(sim, k, act)
         tag = {"respond": "reply", "relay_req": "relay_requested", "remind": "reminder",
                "relay_auto": "relay_" + p.data.get("topic", "")}[p.kind]
@@ -80,24 +91,24 @@ def decide(sim, k: int, chunk) -> tuple[Act, str, int]:
             tag = "call"
         return act, tag, p.since
     inputs = chunk.files or chunk.jobs or chunk.typed or chunk.words
-    return Act("silence"), ("event" if inputs else "quiet"), -1
+    return SILENCE, ("event" if inputs else "quiet"), -1
 
 
-def _act_for(sim, k: int, p) -> Act | None:
+def _act_for(sim, k: int, p) -> Action | None:
     """The action a due item asks for now, or None (dropped or not yet: see the cooldown)."""
     if p.kind == "respond":
         if "call" in p.data:
             tool, args = p.data["call"]
             sim.call_result(k, tool, args)
-            return Act("call", tool=tool, args=dict(args))
+            return Action("call", tool=tool, args=dict(args))
         if "answer" in p.data:
             return answer(sim, p.data["answer"])
         sim.pending.remove(p)  # an acknowledgement: skipped under the brevity rule
-        return None if sim.rules.brief else _keep(sim, p, Act("speak", text="okay."))
+        return None if sim.rules.brief else _keep(sim, p, speak("okay."))
     if p.kind == "relay_req":
-        return Act("relay", job=job_id(p.data["job"]))
+        return relay(p.data["job"])
     if p.kind == "remind":
-        return Act("speak", text=f"time to {p.data['what']}.")
+        return speak(f"time to {p.data['what']}.")
     allowed = sim.rules.failures if p.data["topic"] == "failures" else sim.rules.recoveries
     if not allowed:
         sim.pending.remove(p)
@@ -105,9 +116,9 @@ def _act_for(sim, k: int, p) -> Act | None:
     if (k - sim.last_auto) * 0.2 < sim.rules.cooldown_s:
         return None
     sim.last_auto = k
-    return Act("relay", job=job_id(p.data["job"]))
+    return relay(p.data["job"])
 
 
-def _keep(sim, p, act: Act) -> Act:
+def _keep(sim, p, act: Action) -> Action:
     sim.pending.append(p)  # decide() removes it once the act is taken
     return act

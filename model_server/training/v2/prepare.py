@@ -12,11 +12,11 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from companion.protocol import SPECIAL_TOKENS_V2
 from model_server.training.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from model_server.training.v2 import speech_cache
-from model_server.training.v2.actions import SPECIAL_TOKENS_V2, format_action, serialize_v2
 from model_server.training.v2.code_runs import load_projects
-from model_server.training.v2.data import make_shard
+from model_server.training.v2.data import make_shard, turn_text
 from model_server.training.v2.sessions import SessionSim
 
 TOKENIZER_SESSIONS = 24
@@ -33,8 +33,8 @@ def tokenizer_for(data: Path, projects: list, vocab: int, seq_len: int) -> Token
             seed = 10_000_000 + i
             features = random.Random(seed).random() >= 0.5
             session = SessionSim(seed, projects, 600).run(features)
-            yield session.prefix + "".join(serialize_v2(t.chunk, features=features).text
-                                           + format_action(t.act) for t in session.turns)
+            pairs = (turn_text(t, features) for t in session.turns)
+            yield session.prefix + "".join(chunk.text + target for chunk, target in pairs)
 
     tokenizer = train_tokenizer(texts(), vocab, SPECIAL_TOKENS_V2)
     save_tokenizer(tokenizer, tok_dir, seq_len, SPECIAL_TOKENS_V2)

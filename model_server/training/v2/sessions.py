@@ -15,15 +15,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.events import FileChanged, ScreenPatches, TypedText, UserWords
-from companion.protocol import Chunk, system_prefix
+from companion.events import FileChanged, JobEvent, ScreenPatches, TypedText, UserWords
+from companion.protocol import Action, Chunk, job_ref, system_prefix
+from companion.redact import redact
 from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
 from companion.streams.file_content import FileContent, describe_change
-from companion.summaries import TestMemory, summarize_tests
+from companion.summaries import (
+    LintMemory,
+    TestMemory,
+    summarize_lint,
+    summarize_progress,
+    summarize_tests,
+)
 from model_server.training.features import screen_tile
-from model_server.training.v2 import lines, oracle, rules as rules_mod
-from model_server.training.v2.actions import Act, job_event, status_word
-from model_server.training.v2.code_runs import Project, Version
+from model_server.training.v2 import oracle
+from model_server.training.v2 import rules as rules_mod
+from model_server.training.v2.code_runs import Project, Version, lint_version
 from model_server.training.v2.git_runs import call_key, git_results
 from model_server.training.v2.playback import Playback
 from model_server.training.v2.speech import Utterance, utterance
@@ -50,8 +57,8 @@ class Spoken:
 
 @dataclass(slots=True)
 class Turn:
-    chunk: "Chunk"
-    act: Act
+    chunk: Chunk
+    act: Action  # the oracle's label, written by companion.protocol.format_output(protocol=2)
     tag: str
     needs: int  # earliest tick whose input the label depends on (-1: none)
 
@@ -85,21 +92,24 @@ class SessionSim:
         self.projects = self.rng.sample(projects, min(2, len(projects)))
         self.current: dict[str, Version] = {p.name: p.clean for p in self.projects}
         self.memory: dict[str, TestMemory] = defaultdict(TestMemory)
-        for p in self.projects:  # the session starts with the suite known to pass
+        self.lint_memory = LintMemory()  # one agent, one ToolJobs: one LintMemory for all files
+        for p in self.projects:  # the session starts with the suite known to pass, lint known
             self.memory[p.name].update(p.clean.run)
+            clean = lint_version(p.name, p.clean.source)
+            self.lint_memory.update(clean["files"], clean["findings"])
         floor_db = self.rng.uniform(-68, -50)
         self.mic = self.np_rng.normal(0, 10 ** (floor_db / 20), (n_ticks + 60) * BLOCK).astype(np.float32)
         self.echo_gain = 10 ** (self.rng.uniform(-34, -18) / 20)  # residual echo after the canceller
         self.words: dict[int, list[UserWords]] = defaultdict(list)
         self.typed: dict[int, list[str]] = defaultdict(list)
         self.files: dict[int, list[FileChanged]] = defaultdict(list)
-        self.jobs: dict[int, list] = defaultdict(list)
+        self.jobs: dict[int, list[JobEvent]] = defaultdict(list)
         self.busy: set[int] = set()  # ticks the user is mid-utterance (thinking pauses included)
         self.spoken: list[Spoken] = []
         self.pending: list[Pending] = []
         self.playing: Playback | None = None
-        self.last_said: Act | None = None
-        self.summary_of: dict[str, str] = {}  # job -> its spoken summary (what a relay says)
+        self.last_said: Action | None = None
+        self.summary_of: dict[str, str] = {}  # job ref (j3) -> its spoken summary (what a relay says)
         self.failing_job: str | None = None  # the job whose summary names the current failure
         self.last_auto = -10_000  # tick of the last unprompted remark (cooldown rule)
         self.jobs_made = 0
@@ -141,7 +151,14 @@ class SessionSim:
 
     def new_job(self) -> str:
         self.jobs_made += 1
-        return f"job-{self.jobs_made}"
+        return f"job-{self.jobs_made}"  # the agent's numbering (BackgroundAgent._new_job)
+
+    def emit(self, k: int, job: str, tool: str, phase: str, summary: str, data: dict | None = None,
+             origin: str = "model") -> None:
+        """A JobEvent at tick k as BackgroundAgent._emit writes it: real tool, phase and data,
+        the summary redacted, the payload carrying context_ref and origin."""
+        payload = {**(data or {}), "context_ref": {"job_id": job}, "origin": origin}
+        self.jobs[k].append(JobEvent(self.t(k), job, tool, phase, redact(summary), payload))
 
     def save(self, k: int, project: Project, version: Version) -> None:
         """The user saves `version`: FileWatch's diff, then the agent's on-save test run."""
@@ -154,21 +171,40 @@ class SessionSim:
         self.files[k].append(change)
         self.current[project.name] = version
         self.run_tests(k + 1, project, version, everything=False, requested_by=None)
+        self.run_lint(k + 1, project, version)
+
+    def run_lint(self, k: int, project: Project, version: Version) -> None:
+        """The agent's on-save lint job (submitted right after the tests job): ToolJobs.lint's
+        result and data, announcing only findings new to this session's LintMemory."""
+        job = self.new_job()
+        self.emit(k, job, "lint", "started", "lint started", origin="save")
+        result = dict(lint_version(project.name, version.source))
+        new = self.lint_memory.update(result["files"], result["findings"])
+        result["new_findings"] = len(new)
+        summary = summarize_lint(new, files=result["files"], everything=False)
+        self.summary_of[job_ref(job)] = redact(summary)
+        self.emit(k + 1, job, "lint", "result", summary, result, origin="save")
 
     def run_tests(self, k: int, project: Project, version: Version, everything: bool,
                   requested_by: int | None) -> None:
         job = self.new_job()
-        self.jobs[k].append((job, "started", "tests started", None))
+        origin = "model" if requested_by is not None else "save"
+        self.emit(k, job, "tests", "started", "tests started", origin=origin)
         done = k + 1 + int((version.run.duration_s + 0.3) / TICK)
         news = self.memory[project.name].update(version.run)
         summary = summarize_tests(version.run, news, everything=everything)
         failed = bool(version.run.failures)
-        self.summary_of[job] = summary
+        self.summary_of[job_ref(job)] = redact(summary)
         if not failed and project is self.projects[0]:
             self.failing_job = None
         elif failed and summary and project is self.projects[0]:
             self.failing_job = job
-        self.jobs[done].append((job, status_word("result", failed), summary, None))
+        self.progress(k, done, job, version, origin)
+        data = version.run.to_dict()  # what ToolJobs.tests returns as the result's data
+        data.update(changed=[f"{project.name}.py"], new_failures=[f.test_id for f in news.new],
+                    repeated_failures=[f.test_id for f in news.repeated],
+                    recovered=list(news.recovered))
+        self.emit(done, job, "tests", "result", summary, data, origin=origin)
         for p in self.pending:  # a newer result makes an unsaid one about the same project stale
             if p.kind == "relay_auto" and p.data["project"] == project.name:
                 p.kind = "dropped"
@@ -179,6 +215,19 @@ class SessionSim:
             self.pending.append(Pending(done + 2, "relay_auto", done,
                                         {"job": job, "project": project.name, "topic": topic}))
 
+    def progress(self, k: int, done: int, job: str, version: Version, origin: str) -> None:
+        """The agent's progress events of a short run: once pytest has collected (0 of N), then
+        at the last test (N of N); the agent throttles the ones between to one per 0.25 s,
+        which a sub-second HumanEval run does not reach."""
+        counts = version.run.to_dict()["counts"]
+        if version.run.report is None:
+            return
+        total = sum(counts.values())
+        for tick, n, failed in ((k + 1, 0, 0), (done, total, counts["failed"])):
+            data = {"done": n, "total": total, "failed": failed}
+            self.emit(min(tick, done), job, "tests", "progress", summarize_progress(n, total, failed),
+                      data, origin=origin)
+
     def call_result(self, k: int, tool: str, args: dict) -> None:
         """The agent runs a call decided in turn k; its result arrives later."""
         project = self.projects[0]
@@ -186,11 +235,13 @@ class SessionSim:
             self.run_tests(k + 1, project, self.current[project.name], everything=True, requested_by=k)
             return
         job = self.new_job()
-        self.jobs[k + 1].append((job, "started", f"{tool.replace('_', ' ')} started", None))
-        phase, summary = git_results(project)[call_key(tool, args)]
+        self.emit(k + 1, job, tool, "started", f"{tool.replace('_', ' ')} started")
+        phase, summary, data = git_results(project)[call_key(tool, args)]
         done = k + 2 + self.rng.randint(0, 4)
-        self.summary_of[job] = summary
-        self.jobs[done].append((job, status_word(phase), summary, None))
+        self.summary_of[job_ref(job)] = redact(summary)
+        if phase == "needs_confirmation":
+            data = {**data, "confirmation_id": job}
+        self.emit(done, job, tool, phase, summary, data)
         if summary:
             self.pending.append(Pending(done, "relay_req", k, {"job": job}))
 
@@ -214,7 +265,7 @@ class SessionSim:
         if features and self.np_rng.random() < 0.1:
             tiles = tuple(screen_tile(self.np_rng) for _ in range(int(self.np_rng.integers(1, 6))))
             screen = (ScreenPatches(t=t, frame=k, width=1920, height=1080, patches=tiles),)
-        jobs = tuple(job_event(t, j, status, summary) for j, status, summary, _ in self.jobs.get(k, ()))
+        jobs = tuple(self.jobs.get(k, ()))
         return Chunk(tick=round(t / TICK), t=t, audio=audio, words=tuple(self.words.get(k, ())),
                      screen=screen, files=tuple(self.files.get(k, ())), jobs=jobs,
                      typed=tuple(TypedText(t, x) for x in self.typed.get(k, ())), self_speech=self_speech)

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from companion.protocol import SPECIAL_TOKENS_V2
 from model_server.models.interaction import FrontendConfig, InteractionFrontend
 from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
 from model_server.training.tokenizer import load_tokenizer, special_ids
 from model_server.training.train import InteractionModel, output_loss
-from model_server.training.v2.actions import SPECIAL_TOKENS_V2
 from model_server.training.v2.data import ROWS_PER_SHARD, load_shard, shard_row
 
 SIZES = {  # name -> (hidden, intermediate, layers, heads, kv_heads)
