@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server", help="a running model server URL (default: start the embedded one)")
     p.add_argument("--token", default=os.environ.get("COMPANION_SERVER_TOKEN"))
     p.add_argument("--no-gates-off", action="store_true", help="skip the gates-off reruns")
+    p.add_argument("--rescore", action="store_true",
+                   help="score the runs already in --out again (no companion, no server)")
     p.add_argument("--doc", type=Path, help="also write the report to this markdown file")
     p.add_argument("--img", type=Path, help="copy the timeline PNGs of these labels' first scenarios here")
     return p
@@ -58,18 +60,21 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.companion_bench.session import run_all
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    text = asyncio.run(_with_server(args, lambda url, token, pid: run_all(
-        scenarios, args.out, url, token, pid, gates_off=not args.no_gates_off)))
+    if args.rescore:
+        text = run_all(scenarios, args.out, None, None, None, gates_off=not args.no_gates_off, rescore=True)
+    else:
+        text = asyncio.run(_with_server(args, lambda url, token, pid: run_all(
+            scenarios, args.out, url, token, pid, gates_off=not args.no_gates_off)))
     if text is None:
         return 1
     command = "python -m benchmarks.companion_bench " + " ".join(argv if argv is not None else sys.argv[1:])
     print(text)
     print(f"\n{len(scenarios)} scenarios in {time.time() - started:.0f} s; results in {args.out}")
+    meta = json.loads((args.out / "results.json").read_text())["meta"]
     if args.doc:
         from benchmarks.companion_bench.document import write_doc
-        write_doc(args.doc, text, command, json.loads((args.out / "results.json").read_text())["meta"],
-                  sorted(f"{e}:{v}" for e, v in HELD_OUT_VOICES))
-    return 0
+        write_doc(args.doc, text, command, meta, sorted(f"{e}:{v}" for e, v in HELD_OUT_VOICES))
+    return 1 if meta["errors"] else 0  # a run the runner could not score fails the command
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def _audible(recording, user: list[tuple[float, float]]) -> list[tuple[float, fl
     masked = recording.copy()
     for a, b in user:
         masked[max(0, int((a - 0.05) * RATE)):int((b + 0.05) * RATE)] = 0.0
-    return speech_intervals(masked, min_gap=0.35)
+    return speech_intervals(masked, threshold=0.001, frame=80, min_gap=0.35)
 
 
 def _cost(lines: list[dict], timeline: dict, ready: float) -> dict:

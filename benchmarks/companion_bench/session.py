@@ -3,6 +3,7 @@ writes results.json, table.md and one timeline PNG per run."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
@@ -11,8 +12,9 @@ from pathlib import Path
 from benchmarks.companion_bench.baselines import Cascades, score_relay
 from benchmarks.companion_bench.plot import plot_run
 from benchmarks.companion_bench.report import write_results
-from benchmarks.companion_bench.runner import run_scenario
-from benchmarks.companion_bench.scenario import Scenario
+from benchmarks.companion_bench.runner import read_wav, run_scenario
+from benchmarks.companion_bench.scenario import Scenario, parse_voice
+from benchmarks.companion_bench.voices import synthesize
 from benchmarks.companion_bench.scoring import score_run
 from benchmarks.companion_bench.transcript import read_transcript, utterances
 from benchmarks.heldout import HELD_OUT_VOICES
@@ -27,8 +29,27 @@ def _relay_synth_seconds() -> float:
     return time.perf_counter() - started
 
 
-def run_all(scenarios: list[Scenario], out: Path, server: str, token: str | None,
-            server_pid: int | None, *, gates_off: bool = True) -> str | None:
+def score_saved(scenario: Scenario, directory: Path, tag: str, cascades: Cascades | None,
+                relay_s: float) -> tuple[dict, list[dict]]:
+    """Scores a finished run from its files (so metrics can be re-computed without re-running)."""
+    timeline = json.loads((directory / "timeline.json").read_text(encoding="utf-8"))
+    lines = read_transcript(directory / "transcript.jsonl")
+    recording = read_wav(directory / "sink.wav")
+    run = score_run(scenario, timeline, lines, recording)
+    run.update(scenario=scenario.name, gates=timeline["gates"], labels=sorted(scenario.labels))
+    plot_run(directory.parent / f"{tag}.png", f"{tag}: {scenario.description}"[:110], timeline,
+             lines, utterances(lines))
+    more: list[dict] = []
+    if cascades is not None:
+        clips = {s.id: synthesize(*parse_voice(s.voice), s.text, s.pause) for s in scenario.steps
+                 if s.action == "say"}
+        more = (cascades.score(scenario, timeline, clips, len(recording))
+                + score_relay(scenario, timeline, lines, relay_s))
+    return run, more
+
+
+def run_all(scenarios: list[Scenario], out: Path, server: str | None, token: str | None,
+            server_pid: int | None, *, gates_off: bool = True, rescore: bool = False) -> str | None:
     cascades, relay_s = Cascades(), _relay_synth_seconds()
     moments: list[dict] = []
     runs: list[dict] = []
@@ -40,23 +61,19 @@ def run_all(scenarios: list[Scenario], out: Path, server: str, token: str | None
             tag = f"{scenario.name}{'' if gates_on else '.gates-off'}"
             print(f"[{i + 1}/{len(scenarios)}] {tag} ({time.time() - started:.0f} s)", flush=True)
             try:
-                result = run_scenario(scenario, out / tag, server, token, gates_on=gates_on,
-                                      server_pid=server_pid)
-                lines = read_transcript(result.transcript)
-                run = score_run(scenario, result.timeline, lines, result.recording)
+                if not rescore:
+                    run_scenario(scenario, out / tag, server, token, gates_on=gates_on,
+                                 server_pid=server_pid)
+                elif not (out / tag / "timeline.json").exists():
+                    continue
+                run, more = score_saved(scenario, out / tag, tag, cascades if gates_on else None, relay_s)
             except Exception as exc:  # noqa: BLE001 - one broken run must not lose the others
                 errors.append(f"{tag}: {exc}")
                 (out / f"{tag}.error.txt").write_text(traceback.format_exc())
                 print(f"  failed: {exc}", flush=True)
                 continue
-            run.update(scenario=scenario.name, gates=result.gates, labels=sorted(scenario.labels))
             runs.append(run)
-            moments.extend(run["moments"])
-            plot_run(out / f"{tag}.png", f"{tag}: {scenario.description}"[:110], result.timeline,
-                     lines, utterances(lines))
-            if gates_on:
-                moments.extend(cascades.score(scenario, result.timeline, result.clips, len(result.recording)))
-                moments.extend(score_relay(scenario, result.timeline, lines, relay_s))
+            moments.extend(run["moments"] + more)
     if not runs:
         print("companion-bench: no scenario could be run:\n  " + "\n  ".join(errors))
         return None
