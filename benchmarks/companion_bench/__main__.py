@@ -18,7 +18,7 @@ from benchmarks.companion_bench.scenario import ScenarioError, load_scenarios
 from benchmarks.heldout import HELD_OUT_VOICES
 
 HERE = Path(__file__).resolve().parent
-QUICK = ("bug-median-index", "question-tests-status", "interrupt-long-explanation", "pause-thinking-rms")
+QUICK = ("bug-median-index", "interrupt-long-explanation", "pause-thinking-rms")
 
 
 def build_parser() -> argparse.ArgumentParser:

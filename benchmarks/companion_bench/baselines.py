@@ -29,7 +29,7 @@ def user_track(timeline: dict, clips: dict[str, np.ndarray], length: int) -> np.
     track = np.zeros(length, np.float32)
     for s in timeline["steps"]:
         if s["action"] == "say":
-            clip, first = clips[s["id"]], int(round(s["t"] * RATE))
+            clip, first = clips[s["id"]], round(s["t"] * RATE)
             n = max(0, min(len(clip), length - first))
             track[first:first + n] += clip[:n]
     return track
@@ -37,7 +37,7 @@ def user_track(timeline: dict, clips: dict[str, np.ndarray], length: int) -> np.
 
 def speech_starts(probs: np.ndarray) -> list[float]:
     """Times the VAD has heard START_S of speech (barge-in moments)."""
-    need, run, out = int(round(START_S / FRAME_S)), 0, []
+    need, run, out = round(START_S / FRAME_S), 0, []
     for i, p in enumerate(probs):
         run = run + 1 if p > VAD_THRESHOLD else 0
         if run == need:
@@ -47,8 +47,8 @@ def speech_starts(probs: np.ndarray) -> list[float]:
 
 def turn_ends(probs: np.ndarray, audio: np.ndarray, stop_s: float, turn: SmartTurn | None) -> list[float]:
     """When the baseline decides the user's turn ended (and starts its reply)."""
-    need_start, need_stop = int(round(START_S / FRAME_S)), max(1, int(round(stop_s / FRAME_S)))
-    fallback = int(round(3.0 / FRAME_S))
+    need_start, need_stop = round(START_S / FRAME_S), max(1, round(stop_s / FRAME_S))
+    fallback = round(3.0 / FRAME_S)
     out, speaking, voiced, silent, turn_start, checked = [], False, 0, 0, 0, False
     for i, p in enumerate(probs):
         if p > VAD_THRESHOLD:

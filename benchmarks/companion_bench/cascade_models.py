@@ -29,7 +29,7 @@ def pipecat_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise CascadeModelsMissing("pipecat-ai is not installed: pip install -e '.[dev]' "
                                    "(it carries the Silero VAD and Smart-Turn ONNX files)")
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _session(path: Path):

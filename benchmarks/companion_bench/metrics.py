@@ -10,6 +10,7 @@ restates them. Each function returns one moment's record: {"n": 1 or 0 (not appl
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from benchmarks.companion_bench.transcript import Utterance
@@ -75,8 +76,7 @@ def normalize(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
-NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                "fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
+NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
 
 
 def names(text: str, test: str, function: str, line: int | None) -> dict:
@@ -114,7 +114,7 @@ def window_speech(utts: list[Utterance], start: float, end: float) -> dict:
 def loops(utts: list[Utterance]) -> dict:
     """Immediate repeats (an utterance saying the previous one again) and loops inside an
     utterance (one word or word piece three times in a row, e.g. "_from _from _from")."""
-    repeats = sum(1 for a, b in zip(utts, utts[1:]) if normalize(a.text) and normalize(a.text) == normalize(b.text))
+    repeats = sum(1 for a, b in itertools.pairwise(utts) if normalize(a.text) and normalize(a.text) == normalize(b.text))
     looping = 0
     for u in utts:
         w = u.text.replace("_", " _").split()
@@ -167,5 +167,5 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[k]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from benchmarks.companion_bench.metrics import percentile
@@ -111,7 +112,7 @@ def run_rows(runs: list[dict]) -> list[tuple[str, str, dict]]:
 
 
 def _mean(values: list[float]) -> float | None:
-    values = [v for v in values if v == v]
+    values = [v for v in values if not math.isnan(v)]
     return sum(values) / len(values) if values else None
 
 

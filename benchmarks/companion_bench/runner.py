@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.companion_bench.scenario import Scenario, Step, parse_voice
-from benchmarks.companion_bench.sink_audio import RATE, ClipPlayer, SinkRecorder, locate_clip, speech_intervals
+from benchmarks.companion_bench.sink_audio import (
+    RATE,
+    ClipPlayer,
+    SinkRecorder,
+    locate_clip,
+    speech_intervals,
+)
 from benchmarks.companion_bench.voices import synthesize
 
 ROOT = Path(__file__).resolve().parents[2]

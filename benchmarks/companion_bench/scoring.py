@@ -7,7 +7,13 @@ from benchmarks.companion_bench import metrics as m
 from benchmarks.companion_bench.scenario import Scenario
 from benchmarks.companion_bench.sink_audio import RATE, speech_intervals
 from benchmarks.companion_bench.transcript import (
-    Utterance, calls, heard, is_failure, job_results, model_turns, utterances,
+    Utterance,
+    calls,
+    heard,
+    is_failure,
+    job_results,
+    model_turns,
+    utterances,
 )
 
 

@@ -14,9 +14,9 @@ from benchmarks.companion_bench.plot import plot_run
 from benchmarks.companion_bench.report import write_results
 from benchmarks.companion_bench.runner import read_wav, run_scenario
 from benchmarks.companion_bench.scenario import Scenario, parse_voice
-from benchmarks.companion_bench.voices import synthesize
 from benchmarks.companion_bench.scoring import score_run
 from benchmarks.companion_bench.transcript import read_transcript, utterances
+from benchmarks.companion_bench.voices import synthesize
 from benchmarks.heldout import HELD_OUT_VOICES
 
 

@@ -75,12 +75,12 @@ class SinkRecorder:
 
     def timeline(self, t0: float, end: float) -> np.ndarray:
         """Samples from monotonic t0 to end at RATE (zeros where nothing was recorded)."""
-        n = max(0, int(round((end - t0) * RATE)))
+        n = max(0, round((end - t0) * RATE))
         out = np.zeros(n, np.float32)
         with self._lock:
             segments = [(min(b), np.concatenate(s)) for b, s in self._segments if b]
         for start, samples in segments:
-            first = int(round((start - t0) * RATE))
+            first = round((start - t0) * RATE)
             lo, hi = max(first, 0), min(first + len(samples), n)
             if hi > lo:
                 out[lo:hi] = samples[lo - first:hi - first]

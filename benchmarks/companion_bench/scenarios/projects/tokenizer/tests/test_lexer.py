@@ -1,5 +1,4 @@
 import pytest
-
 from lexer import count_parens, tokenize
 
 
