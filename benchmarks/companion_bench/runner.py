@@ -153,7 +153,7 @@ def _run(scenario, out, repo, clips, server, token, gates_on, server_pid) -> Run
         server_cpu0 = _cpu_seconds(server_pid) if server_pid else float("nan")
         ready_mono = time.monotonic()
         clock = ready_mono  # when the previous step happened
-        for step in sorted(scenario.steps, key=lambda s: s.at if not s.when else 0.0):
+        for step in scenario.steps:  # in file order: a `when` step waits for what came before
             record = {"id": step.id, "action": step.action, "text": step.text, "voice": step.voice,
                       "path": step.path}
             if step.when == "companion_speaks":

@@ -155,6 +155,9 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"{where}: project directory {project} does not exist")
     files = _get(raw, "files", dict, where, {})
     steps = tuple(_step(s, i, where) for i, s in enumerate(_get(raw, "step", list, where)))
+    timed = [s.at for s in steps if not s.when]
+    if timed != sorted(timed):
+        raise ScenarioError(f"{where}: steps run in file order; their 'at' times must not decrease")
     by_id = {s.id: s for s in steps}
     if len(by_id) != len(steps):
         raise ScenarioError(f"{where}: step ids must be unique")

@@ -72,8 +72,11 @@ def score_run(scenario: Scenario, timeline: dict, lines: list[dict], recording) 
     ready, end = timeline["ready"], timeline["end"]
     user = user_intervals(timeline)
     typed = [(s["t"], s["t"]) for s in timeline["steps"] if s["action"] == "type"]
+    # what is new to talk about: the user's actions and the tests/lint results; the results of
+    # the model's own git calls are not news (it calls them unprompted every few seconds)
     news = ([s["t"] for s in timeline["steps"] if s["action"] in ("save", "type")]
-            + [b for _, b in user] + [j["t"] for j in job_results(lines)])
+            + [b for _, b in user]
+            + [j["t"] for j in job_results(lines) if j.get("tool") in ("tests", "lint")])
     late = [u for u in utts if u.t >= ready]
     run = {
         "moments": score_moments(scenario, timeline, lines, utts),
