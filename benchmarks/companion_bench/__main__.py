@@ -33,7 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rescore", action="store_true",
                    help="score the runs already in --out again (no companion, no server)")
     p.add_argument("--doc", type=Path, help="also write the report to this markdown file")
-    p.add_argument("--img", type=Path, help="copy the timeline PNGs of these labels' first scenarios here")
     return p
 
 

@@ -111,8 +111,9 @@ def score_relay(scenario: Scenario, timeline: dict, lines: list[dict], synth_s: 
         if e.kind != "bug":
             continue
         s = steps[e.step]
-        fail = next((j["t"] for j in results if is_failure(j) and j["t"] >= s["t"]), None)
-        r = m.bug(replies, s["t"], fail, e.test, e.function, e.line)
+        fail = next((j for j in results if is_failure(j) and j["t"] >= s["t"]), None)
+        right = ({e.line} if e.line is not None else set()) | m.reported_lines(fail["summary"] if fail else "")
+        r = m.bug(replies, s["t"], fail["t"] if fail else None, e.test, e.function, right)
         out.append({"kind": "bug", "scenario": scenario.name, "gates": "relay-all", **r})
     failing = [j for j in results if is_failure(j)]
     out.append({"kind": "relay-precision", "scenario": scenario.name, "gates": "relay-all",

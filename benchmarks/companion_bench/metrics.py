@@ -76,22 +76,25 @@ def normalize(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+def reported_lines(summary: str) -> set[int]:
+    """The line numbers a job summary names ("... at test_stats.py line 13")."""
+    return {int(n) for n in re.findall(r"\bline (\d+)", summary)}
+
+
 NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
 
 
-def names(text: str, test: str, function: str, line: int | None) -> dict:
-    """Whether speech names the failing test or function, and the line (digits or words)."""
+def names(text: str, test: str, function: str, lines: set[int]) -> dict:
+    """Whether speech names the failing test or function, and a right line ("line 15" or "line
+    fifteen"): the bug's line in the source, or the line the failing result reported."""
     said = f" {normalize(text)} "
     hit = any(x and f" {normalize(x)} " in said for x in (test, function))
-    line_named = False
-    if line is not None:
-        spoken = {str(line)} | ({NUMBER_WORDS[line]} if line < len(NUMBER_WORDS) else set())
-        line_named = any(f" line {w} " in said for w in spoken)
-    return {"names": hit, "line": line_named}
+    spoken = {str(n) for n in lines} | {NUMBER_WORDS[n] for n in lines if 0 <= n < len(NUMBER_WORDS)}
+    return {"names": hit, "line": any(f" line {w} " in said for w in spoken)}
 
 
 def bug(utts: list[Utterance], save_t: float, fail_t: float | None, test: str, function: str,
-        line: int | None) -> dict:
+        lines: set[int]) -> dict:
     """Recall: any speech within BUG_WINDOW of the failing result; content over that speech;
     latency from the result and from the save to the first audible word."""
     if fail_t is None:  # the agent never reported the failure: the moment is not scorable
@@ -99,7 +102,7 @@ def bug(utts: list[Utterance], save_t: float, fail_t: float | None, test: str, f
     spoken = [u for u in utts if fail_t - 0.5 < u.t <= fail_t + BUG_WINDOW]
     text = " ".join(u.text for u in spoken)
     first = spoken[0].t if spoken else None
-    return {"n": 1, "recalled": bool(spoken), **names(text, test, function, line),
+    return {"n": 1, "recalled": bool(spoken), **names(text, test, function, lines),
             "latency_result": None if first is None else first - fail_t,
             "latency_save": None if first is None else first - save_t}
 

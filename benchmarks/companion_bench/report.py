@@ -98,7 +98,7 @@ def run_rows(runs: list[dict]) -> list[tuple[str, str, dict]]:
             ("audible time: share off by > 50 ms", "↓", (sum(e > 0.05 for e in errors) / len(errors)) if errors else None, len(errors)),
             ("cost: model latency per turn p50 (ms)", "↓", percentile(lat, 50), len(lat)),
             ("cost: model latency per turn p99 (ms)", "↓", percentile(lat, 99), len(lat)),
-            ("cost: late ticks (share of turns)", "↓", late / ticks if ticks else None, ticks),
+            ("cost: late ticks per model turn", "↓", late / ticks if ticks else None, ticks),
             ("cost: companion CPU (cores)", "↓", _mean([r["cost"]["companion_cpu"] for r in mine]), len(mine)),
             ("cost: model server CPU (cores)", "↓", _mean([r["cost"]["server_cpu"] for r in mine]), len(mine)),
         ]

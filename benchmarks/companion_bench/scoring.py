@@ -56,9 +56,10 @@ def score_moments(scenario: Scenario, timeline: dict, lines: list[dict],
             r = m.request(made, s["t"], s["t_end"], e.tool, e.args)
             r["typed"] = s["action"] == "type"
         elif e.kind == "bug":
-            fail = next((j["t"] for j in job_results(lines) if is_failure(j) and j["t"] >= s["t"]), None)
-            r = m.bug(utts, s["t"], fail, e.test, e.function, e.line)
-            r["fail_t"] = fail
+            fail = next((j for j in job_results(lines) if is_failure(j) and j["t"] >= s["t"]), None)
+            right = ({e.line} if e.line is not None else set()) | m.reported_lines(fail["summary"] if fail else "")
+            r = m.bug(utts, s["t"], fail["t"] if fail else None, e.test, e.function, right)
+            r["fail_t"] = fail["t"] if fail else None
         else:  # idle, rule
             r = m.window_speech(utts, ready + e.start, ready + e.end)
             r["right"] = r["spoke"] == e.speak if e.kind == "rule" else not r["spoke"]

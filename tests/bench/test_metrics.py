@@ -70,19 +70,21 @@ def test_request_right_tool_and_arguments():
 
 def test_bug_recall_content_and_latency():
     utts = [Utterance(12.0, 14.0, "test median even fails at line fifteen")]
-    r = m.bug(utts, save_t=2.0, fail_t=10.0, test="test_median_even", function="median", line=15)
+    r = m.bug(utts, save_t=2.0, fail_t=10.0, test="test_median_even", function="median", lines={15})
     assert r == {"n": 1, "recalled": True, "names": True, "line": True,
                  "latency_result": 2.0, "latency_save": 10.0}
-    vague = m.bug([Utterance(12.0, 13.0, "something looks off")], 2.0, 10.0, "test_median_even", "median", 15)
+    vague = m.bug([Utterance(12.0, 13.0, "something looks off")], 2.0, 10.0, "test_median_even", "median", {15})
     assert (vague["recalled"], vague["names"], vague["line"]) == (True, False, False)
-    assert m.bug([Utterance(21.0, 22.0, "median")], 2.0, 10.0, "", "median", None)["recalled"] is False
-    assert m.bug([], 2.0, None, "t", "f", 1)["n"] == 0  # no failing result: not scorable
+    assert m.bug([Utterance(21.0, 22.0, "median")], 2.0, 10.0, "", "median", set())["recalled"] is False
+    assert m.bug([], 2.0, None, "t", "f", {1})["n"] == 0  # no failing result: not scorable
 
 
-def test_names_is_whole_word_and_accepts_digits():
-    assert m.names("the median function, line 15", "", "median", 15) == {"names": True, "line": True}
-    assert m.names("the medians", "", "median", 15)["names"] is False
-    assert m.names("line 150", "", "median", 15)["line"] is False
+def test_names_is_whole_word_and_accepts_digits_or_words_for_either_line():
+    assert m.names("the median function, line 15", "", "median", {15}) == {"names": True, "line": True}
+    assert m.names("the medians", "", "median", {15})["names"] is False
+    assert m.names("line 150", "", "median", {15})["line"] is False
+    assert m.names("see line thirteen", "", "median", {15, 13})["line"] is True
+    assert m.reported_lines("test_x fails an assertion at test_stats.py line 13") == {13}
 
 
 def test_loops_and_repeats():
@@ -152,5 +154,5 @@ def test_report_rates_ratios_and_cost_rows():
     assert runs["proactive speech: precision (made while tests were failing)"]["on"] == (0.25, 4)
     assert runs["babble: words per minute said with nothing new"]["on"] == (15.0, 1)
     assert runs["audible time: share off by > 50 ms"]["on"] == (pytest.approx(1 / 3), 3)
-    assert runs["cost: late ticks (share of turns)"]["on"] == (0.1, 50)
+    assert runs["cost: late ticks per model turn"]["on"] == (0.1, 50)
     assert runs["echo: user words recognized while only it spoke, per minute of its speech"]["on"] == (6.0, 1)
