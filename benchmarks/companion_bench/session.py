@@ -35,14 +35,14 @@ def score_saved(scenario: Scenario, directory: Path, tag: str, cascades: Cascade
     timeline = json.loads((directory / "timeline.json").read_text(encoding="utf-8"))
     lines = read_transcript(directory / "transcript.jsonl")
     recording = read_wav(directory / "sink.wav")
+    clips = {s.id: synthesize(*parse_voice(s.voice), s.text, s.pause) for s in scenario.steps
+             if s.action == "say"}
     run = score_run(scenario, timeline, lines, recording)
     run.update(scenario=scenario.name, gates=timeline["gates"], labels=sorted(scenario.labels))
     plot_run(directory.parent / f"{tag}.png", f"{tag}: {scenario.description}"[:110], timeline,
              lines, utterances(lines))
     more: list[dict] = []
     if cascades is not None:
-        clips = {s.id: synthesize(*parse_voice(s.voice), s.text, s.pause) for s in scenario.steps
-                 if s.action == "say"}
         more = (cascades.score(scenario, timeline, clips, len(recording))
                 + score_relay(scenario, timeline, lines, relay_s))
     return run, more
