@@ -16,10 +16,17 @@ import signal
 import sys
 import threading
 import time
-from typing import IO, Callable
+from collections.abc import Callable
+from typing import IO
 
 from companion.events import (
-    Event, JobEvent, ModelTurn, SelfSpeech, StreamState, TypedText, UserWords,
+    Event,
+    JobEvent,
+    ModelTurn,
+    SelfSpeech,
+    StreamState,
+    TypedText,
+    UserWords,
 )
 from companion.perception import PerceptionOptions
 from companion.protocol import Chunk, SerializedChunk
@@ -137,7 +144,7 @@ async def _run(args: argparse.Namespace, out: IO[str], record_only: bool) -> int
             await asyncio.wait_for(done.wait(), args.seconds)
         else:
             await done.wait()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     finally:
         await runtime.stop()
