@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--transcript", type=Path, metavar="FILE",
                         help="with --headless: write the JSON lines to FILE instead of stdout")
     parser.add_argument("--seconds", type=float, help="with --headless: stop after this long")
+    parser.add_argument("--gates-off", action="store_true",
+                        help="with --headless: play every fragment the model speaks, ignoring the "
+                             "speech rules' gates (for measuring the model itself, e.g. CompanionBench)")
+    parser.add_argument("--typed-stdin", action="store_true",
+                        help="with --headless: each line on stdin is text the user typed")
     parser.add_argument("--theme", help="TUI theme: companion-dark, companion-light, companion-contrast, a Textual theme or your own")
     return parser
 

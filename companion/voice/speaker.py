@@ -33,6 +33,7 @@ from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
 RATE = 16_000
 CALLBACK_FRAMES = 160  # 10 ms
 EMIT_EVERY = 0.2  # SelfSpeech granularity: one micro-turn
+OUTPUT_LATENCY = 0.15  # s buffered: "low" starved under GIL load and mistimed words (docs/transcript.md)
 MAX_PHRASE_WORDS = 12
 _BOUNDARY = re.compile(r"[.!?;:,](?=\s)")
 
@@ -113,7 +114,7 @@ class Speaker:
         try:
             self._stream = sd.OutputStream(
                 samplerate=RATE, channels=1, dtype="float32", blocksize=CALLBACK_FRAMES,
-                latency="low", device=self._device, callback=self._on_audio)
+                latency=OUTPUT_LATENCY, device=self._device, callback=self._on_audio)
             self._latency = float(self._stream.latency)
             self._stream.start()
         except (sd.PortAudioError, OSError, ValueError, RuntimeError) as exc:

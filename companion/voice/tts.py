@@ -148,14 +148,17 @@ class EspeakVoice:
 def _word_spans(text: str, marks: list[tuple[int, int, int, int]],
                 samples: np.ndarray, sr: int) -> tuple[WordSpan, ...]:
     """Each WORD event starts a word; it ends where the next word or the clause (END event) starts,
-    less the pause after it (a word is "played" once its last audible sample is played)."""
+    less the pause after it (a word is "played" once its last audible sample is played). The
+    silence before a word is trimmed too, so a word's span is when it can be heard (espeak-ng
+    opens each synthesis with ~70 ms of silence, which put `said` times early)."""
     spans = _raw_spans(text, marks, len(samples), sr)
     audible = np.abs(samples) > _AUDIBLE
     trimmed = []
     for w in spans:
         loud = np.flatnonzero(audible[w.start:w.end])
+        start = w.start + int(loud[0]) if len(loud) else w.start
         end = w.start + int(loud[-1]) + 1 if len(loud) else w.end
-        trimmed.append(WordSpan(w.text, w.start, end))
+        trimmed.append(WordSpan(w.text, start, end))
     return tuple(trimmed)
 
 

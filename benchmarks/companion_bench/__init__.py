@@ -1,0 +1,1 @@
+"""CompanionBench: what the companion really says and does, live, against cascaded baselines."""
