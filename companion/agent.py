@@ -6,7 +6,8 @@ It lives on the companion's asyncio loop and never blocks it. Public API (call f
     agent.tool_descriptions()            -> text for the model's pinned prefix
     agent.submit_call(call_json, context) -> job id   (the model's `<|call|>` JSON)
     agent.submit(tool, args, context)     -> job id   (the UI, already-parsed)
-    agent.on_file_saved(path)             -> job ids  (rules-driven: affected tests, ruff)
+    agent.on_file_saved(path, diff)       -> job ids  (rules-driven: affected tests, ruff; the
+                                                   FileChanged diff pins failures on your edits)
     agent.confirm(job_id) / deny(job_id)  -> bool     (repository-changing git calls)
     agent.cancel(job_id) -> bool;  agent.list_jobs() -> list[JobInfo]
     await agent.wait(job_id); await agent.wait_idle(); await agent.aclose()
@@ -51,6 +52,7 @@ class BackgroundAgent:
         max_concurrent: int = 2,
         registry: ToolRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
+        warm_tests: bool = True,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
@@ -58,7 +60,9 @@ class BackgroundAgent:
         self.sink = sink
         self.registry = registry or default_registry()
         self.clock = clock
-        self.jobs_runner = ToolJobs(self.root, config or OnSaveConfig())
+        self.jobs_runner = ToolJobs(
+            self.root, config or OnSaveConfig(), warm=warm_tests, clock=clock
+        )
         self._slots = asyncio.Semaphore(max_concurrent)
         self._git_lock = asyncio.Lock()  # one repository change at a time
         self._jobs: dict[str, Job] = {}
@@ -111,8 +115,12 @@ class BackgroundAgent:
         self._start(job)
         return job.job_id
 
-    def on_file_saved(self, path: str | Path) -> list[str]:
-        """A file was saved: run what the on-save rules say (a newer save cancels a stale run)."""
+    def on_file_saved(self, path: str | Path, diff: str = "") -> list[str]:
+        """A file was saved: run what the on-save rules say (a newer save cancels a stale run).
+
+        `diff` is the FileChanged unified diff; its lines are remembered until the tests pass,
+        so a failure can be pinned on the line you changed."""
+        self.jobs_runner.record_save(str(path), diff)
         rel = self.jobs_runner.relative(str(path))
         plan = self.config.plan_for(rel)
         started = []
@@ -176,6 +184,7 @@ class BackgroundAgent:
         for job in list(self._jobs.values()):
             self.cancel(job.job_id, "the companion is shutting down")
         await self.wait_idle()
+        await self.jobs_runner.aclose()
 
     # ---- job lifecycle ------------------------------------------------------------------------
 

@@ -84,7 +84,7 @@ class Runtime:
         elif isinstance(event, SelfSpeech) and event.text:
             self._remember(f"companion: {event.text}")
         elif isinstance(event, FileChanged) and self.agent is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self.agent.on_file_saved, event.path)
+            self._loop.call_soon_threadsafe(self.agent.on_file_saved, event.path, event.diff)
 
     def _remember(self, line: str) -> None:
         self._recent_lines = [*self._recent_lines[-19:], line]

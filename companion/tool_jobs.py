@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from companion.bug_report import BugReport, build_report
 from companion.summaries import (
     LintMemory,
     TestMemory,
@@ -22,11 +24,13 @@ from companion.summaries import (
 )
 from tools import git_ops
 from tools.affected import ImportIndex, affected_tests
+from tools.changed_lines import ChangeLog
 from tools.git_changes import PreparedChange, prepare_change
 from tools.lint import run_lint
 from tools.on_save import OnSaveConfig
 from tools.registry import ToolError
-from tools.test_runner import ProgressCallback, run_tests
+from tools.test_runner import ProgressCallback, TestRun, run_tests
+from tools.warm_runner import WarmRunner
 
 _GIT_READERS: dict[str, Callable] = {
     "git_status": lambda repo, a: git_ops.status(repo),
@@ -50,12 +54,28 @@ class Outcome:
 class ToolJobs:
     """Runs tool calls against one project root, remembering failures across runs for dedup."""
 
-    def __init__(self, root: Path, config: OnSaveConfig) -> None:
+    def __init__(self, root: Path, config: OnSaveConfig, *, warm: bool = True,
+                 clock: Callable[[], float] | None = None) -> None:
         self.root = root
         self.config = config
         self.index = ImportIndex(root)
         self.test_memory = TestMemory()
         self.lint_memory = LintMemory()
+        self.changes = ChangeLog()  # lines saved since the tests last passed
+        self.warm = WarmRunner(root) if warm else None
+        self.clock = clock or time.monotonic
+
+    async def aclose(self) -> None:
+        if self.warm is not None:
+            await self.warm.aclose()
+
+    def record_save(self, path: str, diff: str) -> None:
+        """A FileChanged diff: its lines are what a failure is pinned on until the tests pass."""
+        self.changes.record(self.relative(path), diff, self.clock())
+
+    def bug_reports(self, run: TestRun, changes: dict) -> list[BugReport]:
+        return [build_report(self.root, f, run.details.get(f.test_id), changes)
+                for f in run.failures]
 
     def context_paths(self, args: dict, context: dict) -> list[str]:
         """Paths named in the call, else the file(s) the user is on, relative to the root.
@@ -117,6 +137,8 @@ class ToolJobs:
                             "counts": {"passed": 0, "failed": 0},
                         },
                     )
+        changes = self.changes.snapshot()
+        started = self.clock()  # "changed just now" for the save that started this run
         run = await run_tests(
             self.root,
             config,
@@ -124,16 +146,25 @@ class ToolJobs:
             scope=scope,
             on_progress=on_progress,
             on_start=on_start,
+            changed=changes,
+            warm=self.warm,
         )
-        news = self.test_memory.update(run)
+        reports = await asyncio.to_thread(self.bug_reports, run, changes)
+        news = self.test_memory.update(run, reports)
+        now = started
         data = run.to_dict()
+        for item, report in zip(data["failures"], reports, strict=True):
+            item.update(report.to_dict(now))
+        if run.report is not None and not run.failures and run.exit_code in (0, 5):
+            self.changes.clear()
         data.update(
             changed=paths,
             new_failures=[f.test_id for f in news.new],
             repeated_failures=[f.test_id for f in news.repeated],
             recovered=list(news.recovered),
         )
-        return Outcome(summarize_tests(run, news, everything=everything), data)
+        summary = summarize_tests(run, news, everything=everything, reports=reports, now=now)
+        return Outcome(summary, data)
 
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:
         paths = self.context_paths(args, context)
