@@ -49,6 +49,7 @@ class BugReport:
     exc_type: str
     values: str  # "median returns 1 for [3, 1, 2], expected 2", or "" when unreadable
     location: Location
+    compare_op: str = ""  # the failing assertion's comparison ("==", "<", ...), "" if none
 
     @property
     def test_name(self) -> str:
@@ -80,7 +81,7 @@ class BugReport:
 
     def to_dict(self, now: float) -> dict:
         return {"values": self.values, "location": self.location.to_dict(),
-                "said": self.sentence(now)}
+                "compare_op": self.compare_op, "said": self.sentence(now)}
 
 
 def build_report(root: Path, failure: TestFailure, record: dict | None,
@@ -101,7 +102,8 @@ def build_report(root: Path, failure: TestFailure, record: dict | None,
     test_source = source_line(root, test_file, test_line) if frames else ""
     values = values_phrase(record if record.get("message") is not None else None,
                            failure.exc_type, failure.message, test_source, function)
-    return BugReport(failure.test_id, failure.kind, failure.exc_type, values, location)
+    compare_op = (record.get("compare") or {}).get("op", "")
+    return BugReport(failure.test_id, failure.kind, failure.exc_type, values, location, compare_op)
 
 
 def reports_sentence(reports: list[BugReport], now: float, total: int | None = None) -> str:

@@ -37,10 +37,27 @@ def preload(root: str, modules: list[str]) -> str:
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != root
                    and not _inside(p, root) and p != os.path.dirname(os.path.abspath(__file__))]
     import pytest  # noqa: F401 — the point is to have it loaded before the fork
-    import _pytest.python  # noqa: F401
-    import _pytest.assertion.rewrite  # noqa: F401
+    from importlib.metadata import entry_points
 
-    for name in modules:
+    from _pytest.config import default_plugins
+
+    # what every run imports anyway: pytest's own plugins, and what installed pytest11 plugins
+    # import — not the plugins themselves: pytest rewrites their asserts when it imports them
+    eps = list(entry_points(group="pytest11"))
+    plugins = [ep.value.split(":")[0] for ep in eps]
+    # pytest marks every module of a distribution with a pytest11 plugin for assert rewriting;
+    # importing one of those early would change how its asserts behave, so they are left alone
+    rewritten = {p.split(".")[0] for p in plugins}
+    for ep in eps:
+        for file in (ep.dist.files or []) if ep.dist else []:
+            parts = str(file).split("/")
+            if parts[0].endswith((".dist-info", ".egg-info", ".data")) or parts[0] == "..":
+                continue
+            rewritten.add(parts[0].removesuffix(".py"))
+    preload = [f"_pytest.{name}" for name in default_plugins]
+    preload += _imports_of(plugins, rewritten)
+    preload = _clean(preload + [m for m in modules if m not in rewritten], rewritten)
+    for name in preload:
         try:
             importlib.import_module(name)
         except BaseException:  # noqa: BLE001 — a module that cannot load is left to the child
@@ -51,6 +68,65 @@ def preload(root: str, modules: list[str]) -> str:
     if threading.active_count() != 1:
         return f"preloading started {threading.active_count() - 1} thread(s)"
     return ""
+
+
+def _clean(candidates: list[str], rewritten: set[str]) -> list[str]:
+    """The candidates whose import pulls in no module pytest would rewrite, found by importing
+    them in forked probes (a module imported here cannot be un-imported)."""
+    remaining = list(candidates)
+    while True:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            bad = -1
+            for i, name in enumerate(remaining):
+                try:
+                    importlib.import_module(name)
+                except BaseException:  # noqa: BLE001 — the real preload skips it too
+                    pass
+                if any(m.split(".")[0] in rewritten for m in sys.modules):
+                    bad = i
+                    break
+            os.write(write_end, str(bad).encode())
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as handle:
+            answer = handle.read()
+        os.waitpid(pid, 0)
+        bad = int(answer or b"-1")
+        if bad < 0:
+            return remaining
+        del remaining[bad]
+
+
+def _imports_of(modules: list[str], exclude: set[str]) -> list[str]:
+    """Top-level modules imported by `modules`' source files (without importing them)."""
+    import ast
+    import importlib.util
+
+    found: list[str] = []
+    for name in modules:
+        # find_spec of a dotted name imports its package, so the file is found by hand
+        top, *rest = name.split(".")
+        try:
+            spec = importlib.util.find_spec(top)
+            path = spec.origin  # type: ignore[union-attr]
+            if rest:
+                base = os.path.join(list(spec.submodule_search_locations)[0], *rest)  # type: ignore[union-attr]
+                path = base + ".py" if os.path.exists(base + ".py") else base + "/__init__.py"
+            with open(path, "rb") as handle:
+                tree = ast.parse(handle.read())
+        except Exception:  # noqa: BLE001 — an unreadable plugin just preloads nothing
+            continue
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module.split(".")[0]]
+            found += [n for n in names if n not in exclude and n not in found]
+    return found
 
 
 def run_child(conn: socket.socket, request: dict) -> None:
