@@ -27,6 +27,7 @@ from typing import Any
 
 from companion.agent_job import Job, JobInfo, context_ref, tool_name_guess
 from companion.events import JobEvent, JobPhase
+from companion.rules_schema import ReasoningConfig
 from companion.tool_jobs import Outcome, ToolJobs
 from tools.catalog import default_registry
 from tools.on_save import OnSaveConfig
@@ -80,6 +81,10 @@ class BackgroundAgent:
     def set_config(self, config: OnSaveConfig) -> None:
         """New rules (hot reload): later jobs use them; running ones finish as they started."""
         self.jobs_runner.config = config
+
+    def set_reasoning(self, config: ReasoningConfig) -> None:
+        """The [reasoning] table (hot reload): where `explain` asks "why?"."""
+        self.jobs_runner.reasoning = config
 
     def tool_descriptions(self) -> str:
         return self.registry.describe()
@@ -260,6 +265,8 @@ class BackgroundAgent:
             )
         if job.tool == "lint":
             return await self.jobs_runner.lint(job.args, job.context, everything=everything)
+        if job.tool == "explain":
+            return await self.jobs_runner.explain(job.args, lambda text: self._answer(job, text))
         return await self.jobs_runner.git_read(job.tool, job.args)
 
     async def _apply(self, job: Job) -> None:
@@ -308,6 +315,14 @@ class BackgroundAgent:
         failed = f", {p.failed} failed" if p.failed else ""
         data = {"done": p.done, "total": p.total, "failed": p.failed, "test": p.test}
         self._emit(job, "progress", f"{p.done}{of} tests done{failed}", data)
+
+    def _answer(self, job: Job, text: str) -> None:
+        """A streamed explanation so far, as a progress event (the card grows as it arrives)."""
+        now = self.clock()
+        if now - job.last_progress < PROGRESS_INTERVAL_S:
+            return
+        job.last_progress = now
+        self._emit(job, "progress", "explaining", {"answer": text, "partial": True})
 
     def _finish(self, job: Job, phase: JobPhase, summary: str, data: dict) -> None:
         job.state = {"result": "done"}.get(phase, phase)

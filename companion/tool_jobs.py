@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from companion.bug_report import BugReport, build_report
+from companion.explain_request import build_messages, first_sentence
+from companion.reasoning import ReasoningError, stream_answer
+from companion.rules_schema import ReasoningConfig
 from companion.summaries import (
     LintMemory,
     TestMemory,
@@ -62,6 +65,9 @@ class ToolJobs:
         self.test_memory = TestMemory()
         self.lint_memory = LintMemory()
         self.changes = ChangeLog()  # lines saved since the tests last passed
+        self.diffs: dict[str, list[str]] = {}  # the diffs themselves, for "why?" requests
+        self.last_failures: list[dict] = []  # the latest test run's failures, as sent out
+        self.reasoning = ReasoningConfig()
         self.warm = WarmRunner(root) if warm else None
         self.clock = clock or time.monotonic
 
@@ -71,7 +77,10 @@ class ToolJobs:
 
     def record_save(self, path: str, diff: str) -> None:
         """A FileChanged diff: its lines are what a failure is pinned on until the tests pass."""
-        self.changes.record(self.relative(path), diff, self.clock())
+        rel = self.relative(path)
+        self.changes.record(rel, diff, self.clock())
+        if diff:
+            self.diffs[rel] = (self.diffs.get(rel, []) + [diff])[-3:]
 
     def bug_reports(self, run: TestRun, changes: dict) -> list[BugReport]:
         return [build_report(self.root, f, run.details.get(f.test_id), changes)
@@ -157,6 +166,9 @@ class ToolJobs:
             item.update(report.to_dict(now))
         if run.report is not None and not run.failures and run.exit_code in (0, 5):
             self.changes.clear()
+            self.diffs.clear()
+        if run.report is not None:
+            self.last_failures = data["failures"]
         data.update(
             changed=paths,
             new_failures=[f.test_id for f in news.new],
@@ -165,6 +177,27 @@ class ToolJobs:
         )
         summary = summarize_tests(run, news, everything=everything, reports=reports, now=now)
         return Outcome(summary, data)
+
+    async def explain(self, args: dict, on_text: Callable[[str], None]) -> Outcome:
+        """Ask the reasoning model why the latest failure (or the named test) fails."""
+        wanted = args.get("test") or ""
+        failures = [f for f in self.last_failures
+                    if not wanted or f["test_id"] == wanted or f["test_id"].endswith(wanted)
+                    or f["test_id"].split("::")[-1].split("[")[0] == wanted]
+        if not failures:
+            raise ToolError(f"no failing test named {wanted} to explain" if wanted else
+                            "there is no failing test to explain: run the tests first")
+        failure = failures[0]
+        diffs = {p: "".join(d) for p, d in self.diffs.items()}
+        messages = await asyncio.to_thread(
+            build_messages, self.root, failure, diffs, args.get("question") or "")
+        try:
+            answer = await stream_answer(self.reasoning, messages, on_text)
+        except ReasoningError as exc:
+            raise ToolError(str(exc)) from None
+        return Outcome(first_sentence(answer), {
+            "answer": answer, "test_id": failure["test_id"], "model": self.reasoning.model,
+            "request_chars": sum(len(m["content"]) for m in messages)})
 
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:
         paths = self.context_paths(args, context)
