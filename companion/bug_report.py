@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from tools.failure_values import clean_message, values_phrase
 from tools.junit_report import TestFailure
-from tools.localize import Location, localize, source_line
+from tools.localize import Location, localize, project_relative, source_line
 
 MAX_WORDS = 25
 _WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
@@ -50,6 +50,7 @@ class BugReport:
     values: str  # "median returns 1 for [3, 1, 2], expected 2", or "" when unreadable
     location: Location
     compare_op: str = ""  # the failing assertion's comparison ("==", "<", ...), "" if none
+    frames: tuple[tuple[str, int, str, bool], ...] = ()  # project frames: file, line, func, changed
 
     @property
     def test_name(self) -> str:
@@ -81,7 +82,9 @@ class BugReport:
 
     def to_dict(self, now: float) -> dict:
         return {"values": self.values, "location": self.location.to_dict(),
-                "compare_op": self.compare_op, "said": self.sentence(now)}
+                "compare_op": self.compare_op, "said": self.sentence(now),
+                "frames": [{"file": f, "line": n, "function": fn, "changed": c}
+                           for f, n, fn, c in self.frames]}
 
 
 def build_report(root: Path, failure: TestFailure, record: dict | None,
@@ -103,7 +106,18 @@ def build_report(root: Path, failure: TestFailure, record: dict | None,
     values = values_phrase(record if record.get("message") is not None else None,
                            failure.exc_type, failure.message, test_source, function)
     compare_op = (record.get("compare") or {}).get("op", "")
-    return BugReport(failure.test_id, failure.kind, failure.exc_type, values, location, compare_op)
+    return BugReport(failure.test_id, failure.kind, failure.exc_type, values, location, compare_op,
+                     _project_frames(root, frames, changes))
+
+
+def _project_frames(root: Path, frames: list[dict], changes) -> tuple:
+    out = []
+    for frame in frames:
+        rel = project_relative(frame["path"], root)
+        if rel is not None:
+            line = int(frame["line"])
+            out.append((rel, line, str(frame["function"]), line in changes.get(rel, {})))
+    return tuple(out)
 
 
 def reports_sentence(reports: list[BugReport], now: float, total: int | None = None) -> str:
