@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.M)
 
 
 def diff_changes(diff: str) -> tuple[dict[int, int | None], set[int]]:
@@ -21,26 +21,39 @@ def diff_changes(diff: str) -> tuple[dict[int, int | None], set[int]]:
     added: set[int] = set()
     old = new = 0
     in_hunk = False
+    deleted_at: int | None = None  # new-side position of a run of "-" lines not yet replaced
+
+    def settle_deletion() -> None:
+        # a pure deletion changes what runs at the lines around where it was
+        nonlocal deleted_at
+        if deleted_at is not None:
+            added.update(n for n in (deleted_at - 1, deleted_at) if n >= 1)
+            deleted_at = None
+
     for raw in diff.splitlines():
         if m := _HUNK.match(raw):
+            settle_deletion()
             old, new, in_hunk = int(m[1]), int(m[3]), True
             continue
         if not in_hunk or raw.startswith("\\"):
             continue
         tag = raw[:1]
         if tag == " ":
+            settle_deletion()
             moved[old] = new
             old, new = old + 1, new + 1
         elif tag == "-":
             moved[old] = None
-            # a deleted line changes what runs at the lines around it
-            added.update(n for n in (new - 1, new) if n >= 1)
+            deleted_at = new if deleted_at is None else deleted_at
             old += 1
         elif tag == "+":
+            deleted_at = None  # a replacement: the new lines are the change
             added.add(new)
             new += 1
         else:
+            settle_deletion()
             in_hunk = False  # "---"/"+++" of a following file, or the end of the hunk
+    settle_deletion()
     return moved, added
 
 
