@@ -22,8 +22,8 @@ from pathlib import Path
 from companion.agent import BackgroundAgent
 from companion.events import JobEvent
 from tools.on_save import OnSaveConfig, OnSaveRule
-from tools.sample_project import make_sample_project
 from tools.pytest_details import prepare_details
+from tools.sample_project import make_sample_project
 from tools.test_runner import TestsConfig, pytest_argv
 
 

@@ -71,23 +71,23 @@ async def stream_answer(
     async def run() -> None:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10,
                                         sock_read=config.timeout * FIRST_BYTE_SHARE)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(url, json=body, headers=headers) as resp:
-                if resp.status != 200:
-                    raise ReasoningError(
-                        f"the reasoning endpoint answered {resp.status}: "
-                        f"{_error_text(await resp.text())}")
-                async for raw in resp.content:
-                    line = raw.decode("utf-8", errors="replace").strip()
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        return
-                    piece = _delta(data)
-                    if piece:
-                        answer.append(piece)
-                        on_text("".join(answer))
+        async with aiohttp.ClientSession(timeout=timeout) as session, \
+                session.post(url, json=body, headers=headers) as resp:
+            if resp.status != 200:
+                raise ReasoningError(
+                    f"the reasoning endpoint answered {resp.status}: "
+                    f"{_error_text(await resp.text())}")
+            async for raw in resp.content:
+                line = raw.decode("utf-8", errors="replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                piece = _delta(data)
+                if piece:
+                    answer.append(piece)
+                    on_text("".join(answer))
 
     try:
         await asyncio.wait_for(run(), config.timeout)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-
 from typing import TYPE_CHECKING
 
 from tools.junit_report import TestFailure

@@ -36,7 +36,7 @@ def clean_message(message: str, words: int = MESSAGE_WORDS) -> str:
     first = next((line.strip() for line in message.splitlines() if line.strip()), "")
     first = _PATH.sub(lambda m: m["name"], first)
     first = re.sub(r"<([\w.]+) object at 0x[0-9a-f]+>", r"a \1", first)
-    first = re.sub(r"(\[[^\]]{%d,}\]|\{[^}]{%d,}\})" % (VALUE_CHARS, VALUE_CHARS),
+    first = re.sub(rf"(\[[^\]]{{{VALUE_CHARS},}}\]|\{{[^}}]{{{VALUE_CHARS},}}\}})",
                    lambda m: speakable_value(m[0]), first)
     parts = first.split()
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
@@ -58,9 +58,9 @@ def _operands_from_source(source_line: str) -> tuple[str, str] | None:
     except SyntaxError:
         return None
     node = tree.body[0] if tree.body else None
-    if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare):
-        if len(node.test.comparators) == 1:
-            return ast.unparse(node.test.left), ast.unparse(node.test.comparators[0])
+    if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare) \
+            and len(node.test.comparators) == 1:
+        return ast.unparse(node.test.left), ast.unparse(node.test.comparators[0])
     return None
 
 
@@ -101,9 +101,7 @@ def assertion_phrase(message: str, compare: dict | None, source_line: str = "") 
     op, left, right = compare["op"], compare["left"], compare["right"]
     actual_left = True  # by convention `assert actual == expected`
     sources = _operands_from_source(source_line)
-    if left not in calls and right in calls:
-        actual_left = False
-    elif sources and left not in calls and _is_literal(sources[0]) and not _is_literal(sources[1]):
+    if left not in calls and right in calls or sources and left not in calls and _is_literal(sources[0]) and not _is_literal(sources[1]):
         actual_left = False
     actual, expected = (left, right) if actual_left else (right, left)
     if not actual_left and op in ("<", "<=", ">", ">="):

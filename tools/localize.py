@@ -111,7 +111,7 @@ def localize_hang(root: Path, dump: str, changes: dict[str, dict[int, float]]) -
     non-test code; None when the dump names no project file."""
     frames: list[tuple[str, int, str]] = []
     # one block per thread; the first thread with any project frame is the one spinning
-    for block in re.split(r"^(?:Current thread|Thread) 0x", dump, flags=re.M)[1:]:
+    for block in re.split(r"^(?:Current thread|Thread) 0x", dump, flags=re.MULTILINE)[1:]:
         for raw in block.splitlines():
             if m := _DUMP_FRAME.match(raw):
                 rel = project_relative(m["file"], root)

@@ -76,7 +76,6 @@ def _tracer(frame, event, arg):
 def pytest_assertrepr_compare(config, op, left, right):
     # called for a failing comparison; keep the operands, let pytest explain as usual
     _state["compare"] = {"op": op, "left": _saferepr(left), "right": _saferepr(right)}
-    return None
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -36,9 +36,9 @@ def preload(root: str, modules: list[str]) -> str:
     """Import pytest and `modules` without the project on sys.path; "" or why it is unsafe."""
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != root
                    and not _inside(p, root) and p != os.path.dirname(os.path.abspath(__file__))]
-    import pytest  # noqa: F401 — the point is to have it loaded before the fork
     from importlib.metadata import entry_points
 
+    import pytest  # noqa: F401 — the point is to have it loaded before the fork
     from _pytest.config import default_plugins
 
     # what every run imports anyway: pytest's own plugins, and what installed pytest11 plugins
@@ -83,7 +83,7 @@ def _clean(candidates: list[str], rewritten: set[str]) -> list[str]:
             for i, name in enumerate(remaining):
                 try:
                     importlib.import_module(name)
-                except BaseException:  # noqa: BLE001 — the real preload skips it too
+                except BaseException:  # noqa: BLE001, S110 — the real preload skips it too
                     pass
                 if any(m.split(".")[0] in rewritten for m in sys.modules):
                     bad = i
@@ -113,11 +113,12 @@ def _imports_of(modules: list[str], exclude: set[str]) -> list[str]:
             spec = importlib.util.find_spec(top)
             path = spec.origin  # type: ignore[union-attr]
             if rest:
-                base = os.path.join(list(spec.submodule_search_locations)[0], *rest)  # type: ignore[union-attr]
+                search = next(iter(spec.submodule_search_locations))  # type: ignore[union-attr]
+                base = os.path.join(search, *rest)
                 path = base + ".py" if os.path.exists(base + ".py") else base + "/__init__.py"
             with open(path, "rb") as handle:
                 tree = ast.parse(handle.read())
-        except Exception:  # noqa: BLE001 — an unreadable plugin just preloads nothing
+        except Exception:  # noqa: BLE001, S112 — an unreadable plugin just preloads nothing
             continue
         for node in ast.walk(tree):
             names = []

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 from tools.junit_report import JUnitReport, TestFailure, parse_junit
 from tools.localize import localize_hang
-from tools.pytest_details import PLUGIN_MODULE, prepare_details, read_details, read_hang
 from tools.process import CommandResult, run_command
+from tools.pytest_details import PLUGIN_MODULE, prepare_details, read_details, read_hang
 from tools.registry import ToolError
 
 if TYPE_CHECKING:

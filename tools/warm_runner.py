@@ -28,7 +28,9 @@ from tools.process import KILL_GRACE_S, CappedLog, CommandResult, kill_group
 SENTINEL = "\0companion:"
 CONFIG_FILES = ("pyproject.toml", "pytest.ini", "setup.cfg", "tox.ini")
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
-_PER_RUN_ENV = ("COMPANION_REPORT_JSON", "COMPANION_CHANGED_LINES", "COMPANION_HANG_DEADLINE")
+# per-run values, and the outer pytest's "current test" when the companion itself runs under it
+_PER_RUN_ENV = ("COMPANION_REPORT_JSON", "COMPANION_CHANGED_LINES", "COMPANION_HANG_DEADLINE",
+                "PYTEST_CURRENT_TEST")
 
 
 def project_fingerprint(root: Path, python: str) -> tuple:

@@ -51,7 +51,7 @@ def _module_source(module, stop: str | None = None) -> str:
 
 def _call(name: str, args: tuple, kwargs: dict) -> str:
     parts = [repr(a) for a in args]
-    parts += [f"key=first" if k == "key" else f"{k}={v!r}" for k, v in kwargs.items()]
+    parts += ["key=first" if k == "key" else f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
 
 
@@ -71,8 +71,9 @@ def _bisect_tests() -> str:
 
 
 def _heap_tests() -> str:
-    out = ["from mini_heapq import heapify, heappop, heappush, heappushpop, heapreplace, merge, "
-           "nlargest, nsmallest\n\n\ndef drain(heap):\n    return [heappop(heap) for _ in range(len(heap))]\n"]
+    out = [("from mini_heapq import heapify, heappop, heappush, heappushpop, heapreplace, merge, "
+            "nlargest, nsmallest\n\n\ndef drain(heap):\n"
+            "    return [heappop(heap) for _ in range(len(heap))]\n")]
     for i, items in enumerate(HEAP_INPUTS):
         h = list(items)
         heapq.heapify(h)
