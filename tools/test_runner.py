@@ -220,7 +220,7 @@ async def run_tests(
                 output_cap=config.output_cap_bytes,
                 on_start=on_start,
             )
-        _raise_on_timeout(result, config, progress, root, report_dir, changed)
+        _raise_on_timeout(result, config, progress, root, report_dir, changed, used_warm)
         report = parse_junit(report_path, root) if report_path.exists() else None
         details = read_details(report_dir)
     finally:
@@ -253,13 +253,15 @@ def _raise_on_timeout(
     root: Path | None = None,
     report_dir: Path | None = None,
     changed: dict[str, dict[int, float]] | None = None,
+    warm: bool = False,
 ) -> None:
     if not result.timed_out:
         return
     where = ""
     if progress is not None and progress.total:
         where = f" after {progress.done} of {progress.total} tests"
-    data: dict = {"timed_out": True, "pid": result.pid, "output_tail": result.last_lines()}
+    data: dict = {"timed_out": True, "pid": result.pid, "output_tail": result.last_lines(),
+                  "warm": warm}
     message = f"the tests timed out at {config.timeout_s:g} seconds{where} and were stopped"
     if root is not None and report_dir is not None:
         test, dump = read_hang(report_dir)

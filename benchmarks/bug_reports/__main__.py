@@ -33,8 +33,12 @@ from companion.streams.file_content import unified_diff
 from companion.summaries import TestMemory
 from tools.on_save import OnSaveConfig, OnSaveRule
 from tools.sample_project import BUGGY, FIXED, make_sample_project
+from tools.test_runner import TestsConfig
 
-TESTS_ONLY = OnSaveConfig(rules=(OnSaveRule(("*.py",), tests="affected", lint=False),))
+# a mutant that loops forever is stopped (and reported as a hang) after HANG_S
+HANG_S = 20.0
+TESTS_ONLY = OnSaveConfig(rules=(OnSaveRule(("*.py",), tests="affected", lint=False),),
+                          tests=TestsConfig(timeout_s=HANG_S))
 MODULES = ("mini_bisect.py", "mini_heapq.py", "mini_colorsys.py")
 
 
@@ -59,8 +63,11 @@ class Arm:
 
 
 def outcome(event) -> tuple:
-    """What must be equal between a warm and a cold run of the same code."""
+    """What must be equal between a warm and a cold run of the same code (for a hang: the test
+    and the file it spun in — the exact line depends on the instant of the dump)."""
     data = event.data
+    if "hang" in data:
+        return ("hang", data["hang"]["test"], data["hang"]["location"]["file"])
     failures = tuple(
         (f["test_id"], f["kind"], f["exc_type"], f["file"], f["line"], f["message"],
          f.get("values"), f.get("location", {}).get("line")) for f in data.get("failures", ())
@@ -111,10 +118,10 @@ async def mutants_phase(root: Path, count: int) -> dict:
 def judge(mutant: Mutant, warm, cold) -> dict:
     failures = cold.data.get("failures") or []
     first = failures[0] if failures else {}
-    location = first.get("location") or {}
+    location = first.get("location") or cold.data.get("hang", {}).get("location") or {}
     return {
         "mutant": mutant.name,
-        "killed": bool(failures),
+        "killed": bool(failures) or "hang" in cold.data,
         "agree": outcome(warm) == outcome(cold),
         "warm_ran_warm": bool(warm.data.get("warm")),
         "located": (location.get("file"), location.get("line")) == (mutant.file, mutant.line),
