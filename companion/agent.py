@@ -27,6 +27,7 @@ from typing import Any
 
 from companion.agent_job import Job, JobInfo, context_ref, tool_name_guess
 from companion.events import JobEvent, JobPhase
+from companion.redact import redact
 from companion.rules_schema import ReasoningConfig
 from companion.tool_jobs import Outcome, ToolJobs
 from tools.catalog import default_registry
@@ -335,7 +336,8 @@ class BackgroundAgent:
             "origin": job.origin,
         }
         try:
-            self.sink(JobEvent(self.clock(), job.job_id, job.tool, phase, summary, payload))
+            # the summary is spoken, shown and relayed verbatim: no secret from tool output in it
+            self.sink(JobEvent(self.clock(), job.job_id, job.tool, phase, redact(summary), payload))
         except Exception:  # the sink is someone else's; a broken one must not stop the jobs
             log.exception("job event sink failed")
 

@@ -22,6 +22,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="use a running model server (ours or SGLang) instead of the embedded one")
     parser.add_argument("--token", default=os.environ.get("COMPANION_SERVER_TOKEN"),
                         help="bearer token for --server (default: $COMPANION_SERVER_TOKEN)")
+    parser.add_argument("--protocol", type=int, choices=(1, 2),
+                        help="interaction protocol of a --server model that does not declare one "
+                             "in get_model_info (SGLang); docs/protocol.md")
     parser.add_argument("--model", default="embedded",
                         help="model for the embedded server: 'embedded' or a local HF model directory")
     parser.add_argument("--mic-file", type=Path, metavar="WAV",

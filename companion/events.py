@@ -154,7 +154,17 @@ class ModelTurn:
     late_ticks: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class AudioUnderruns:
+    """Audio xruns so far from one source: "speaker" (PortAudio's underflow flag) or "native"
+    (underrun lines the C libraries printed, routed to the log). The status bar counts them."""
+
+    t: float
+    source: str
+    total: int
+
+
 Event = Union[
     StreamState, FileChanged, ScreenPatches, AudioBlock, UserWords, TypedText, SelfSpeech,
-    JobEvent, RulesChanged, ModelTurn,
+    JobEvent, RulesChanged, ModelTurn, AudioUnderruns,
 ]

@@ -91,7 +91,9 @@ class SpeechGate:
             return GateDecision(False, f"severity {severity} is below {gates.min_severity}")
         while self._spoken and now - self._spoken[0] >= WINDOW_S:
             self._spoken.popleft()
-        if len(self._spoken) >= gates.max_per_10min:
+        if gates.max_per_10min == 0:
+            return GateDecision(False, "max_per_10min is 0: interjections are off")
+        if gates.max_per_10min is not None and len(self._spoken) >= gates.max_per_10min:
             wait = WINDOW_S - (now - self._spoken[0])
             return GateDecision(False, f"{gates.max_per_10min} interjections in the last 10 min "
                                        f"(next in {wait:.0f} s)")

@@ -13,6 +13,7 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import IO, Callable
 
 from companion.events import Event, JobEvent, ModelTurn, SelfSpeech, StreamState, UserWords
@@ -55,13 +56,23 @@ class TranscriptWriter:
                          "interrupted": event.interrupted})
 
 
+def own_outputs(args: argparse.Namespace) -> tuple[Path, ...]:
+    """Everything this run writes (transcript, recording, logs): never watched or sent."""
+    from companion.native_stderr import log_dir
+    written = (getattr(args, "transcript", None), getattr(args, "record", None),
+               getattr(args, "dir", None), log_dir())
+    return tuple(Path(p) for p in written if p is not None)
+
+
 def options_from_args(args: argparse.Namespace, *, use_model: bool) -> RuntimeOptions:
     return RuntimeOptions(
         repo=args.repo.resolve(),
         perception=PerceptionOptions(mic=not args.no_mic, mic_file=args.mic_file,
-                                     screen=not args.no_screen, voice=not args.no_voice and use_model),
+                                     screen=not args.no_screen, voice=not args.no_voice and use_model,
+                                     own_outputs=own_outputs(args)),
         server_url=getattr(args, "server", None), token=getattr(args, "token", None),
         model=getattr(args, "model", "embedded"), use_model=use_model,
+        protocol=getattr(args, "protocol", None),
         record_dir=getattr(args, "dir", None) if not use_model else args.record,
     )
 

@@ -18,6 +18,9 @@ from companion.protocol import Action, Chunk, SerializedChunk, parse_output, ser
 from companion.session_client import ServerError, encode_features
 
 RECENT_TURNS = 24  # re-prime context after a crash: about five seconds of conversation
+# protocol 2 emits one whole utterance in a turn: room for 24 words (an action ends far sooner;
+# a turn that still hits the cap is a valid grammar prefix and is parsed as it stands)
+V2_MAX_NEW_TOKENS = 96
 
 
 class InteractionLoop:
@@ -31,6 +34,7 @@ class InteractionLoop:
         *,
         max_new_tokens: int = 8,
         observe: Callable[[Chunk, SerializedChunk], None] | None = None,
+        grammar: str | None = None,
     ) -> None:
         self.clock = clock
         self.link = link
@@ -39,6 +43,7 @@ class InteractionLoop:
         self._prefix = prefix
         self.max_new_tokens = max_new_tokens
         self._observe = observe
+        self.grammar = grammar  # the v2 action grammar, sent as `ebnf` when the model is v2
         self._recent: deque[str] = deque(maxlen=RECENT_TURNS)
         self._needs_prefix = True
         self._output_open = False
@@ -46,13 +51,18 @@ class InteractionLoop:
         self.skipped = 0
         self.latency_ms: deque[float] = deque(maxlen=300)
 
+    @property
+    def protocol(self) -> int:
+        return getattr(self.link, "protocol", 1)
+
     def _turn_input(self, chunk: Chunk) -> tuple[str, dict | None, str]:
-        features = self.link.accepts_features
-        serialized = serialize_chunk(chunk, features=features)
+        features, protocol = self.link.accepts_features, self.protocol
+        serialized = serialize_chunk(chunk, features=features, protocol=protocol)
         if self._observe is not None:
             self._observe(chunk, serialized)
         text = serialized.text
-        plain = text if not features else serialize_chunk(chunk, features=False).text
+        plain = text if not features else serialize_chunk(chunk, features=False,
+                                                          protocol=protocol).text
         if self._output_open:  # the last output hit max_new_tokens before <|end|>
             text = "<|end|>" + text
         wire = encode_features(serialized.audio, serialized.patches) if features else None
@@ -83,8 +93,10 @@ class InteractionLoop:
             if self._needs_prefix:
                 await self._prime()
             assert self.link.client is not None
-            result = await self.link.client.generate(text, features=features,
-                                                     max_new_tokens=self.max_new_tokens)
+            v2 = self.protocol == 2
+            result = await self.link.client.generate(
+                text, features=features, ebnf=self.grammar if v2 else None,
+                max_new_tokens=V2_MAX_NEW_TOKENS if v2 else self.max_new_tokens)
         except ServerError as exc:
             reason = str(exc).splitlines()[0]
             if exc.status in (409, 413, 429) and not self._needs_prefix:
@@ -96,7 +108,7 @@ class InteractionLoop:
             self._output_open = False
             await self.link.recover(reason)
             return []
-        actions, ended = parse_output(result.text)
+        actions, ended = parse_output(result.text, self.protocol)
         finish = result.finish_reason
         stopped = isinstance(finish, dict) and finish.get("type") == "stop"
         self._output_open = not (ended or stopped)
@@ -106,7 +118,8 @@ class InteractionLoop:
         stats = self.clock.stats()
         for action in actions:
             self._emit(ModelTurn(time.monotonic(), chunk.tick, action.kind,
-                                 action.text, result.latency_ms, stats.late_ticks))
+                                 action.text or action.job, result.latency_ms,
+                                 stats.late_ticks))
             self._act(action, chunk)
         return actions
 

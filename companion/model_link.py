@@ -19,8 +19,9 @@ from companion.session_client import ServerError, SessionClient
 class ModelLink:
     def __init__(self, emit: Callable[[Event], None], *, server_url: str | None = None,
                  token: str | None = None, model: str = "embedded",
-                 server_args: list[str] | None = None) -> None:
+                 server_args: list[str] | None = None, protocol: int | None = None) -> None:
         self._emit = emit
+        self._protocol = protocol  # for servers that do not report one (SGLang)
         self._external = server_url
         self._token = token
         # the pinned prefix (system text, rules, tools) goes as one request: allow it room
@@ -34,6 +35,15 @@ class ModelLink:
     @property
     def accepts_features(self) -> bool:
         return bool(self.info.get("accepts_features"))
+
+    @property
+    def protocol(self) -> int:
+        """The model's interaction protocol: get_model_info's `protocol`, else the one given
+        (`--protocol`, for SGLang, which does not serve our prompt.json), else 1."""
+        declared = self.info.get("protocol")
+        if declared in (1, 2):
+            return declared
+        return self._protocol or 1
 
     def _state(self, status: str, reason: str = "", progress: float | None = None) -> None:
         self._emit(StreamState(time.monotonic(), "model", status, reason, progress))

@@ -24,6 +24,7 @@ class PerceptionOptions:
     mic_file: Path | None = None
     voice: bool = True
     asr: bool = True
+    own_outputs: tuple[Path, ...] = ()  # files the companion writes; never watched or sent
 
 
 class Perception:
@@ -45,7 +46,7 @@ class Perception:
         opts = self.options
         if opts.files:
             from companion.streams.files import FileWatch
-            self.files = FileWatch(self.repo, self._emit)
+            self.files = FileWatch(self.repo, self._emit, own_outputs=opts.own_outputs)
             self.files.start()
         if opts.screen:
             from companion.streams.screen import ScreenWatch

@@ -1,7 +1,9 @@
 """The micro-turn token protocol: a Chunk serialized into special-token text, and model output parsed back.
 
 docs/protocol.md is the specification; this module is its only implementation. The model
-server and the training code share `SPECIAL_TOKENS`.
+server and the training code share `SPECIAL_TOKENS` (protocol 1) and `SPECIAL_TOKENS_V2`
+(protocol 2: the same 17 tokens, then `<|speak|>` and `<|relay|>`). Protocol 2's output side
+lives in companion/protocol_v2.py; `parse_output` / `format_output` dispatch on `protocol`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import numpy as np
 from companion.events import (
     AudioBlock, FileChanged, JobEvent, Patch, ScreenPatches, SelfSpeech, TypedText, UserWords,
 )
-from companion.redact import redact
+from companion.redact import redact, redact_then_clip
 
 SPECIAL_TOKENS: tuple[str, ...] = (
     "<|system|>", "<|t|>", "<|hear|>", "<|audio|>", "<|see|>", "<|patch|>", "<|file|>", "<|tool|>",
     "<|user|>", "<|self|>", "<|cut|>", "<|out|>", "<|silence|>", "<|stop|>", "<|call|>", "<|end|>",
     "<|more|>",
 )
+SPEAK, RELAY = "<|speak|>", "<|relay|>"
+SPECIAL_TOKENS_V2: tuple[str, ...] = SPECIAL_TOKENS + (SPEAK, RELAY)
+PROTOCOLS = (1, 2)
 FRAMES_PER_AUDIO_TOKEN = 4  # 16 dMel frames per 200 ms block -> 4 audio tokens per block
 
 
@@ -102,7 +107,34 @@ def _file_part(change: FileChanged, budget: int) -> tuple[str, bool]:
 def _job_part(job: JobEvent, budget: int) -> tuple[str, bool]:
     payload = {k: v for k, v in job.data.items() if k != "raw_output"}
     detail = json.dumps(payload, separators=(",", ":"), default=str, sort_keys=True)
-    text, clipped = _clip(f"{job.tool} {job.phase}: {job.summary} {detail}", budget)
+    # redact the whole text first: a clip that cuts a token in half would hide it from redaction
+    text, clipped = redact_then_clip(f"{job.tool} {job.phase}: {job.summary} {detail}",
+                                     lambda t: _clip(t, budget))
+    return "<|tool|>" + text, clipped
+
+
+def job_ref(job_id: str) -> str:
+    """The id a v2 model sees and relays: `j` + the number of the agent's job id (job-3 -> j3);
+    '' for events that are not a numbered job (a call the runtime refused)."""
+    digits = "".join(ch for ch in job_id if ch.isdigit())
+    return f"j{int(digits)}" if digits else ""
+
+
+def job_status(job: JobEvent) -> str:
+    """One status word for a v2 job line: failed / done for results, else the phase's word."""
+    if job.phase == "result":
+        d = job.data
+        counts = d.get("counts") if isinstance(d.get("counts"), dict) else {}
+        failed = d.get("failures") or d.get("findings") or counts.get("failed")
+        return "failed" if failed else "done"
+    return {"progress": "running", "needs_confirmation": "confirm"}.get(job.phase, job.phase)
+
+
+def _job_part_v2(job: JobEvent, budget: int) -> tuple[str, bool]:
+    """`<|tool|>j3 failed: <the composed spoken summary>` (docs/protocol.md, protocol 2)."""
+    ref = job_ref(job.job_id)
+    head = f"{ref} {job_status(job)}" if ref else job_status(job)
+    text, clipped = _clip(f"{head}: {job.summary}" if job.summary else head, budget)
     return "<|tool|>" + redact(text), clipped
 
 
@@ -113,8 +145,12 @@ def audio_tokens(block: AudioBlock) -> np.ndarray:
     return frames.reshape(frames.shape[0] // FRAMES_PER_AUDIO_TOKEN, -1)
 
 
-def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps()) -> SerializedChunk:
-    """Write one chunk in the token format; `features` selects placeholder tokens over text only."""
+def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps(),
+                    protocol: int = 1) -> SerializedChunk:
+    """Write one chunk in the token format; `features` selects placeholder tokens over text only.
+
+    Protocol 2 differs only in job lines (`<|tool|>j3 failed: summary`); everything else is
+    byte-identical to protocol 1."""
     parts = [f"<|t|>{chunk.t:.1f}"]
     summarized = 0
     audio_rows: list[np.ndarray] = []
@@ -140,19 +176,20 @@ def serialize_chunk(chunk: Chunk, *, features: bool, caps: ChunkCaps = ChunkCaps
         budget -= approx_tokens(text)
         summarized += clipped
         parts.append(text)
+    job_part = _job_part_v2 if protocol == 2 else _job_part
     for job in chunk.jobs:
-        text, clipped = _job_part(job, caps.tool_tokens)
+        text, clipped = job_part(job, caps.tool_tokens)
         summarized += clipped
         parts.append(text)
     typed = "\n".join(t.text for t in chunk.typed)
     if typed:
-        text, clipped = _clip(redact(typed), caps.typed_tokens)
+        text, clipped = redact_then_clip(typed, lambda t: _clip(t, caps.typed_tokens))
         summarized += clipped
         parts.append("<|user|>" + text)
     if chunk.self_speech:
         said = " ".join(s.text for s in chunk.self_speech if s.text)
         cut = "<|cut|>" if any(s.interrupted for s in chunk.self_speech) else ""
-        parts.append(f"<|self|>{said}{cut}")
+        parts.append(f"<|self|>{redact(said)}{cut}")
     parts.append("<|out|>")
     audio = (np.concatenate(audio_rows) if audio_rows
              else np.zeros((0, FRAMES_PER_AUDIO_TOKEN * 80), dtype=np.uint8))
@@ -169,11 +206,13 @@ def system_prefix(system_text: str, rules_text: str, tools_text: str) -> str:
 class Action:
     """One decision parsed from the model's output for a micro-turn."""
 
-    kind: str  # "silence" | "speech" | "stop" | "call"
-    text: str = ""  # speech: the words; call: the raw JSON
+    kind: str  # "silence" | "speech" | "stop" | "call" | "relay" (protocol 2)
+    text: str = ""  # speech: the words (v2: one whole utterance); call: the raw JSON
     tool: str = ""
     args: dict = field(default_factory=dict)
-    error: str = ""  # call: why the JSON could not be read
+    error: str = ""  # call: why the JSON could not be read; v2: why the output was not an action
+    job: str = ""  # relay: the job reference (`j3`) whose summary is spoken
+    whole: bool = False  # speech: one complete utterance (protocol 2), not a fragment (1)
 
 
 _INPUT_ONLY = tuple(tok for tok in SPECIAL_TOKENS
@@ -200,12 +239,16 @@ def _call_action(raw: str, payload: object) -> Action:
     return Action("call", text=raw, tool=payload["tool"], args=args)
 
 
-def parse_output(text: str) -> tuple[list[Action], bool]:
+def parse_output(text: str, protocol: int = 1) -> tuple[list[Action], bool]:
     """Model output text (special tokens kept) -> (actions, whether `<|end|>` closed it).
 
+    Protocol 2 yields exactly one action (companion/protocol_v2.py).
     Output stops at `<|end|>` or at any input-only token the model should never emit.
     Empty output is silence.
     """
+    if protocol == 2:
+        from companion.protocol_v2 import parse_output_v2
+        return parse_output_v2(text)
     actions: list[Action] = []
     ended = False
     pos = 0
@@ -239,8 +282,11 @@ def parse_output(text: str) -> tuple[list[Action], bool]:
     return (actions or [Action("silence")]), ended
 
 
-def format_output(actions: list[Action]) -> str:
+def format_output(actions: list[Action], protocol: int = 1) -> str:
     """The inverse of `parse_output` for well-formed actions (training targets use it)."""
+    if protocol == 2:
+        from companion.protocol_v2 import format_output_v2
+        return format_output_v2(actions)
     out = []
     for action in actions:
         if action.kind == "silence":

@@ -1,60 +1,60 @@
-"""Secret redaction: keys, tokens, passwords and private keys never reach the model (DESIGN §12)."""
+"""Secret redaction: keys, tokens, passwords and private keys never reach the model (DESIGN §12).
+
+Two passes, measured on the corpus in tests/fixtures/redaction_corpus.py by
+benchmarks/redaction.py: detect-secrets' plugins and filters first (companion/secret_scan.py),
+then the project's patterns for what it misses (companion/secret_patterns.py). In env-style
+files every assigned value is masked. Anything that shortens text (a clip to a token budget)
+must come after redaction — `redact_then_clip` — or a token cut at the edge leaks in part.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
-MASK = "[REDACTED]"
+from companion.secret_patterns import MASK, Span, assignment_spans, mask_spans, token_spans
+from companion.secret_scan import detected_spans, mask_detected
 
-# Well-known credential shapes. Each pattern matches the secret itself, not its surroundings.
-_TOKEN_PATTERNS = [
-    re.compile(r"-----BEGIN (?:[A-Z ]+ )?PRIVATE KEY-----.*?(?:-----END (?:[A-Z ]+ )?PRIVATE KEY-----|\Z)",
-               re.DOTALL),
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key id
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),  # GitHub tokens
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}\b"),
-    re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}\b"),  # OpenAI / Anthropic style keys
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),  # Slack
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),  # Google API key
-    re.compile(r"\b(?:hf|glpat)[_-][A-Za-z0-9_\-]{20,}\b"),  # Hugging Face, GitLab
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),  # JWT
-    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
-]
-
-# `name = value` where the name says it is a secret; the value is masked, the name kept.
-_ASSIGNMENT = re.compile(
-    r"""(?P<name>\b[\w.-]*(?:secret|passw(?:or)?d|passwd|token|api[_-]?key|apikey|access[_-]?key|
-         private[_-]?key|credential|auth)[\w.-]*)
-        (?P<sep>\s*[:=]\s*|\s*=>\s*)
-        (?:(?P<quote>["'])(?P<quoted>[^"'\n]{4,})(?P=quote)
-          |(?P<bare>[A-Za-z0-9_\-+/=@#$%^&*!~]{4,})(?![\w(.\[]))""",
-    re.IGNORECASE | re.VERBOSE,
-)
+__all__ = ["MASK", "is_env_file", "mask_detected", "redact", "redact_patterns", "redact_then_clip"]
 
 # In env files every value is a secret candidate.
-_ENV_LINE = re.compile(r"^(?P<prefix>[+\- ]?\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*)(?P<value>.+)$",
-                       re.MULTILINE)
+_ENV_LINE = re.compile(
+    r"^(?P<prefix>[+\- ]?\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*)(?P<value>\S.*)$",
+    re.MULTILINE)
+# Files that only hold environment assignments: .env, .env.local, prod.env, .env.example,
+# prod.env.example, .envrc (direnv), env.sh and *.env.sh (sourced by shells).
+_ENV_NAME = re.compile(r"^(?:\.env(?:\..+)?|.+\.env(?:\.[\w-]+)?|\.envrc|(?:.+[._-])?env\.sh)$")
 
 
 def is_env_file(path: str) -> bool:
-    name = PurePosixPath(path).name
-    return name == ".env" or name.startswith(".env.") or name.endswith(".env")
+    return bool(_ENV_NAME.match(PurePosixPath(path).name))
+
+
+def _pattern_spans(text: str, path: str | None) -> list[Span]:
+    spans = token_spans(text) + assignment_spans(text)
+    if path is not None and is_env_file(path):
+        spans += [m.span("value") for m in _ENV_LINE.finditer(text)]
+    return spans
+
+
+def redact_patterns(text: str, *, path: str | None = None) -> str:
+    """The project's own patterns alone (a benchmark candidate by itself)."""
+    return mask_spans(text, _pattern_spans(text, path))
 
 
 def redact(text: str, *, path: str | None = None) -> str:
-    """Mask secrets in text; with the path of an env file, mask every assigned value."""
+    """Mask secrets in text; with the path of an env file, mask every assigned value.
+
+    Both passes find spans in the original text and the union is masked, so one pass's mask
+    never hides a shape from the other (a PEM header masked alone would leave the key body).
+    """
     if not text:
         return text
-    if path is not None and is_env_file(path):
-        text = _ENV_LINE.sub(lambda m: m.group("prefix") + MASK, text)
-    for pattern in _TOKEN_PATTERNS:
-        text = pattern.sub(MASK, text)
+    return mask_spans(text, detected_spans(text, path) + _pattern_spans(text, path))
 
-    def mask_value(m: re.Match[str]) -> str:
-        if MASK in m.group(0):
-            return m.group(0)
-        quote = m.group("quote") or ""
-        return f"{m.group('name')}{m.group('sep')}{quote}{MASK}{quote}"
 
-    return _ASSIGNMENT.sub(mask_value, text)
+def redact_then_clip(text: str, clip: Callable[[str], tuple[str, bool]], *,
+                     path: str | None = None) -> tuple[str, bool]:
+    """Redact the whole text, then shorten it: a secret cut in half by the clip cannot leak."""
+    return clip(redact(text, path=path))

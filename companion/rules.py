@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -13,14 +14,19 @@ import pathspec
 import platformdirs
 
 import themes
-from companion.config_errors import ConfigError, read_toml
+from companion.config_errors import ConfigError, read_toml, unusable_file
 from companion.events import RulesChanged
+from companion.prefix_budget import prefix_budget_line, prefix_budget_problems
 from companion.rules_schema import Gates, Rules, build, check
 from companion.rules_template import DEFAULT_RULES_FILE
 
 REPO_FILE = ".companion.toml"
 USER_FILE = "rules.toml"
 SETTLE_S = 0.05  # a changed file must read the same twice this far apart before it is loaded
+# A file that became empty is most likely mid-write (truncated, not yet written): it must stay
+# empty this long before it counts, or the defaults would replace the last good rules.
+EMPTY_SETTLE_S = 0.5
+log = logging.getLogger(__name__)
 _SCOPE_ORDER = {"none": 0, "affected": 1, "all": 2}
 
 
@@ -31,12 +37,16 @@ def config_dir() -> Path:
 
 
 def load_rules(files: list[Path], theme_names: tuple[str, ...] | None = None) -> Rules:
-    """Merge the files that exist, later over earlier; raise ConfigError listing every problem."""
+    """Merge the files that exist, later over earlier; raise ConfigError listing every problem.
+
+    The one validation path: `companion rules check` and the running companion (start-up and
+    hot reload) both call this, so what the check accepts is exactly what the companion runs.
+    """
     names = theme_names if theme_names is not None else themes.load_themes(config_dir()).names()
     layers, problems = [], []
     for path in files:
-        if not path.is_file():
-            continue
+        if unusable_file(path) is None and not path.is_file():
+            continue  # absent: the defaults (or the other file) apply
         try:
             doc, source = read_toml(path)
         except ConfigError as error:
@@ -47,7 +57,11 @@ def load_rules(files: list[Path], theme_names: tuple[str, ...] | None = None) ->
         layers.append((str(path), parsed))
     if problems:
         raise ConfigError(problems)
-    return build(layers)
+    rules = build(layers)
+    problems = prefix_budget_problems(rules, [str(p) for p in files])
+    if problems:
+        raise ConfigError(problems)
+    return rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +90,9 @@ def _duration(seconds: float) -> str:
 
 def gates_text(gates: Gates) -> str:
     """The gates in one sentence each, for the model and for the rules panel."""
-    lines = [f"At most {gates.max_per_10min} interjections in any 10 minutes; "
-             f"the same rule at most once per {_duration(gates.cooldown)}."]
+    lines = [f"The same rule at most once per {_duration(gates.cooldown)}."]
+    if gates.max_per_10min is not None:
+        lines.append(f"At most {gates.max_per_10min} interjections in any 10 minutes.")
     if gates.never_while_user_speaks:
         lines.append("Never start talking while the user is speaking.")
     if gates.min_severity != "info":
@@ -131,7 +146,7 @@ def init_command(path: Path | str = REPO_FILE) -> int:
 def check_command(path: Path | str | None = None) -> int:
     """`companion rules check [FILE]`: 0 valid (prints merged rules), 1 invalid, 2 no such file."""
     repo_file = Path(path) if path is not None else Path(REPO_FILE)
-    if path is not None and not repo_file.is_file():
+    if path is not None and unusable_file(repo_file) is None and not repo_file.is_file():
         print(f"{repo_file}: no such file")
         return 2
     try:
@@ -140,6 +155,7 @@ def check_command(path: Path | str | None = None) -> int:
         print(error)
         return 1
     print(describe(rules))
+    print(prefix_budget_line(rules))
     return 0
 
 
@@ -164,10 +180,15 @@ class RulesStore:
         self._thread: threading.Thread | None = None
         self.reload()
 
-    def _contents(self) -> tuple[bytes | None, ...]:
+    def _contents(self) -> tuple[bytes | str | None, ...]:
         # Contents, not mtimes: a truncate and a write can share one coarse mtime tick.
-        out = []
+        # A path that is not a regular file is never opened (a FIFO would block this thread).
+        out: list[bytes | str | None] = []
         for path in self.files:
+            why = unusable_file(path)
+            if why is not None:
+                out.append(why)
+                continue
             try:
                 out.append(path.read_bytes())
             except OSError:
@@ -184,10 +205,17 @@ class RulesStore:
             self.rules, self.error = load_rules(self.files, names), ""
         except ConfigError as error:
             self.error = str(error)
+        except Exception as error:  # a bug of ours must not take the last good rules with it
+            log.exception("loading the rules failed")
+            self.error = f"{self.files[-1]}: could not load the rules ({type(error).__name__}: "\
+                         f"{error}); keeping the last good rules"
         existing = [str(p) for p in self.files if p.is_file()]
         event = RulesChanged(self._clock(), ", ".join(existing) or "(defaults)", self.error)
         for sink in list(self._sinks):
-            sink(event)
+            try:
+                sink(event)
+            except Exception:  # one broken subscriber must not stop the others or the watch
+                log.exception("a rules subscriber failed")
         return event
 
     def start(self) -> None:
@@ -202,15 +230,25 @@ class RulesStore:
             self._thread = None
 
     def _watch(self) -> None:
+        """Poll until stopped; nothing a file contains can end this loop."""
         while not self._halt.wait(self._poll_s):
-            current = self._contents()
-            if current == self._seen:
-                continue
-            # An editor may still be writing: wait until two reads agree, then load.
-            while not self._halt.wait(SETTLE_S):
-                settled = self._contents()
-                if settled == current:
-                    break
-                current = settled
-            self._seen = current
-            self.reload()
+            try:
+                self._poll_once()
+            except Exception:
+                log.exception("rules watch: one poll failed; watching on")
+
+    def _poll_once(self) -> None:
+        current = self._contents()
+        if current == self._seen:
+            return
+        # An editor may still be writing: wait until two reads agree, then load.
+        emptied = any(now == b"" and before not in (b"", None)
+                      for now, before in zip(current, self._seen))
+        while not self._halt.wait(EMPTY_SETTLE_S if emptied else SETTLE_S):
+            settled = self._contents()
+            if settled == current:
+                break
+            current = settled
+            emptied = False
+        self._seen = current
+        self.reload()

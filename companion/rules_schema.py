@@ -39,12 +39,15 @@ class OnSave:
 
 @dataclass(frozen=True, slots=True)
 class Gates:
-    never_while_user_speaks: bool = True
+    """The user's preferences on what may be said. Turn-taking is the model's job: the two
+    turn-taking rules (hold while the user speaks, a rate cap) are opt-in, off by default."""
+
+    never_while_user_speaks: bool = False
     quiet_hours: tuple[TimeRange, ...] = ()
     snooze: float = 15 * 60.0
     cooldown: float = 120.0
     min_severity: str = "info"
-    max_per_10min: int = 6
+    max_per_10min: int | None = None  # None: no cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ TABLES: dict[str, tuple[type, Schema]] = {
         "never_while_user_speaks": v.boolean, "quiet_hours": v.time_ranges, "snooze": v.duration,
         "cooldown": v.duration, "min_severity": v.choice(SEVERITIES, "severity"),
         "max_per_10min": v.integer(0, 600)}),
-    "tests": (TestsConfig, {"command": v.text, "timeout": v.duration}),
+    "tests": (TestsConfig, {"command": v.command, "timeout": v.positive_duration}),
     "screen": (ScreenConfig, {
         "fps": v.number(0, 30), "monitor": v.integer(0, 16), "region": v.region,
         "exclude_regions": v.regions, "exclude_windows": v.strings}),
@@ -130,7 +133,7 @@ ARRAYS: dict[str, tuple[type, Schema, tuple[str, ...]]] = {
     "rule": (Rule, {"name": v.text, "text": v.text, "paths": v.globs,
                     "severity": v.choice(SEVERITIES, "severity"), "cooldown": v.duration},
              ("name", "text")),
-    "on_save": (OnSave, {"paths": v.globs, "tests": v.choice(TEST_SCOPES, "test scope"),
+    "on_save": (OnSave, {"paths": v.some_globs, "tests": v.choice(TEST_SCOPES, "test scope"),
                          "lint": v.choices(LINT_TOOLS, "tool")}, ("paths",)),
 }
 TOP_LEVEL = tuple(TABLES) + tuple(ARRAYS)

@@ -26,14 +26,16 @@ paths = ["**/*.py"]                         # required
 tests = "affected"                          # affected | all | none
 lint = ["ruff"]                             # tools: ruff, mypy
 
-# Gates: enforced by the companion on what may be said (they never decide turn-taking).
+# Gates: your preferences, enforced by the companion on what may be said. Turn-taking is the
+# model's job; the two turn-taking rules below (never_while_user_speaks, max_per_10min) are off
+# unless you turn them on.
 [gates]
-never_while_user_speaks = true              # never start talking while you speak
+never_while_user_speaks = false             # true: hold an utterance while your words are < 0.8 s old
 quiet_hours = []                            # e.g. "22:00-07:00" or ["12:00-13:00", "22:00-07:00"]
 snooze = "15m"                              # how long the snooze key holds interjections
 cooldown = "2m"                             # minimum time between two interjections of one rule
 min_severity = "info"                       # info | warning | error: quieter rules are not said
-max_per_10min = 6                           # at most this many interjections in any 10 minutes
+# max_per_10min = 6                         # at most this many interjections in any 10 minutes
 
 [tests]
 command = "pytest"                          # e.g. "cargo test", "npm test"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
+
+import pathspec
 
 from companion.config_errors import closest
 
 Parser = Callable[[Any], Any]
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+MAX_DURATION_S = 7 * 24 * 3600  # a week: longer is a typo, and huge numbers overflow timers
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -97,8 +101,34 @@ def duration(value: Any) -> float:
     if not value.strip() or not found:
         raise ValueError(f'bad duration "{value}": write a number and a unit h, m or s, '
                          'e.g. "90s", "15m", "2h", "1h30m"')
+    if any(part and len(part) > 9 for part in found.groups()):
+        raise ValueError(f'bad duration "{value[:20]}…": the number is too long (at most a week)')
     hours, minutes, seconds = (int(part or 0) for part in found.groups())
-    return float(hours * 3600 + minutes * 60 + seconds)
+    total = hours * 3600 + minutes * 60 + seconds
+    if total > MAX_DURATION_S:
+        raise ValueError(f'duration "{value}" is over a week; use at most "168h"')
+    return float(total)
+
+
+def positive_duration(value: Any) -> float:
+    """A duration that must be more than zero (a timeout)."""
+    seconds = duration(value)
+    if seconds <= 0:
+        raise ValueError(f'duration "{value}" must be more than zero, e.g. "5m"')
+    return seconds
+
+
+def command(value: Any) -> str:
+    """A shell-style command line the agent splits into argv (quotes must close)."""
+    line = text(value)
+    try:
+        argv = shlex.split(line)
+    except ValueError as error:  # "No closing quotation", "No escaped character"
+        raise ValueError(f"cannot split command {line!r} into arguments: "
+                         f"{str(error).lower()}; close the quote or escape it") from None
+    if not argv or not all(argv):
+        raise ValueError(f"command {line!r} has an empty argument ('' or \"\"); remove it")
+    return value
 
 
 def _clock(value: str, whole: str) -> time:
@@ -146,6 +176,11 @@ def glob(value: Any) -> str:
         problem = "a '[' has no matching ']'"
     elif "{" in pattern or "}" in pattern:
         problem = "'{a,b}' alternatives are not supported; list each glob separately"
+    else:
+        try:  # compile it as the agent will: a bad range such as [z-a] fails only here
+            pathspec.PathSpec.from_lines("gitignore", [pattern])
+        except (ValueError, re.error) as error:
+            problem = str(error)
     if problem:
         raise ValueError(f'bad glob "{pattern}": {problem}')
     return pattern
@@ -157,6 +192,14 @@ def globs(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise wrong_type("an array of globs", value)
     return tuple(glob(item) for item in value)
+
+
+def some_globs(value: Any) -> tuple[str, ...]:
+    """At least one glob (an on-save trigger with none would never run)."""
+    found = globs(value)
+    if not found:
+        raise ValueError('needs at least one glob, e.g. ["src/**/*.py"]')
+    return found
 
 
 def choice(options: tuple[str, ...], what: str = "value") -> Parser:

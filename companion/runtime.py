@@ -20,10 +20,12 @@ from companion.events import (
 from companion.hub import EventHub
 from companion.interaction import InteractionLoop
 from companion.model_link import ModelLink
-from companion.protocol import Action, Chunk, SerializedChunk, serialize_chunk, system_prefix
-from companion.session_client import ServerError
 from companion.perception import Perception, PerceptionOptions
+from companion.prefix_budget import pinned_prefix
+from companion.protocol import Action, Chunk, SerializedChunk, serialize_chunk
+from companion.session_client import ServerError
 from companion.speech_policy import SpeechPolicy
+from companion.utterances import JobSummaries, cap_utterance
 
 SYSTEM_TEXT = (
     "You are a pair-programming companion. You see the developer's screen and file changes, "
@@ -42,6 +44,7 @@ class RuntimeOptions:
     model: str = "embedded"
     use_model: bool = True
     record_dir: Path | None = None
+    protocol: int | None = None  # for a server that does not declare one (SGLang): 1 or 2
 
 
 class Runtime:
@@ -61,6 +64,7 @@ class Runtime:
         self.perception = Perception(options.repo, options.perception, self.emit)
         self.agent = None
         self._recent_lines: list[str] = []
+        self.job_summaries = JobSummaries()  # what a protocol-2 relay speaks
 
     # --- events -------------------------------------------------------------------------------
     def subscribe(self, sink: Callable[[Event], None]) -> None:
@@ -83,6 +87,8 @@ class Runtime:
             self._remember(f"user typed: {event.text}")
         elif isinstance(event, SelfSpeech) and event.text:
             self._remember(f"companion: {event.text}")
+        elif isinstance(event, JobEvent):
+            self.job_summaries.remember(event)
         elif isinstance(event, FileChanged) and self.agent is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self.agent.on_file_saved, event.path, event.diff)
 
@@ -105,7 +111,8 @@ class Runtime:
         self.perception.start(self.policy.rules)
         if self.options.use_model:
             self.link = ModelLink(self.emit, server_url=self.options.server_url,
-                                  token=self.options.token, model=self.options.model)
+                                  token=self.options.token, model=self.options.model,
+                                  protocol=self.options.protocol)
             self._tasks.append(asyncio.create_task(self._run_model(), name="model"))
         else:
             self._tasks.append(asyncio.create_task(self._run_clock_only(), name="clock"))
@@ -116,8 +123,10 @@ class Runtime:
             await self.link.connect()
         except ServerError:
             await self.link.recover("the model server did not start")
+        from companion.action_grammar import action_grammar
         loop = InteractionLoop(self.clock, self.link, self.emit, self._act, self._prefix,
-                               observe=self._on_turn, max_new_tokens=32)
+                               observe=self._on_turn, max_new_tokens=32,
+                               grammar=action_grammar(self.agent.registry))
         self.interaction = loop
         await loop.run()
 
@@ -128,18 +137,27 @@ class Runtime:
                 self._on_turn(chunk, serialize_chunk(chunk, features=True))
 
     def _prefix(self) -> str:
-        """The pinned prefix. A model that ships the prompt it was trained with (get_model_info's
-        `prompt`) gets that wording with the user's rules; any other model gets ours."""
+        """The pinned prefix, built as the rules check budgets it (companion/prefix_budget.py)."""
         prompt = self.link.info.get("prompt") if self.link is not None else None
-        if isinstance(prompt, dict) and {"system", "tools", "rules_heading"} <= prompt.keys():
-            rules = [r.text.strip() for r in self.policy.rules.rules] or prompt.get("default_rules", [])
-            return system_prefix(prompt["system"], prompt["rules_heading"] + "\n".join(rules),
-                                 prompt["tools"])
         tools = self.agent.tool_descriptions() if self.agent is not None else ""
-        return system_prefix(SYSTEM_TEXT, self.policy.rules_text(), tools)
+        texts = [r.text.strip() for r in self.policy.rules.rules]
+        return pinned_prefix(texts, prompt, SYSTEM_TEXT, self.policy.rules_text(), tools)
+
+    def _say_whole(self, text: str) -> None:
+        """Protocol 2: one complete utterance, gated on its own; the Speaker plays it over the
+        next seconds while the model's silences let it play."""
+        if not text:
+            return
+        self.policy.utterance_ended()
+        if self.policy.may_say(text):
+            self.perception.say(text + " ")
 
     def _act(self, action: Action, chunk: Chunk) -> None:
-        if action.kind == "speech":
+        if action.kind == "speech" and action.whole:
+            self._say_whole(cap_utterance(action.text))
+        elif action.kind == "relay":
+            self._say_whole(self.job_summaries.relay_text(action.job))  # verbatim; unknown: ''
+        elif action.kind == "speech":
             if self.policy.may_say(action.text):
                 self.perception.say(action.text)
         elif action.kind == "stop":

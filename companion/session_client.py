@@ -55,6 +55,18 @@ def encode_features(audio: np.ndarray, patches: list[Patch]) -> dict | None:
     return out
 
 
+def sampling_params(max_new_tokens: int, stop: list[str] | None = None,
+                    ebnf: str | None = None) -> dict:
+    """A micro-turn's `sampling_params`, in SGLang's field names: greedy, stop at `<|end|>`,
+    special tokens kept; `ebnf` constrains the output to a grammar (the v2 action grammar)."""
+    params: dict[str, Any] = {"max_new_tokens": max_new_tokens, "temperature": 0.0,
+                              "stop": stop or ["<|end|>"], "no_stop_trim": True,
+                              "skip_special_tokens": False}
+    if ebnf is not None:
+        params["ebnf"] = ebnf
+    return params
+
+
 class SessionClient:
     """An asyncio client for one model server; holds at most one open session."""
 
@@ -100,16 +112,15 @@ class SessionClient:
         return session_id
 
     async def generate(self, text: str, *, features: dict | None = None, max_new_tokens: int = 8,
-                       stop: list[str] | None = None, extra: dict | None = None) -> TurnResult:
-        """Append `text` to the session and decode up to `max_new_tokens`."""
+                       stop: list[str] | None = None, extra: dict | None = None,
+                       ebnf: str | None = None) -> TurnResult:
+        """Append `text` to the session and decode up to `max_new_tokens` (under `ebnf`)."""
         if self.session_id is None:
             raise ServerError("no open session")
         payload: dict[str, Any] = {
             "text": text,
             "session_params": {"id": self.session_id, "rid": self.last_rid},
-            "sampling_params": {"max_new_tokens": max_new_tokens, "temperature": 0.0,
-                                "stop": stop or ["<|end|>"], "no_stop_trim": True,
-                                "skip_special_tokens": False},
+            "sampling_params": sampling_params(max_new_tokens, stop, ebnf),
         }
         if features:
             payload["features"] = features

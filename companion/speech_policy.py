@@ -1,7 +1,7 @@
 """SpeechPolicy: the user's rules applied at run time — what may be said, and what runs on save.
 
-The model decides when to speak; the rules only gate what may be *said* (quiet hours, snooze,
-cooldowns, never while the user speaks) and configure the agent's on-save triggers (DESIGN §9).
+The model decides when to speak; the rules only gate what may be *said* (by default quiet hours,
+snooze and cooldowns; holding while the user speaks is an opt-in rule) and configure the agent's on-save triggers (DESIGN §9).
 A gate decision is taken once per utterance, so an allowed interjection is never cut mid-sentence
 by the gate and a held one stays silent until the model ends it.
 """

@@ -18,6 +18,7 @@ from companion.bug_report import BugReport, build_report
 from companion.explain_request import build_messages, first_sentence
 from companion.reasoning import ReasoningError, stream_answer
 from companion.rules_schema import ReasoningConfig
+from companion.streams.ignore import IgnoreRules
 from companion.summaries import (
     LintMemory,
     TestMemory,
@@ -96,11 +97,17 @@ class ToolJobs:
         outside = [p for p in named if not self.inside(p)]
         if outside:
             raise ToolError(f"path outside the repository: {outside[0]}")
+        ignore = IgnoreRules(self.root)  # ignored files are never read, by lint or tests either
+        hidden = [p for p in named if ignore.is_ignored(p)]
+        if hidden:
+            raise ToolError(f"{hidden[0]} is ignored (.gitignore, .companionignore or a nested "
+                            "repository); the companion does not read it")
         if named:
             return named
         seen = [context["file"]] if isinstance(context.get("file"), str) else []
         seen += [p for p in context.get("files") or [] if isinstance(p, str)]
-        return [rel for rel in (self.relative(p) for p in seen if p) if self.inside(rel)]
+        return [rel for rel in (self.relative(p) for p in seen if p)
+                if self.inside(rel) and not ignore.is_ignored(rel)]
 
     def relative(self, path: str) -> str:
         """`path` relative to the root (POSIX), or as given when it lies outside."""
@@ -202,6 +209,10 @@ class ToolJobs:
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:
         paths = self.context_paths(args, context)
         result = await run_lint(self.root, paths, self.config.lint)
+        # linting everything lets ruff see .companionignore'd files: none of their findings go on
+        ignore = IgnoreRules(self.root)
+        result["findings"] = [f for f in result["findings"] if not ignore.is_ignored(f["file"])]
+        result["count"] = len(result["findings"])
         new = self.lint_memory.update(result["files"], result["findings"])
         result["new_findings"] = len(new)
         shown = result["findings"] if everything else new

@@ -16,6 +16,7 @@ import torch
 
 from model_server.core import Req, RequestError, SamplingParams
 from model_server.features import FeatureError, feature_embeds
+from model_server.grammar import grammar_for_request
 from model_server.loader import LoadedModel
 
 GENERATE_FIELDS = {"text", "input_ids", "input_embeds", "input_embeds_positions", "features",
@@ -173,6 +174,7 @@ def parse_generate(body: Any, model: LoadedModel) -> tuple[Req, bool]:
         raise bad("stream must be true or false")
     req = Req(rid, ids, sampling, session_id, prev_rid=prev_rid, pin=pin,
               embed_positions=embed_positions, embed_rows=embeds)
+    req.grammar = grammar_for_request(sampling, model)  # None unless ebnf/regex/json_schema
     return req, stream
 
 

@@ -90,6 +90,17 @@ async def serve(app, host: str, port: int, token: str) -> None:
         await runner.cleanup()
 
 
+def warm_grammar(model) -> None:
+    """A protocol-2 model gets the action grammar every turn: load xgrammar and the tokenizer
+    info (a few seconds) before serving, not inside the first turn's request."""
+    from model_server.server import model_protocol
+
+    if model_protocol(model.path) == 2:
+        from model_server.grammar import backend_for
+
+        backend_for(model)
+
+
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not is_loopback(args.host) and not args.token:
@@ -114,6 +125,7 @@ def run(argv: list[str] | None = None) -> int:
                              batch_invariant=args.batch_invariant)
         model = load_model(args.model, device=args.device, dtype=args.dtype)
         core = EngineCore(model, opts)
+        warm_grammar(model)
     except (ModelNotFound, ValueError, RuntimeError, OSError) as e:
         print(f"model_server: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,8 @@ class RequestError(Exception):
 
 SAMPLING_FIELDS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "stop",
                    "stop_token_ids", "no_stop_trim", "skip_special_tokens", "ignore_eos",
-                   "sampling_seed", "spaces_between_special_tokens", "n")
+                   "sampling_seed", "spaces_between_special_tokens", "n",
+                   "ebnf", "regex", "json_schema")  # the last three: model_server/grammar.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,9 @@ class SamplingParams:
     skip_special_tokens: bool = True
     ignore_eos: bool = False
     sampling_seed: int = 0
+    ebnf: str | None = None  # grammar-constrained decoding, compiled by model_server/grammar.py
+    regex: str | None = None
+    json_schema: str | None = None
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ValueError:
@@ -93,6 +98,10 @@ class SamplingParams:
         if not isinstance(self.sampling_seed, int) or isinstance(self.sampling_seed, bool) \
                 or not 0 <= self.sampling_seed < 2**63:
             raise bad("sampling_seed", "must be an integer in [0, 2**63)")
+        for name in ("ebnf", "regex", "json_schema"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, str) or not v.strip()):
+                raise bad(name, "must be a non-empty string")
 
     @classmethod
     def from_json(cls, obj: Any) -> SamplingParams:
@@ -109,6 +118,8 @@ class SamplingParams:
             raise ValueError("sampling_params.n: only n=1 is supported")
         kw = {k: v for k, v in obj.items() if k not in ("n", "spaces_between_special_tokens")
               and v is not None}
+        if isinstance(kw.get("json_schema"), dict):  # SGLang takes a string; an object is clear
+            kw["json_schema"] = json.dumps(kw["json_schema"])
         for name in ("stop", "stop_token_ids"):
             if name in kw:
                 v = kw[name]
@@ -146,6 +157,7 @@ class Req:
     text: str = ""
     logits: list[torch.Tensor] = field(default_factory=list)
     generator: torch.Generator | None = None
+    grammar: Any = None  # model_server.grammar.GrammarState when the request is constrained
 
     def __post_init__(self) -> None:
         assert self.input_ids or self.embed_rows is not None, "a request needs input"

@@ -146,7 +146,7 @@ class EngineCore:
             if extend and req.sampling.max_new_tokens == 0:
                 req.finish_reason = {"type": "length", "length": 0}
             else:
-                token = sample(logits[b - 1], req.sampling, req.generator)
+                token = sample(logits[b - 1], req.sampling, req.generator, req.grammar)
                 req.output_ids.append(token)
                 check_stop(req, token, self.cfg.eos_token_ids, self.model.decode)
                 req.feed = [token]

@@ -17,8 +17,11 @@ def make_generator(params: SamplingParams) -> torch.Generator:
     return g
 
 
-def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:
-    """One token id from fp32 logits [vocab]."""
+def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator,
+           grammar=None) -> int:
+    """One token id from fp32 logits [vocab]; a grammar (GrammarState) masks them first."""
+    if grammar is not None:
+        logits = grammar.mask(logits)
     if params.temperature == 0 or params.top_k == 1:
         return int(torch.argmax(logits))
     scaled = logits.float().cpu() / params.temperature
@@ -41,6 +44,7 @@ def check_stop(req: Req, token: int, eos_ids: tuple[int, ...], decode) -> None:
     `decode(ids, skip_special_tokens) -> str` or None when the model has no tokenizer.
     """
     p = req.sampling
+    rejected = req.grammar is not None and not req.grammar.accept(token)
     if decode is not None:
         text = decode(req.output_ids, p.skip_special_tokens)
         for s in p.stop:
@@ -50,9 +54,13 @@ def check_stop(req: Req, token: int, eos_ids: tuple[int, ...], decode) -> None:
                 req.finish_reason = {"type": "stop", "matched": s}
                 return
         req.text = text
-    if token in p.stop_token_ids or (not p.ignore_eos and token in eos_ids):
+    if rejected:  # only when the mask left nothing valid; never silently continue off-grammar
+        req.finish_reason = {"type": "abort", "message": "the grammar rejected the sampled token"}
+    elif token in p.stop_token_ids or (not p.ignore_eos and token in eos_ids):
         if decode is not None and not p.no_stop_trim:
             req.text = decode(req.output_ids[:-1], p.skip_special_tokens)
         req.finish_reason = {"type": "stop", "matched": token}
+    elif req.grammar is not None and req.grammar.terminated:
+        req.finish_reason = {"type": "stop", "matched": "grammar"}
     elif len(req.output_ids) >= p.max_new_tokens:
         req.finish_reason = {"type": "length", "length": p.max_new_tokens}

@@ -128,14 +128,21 @@ async def health(request: web.Request) -> web.Response:
 async def model_info(request: web.Request) -> web.Response:
     model = request.app[ENGINE].core.model
     cfg = model.config
+    prompt = _prompt(model.path)
     return web.json_response({
         "model_path": str(model.path), "tokenizer_path": str(model.path),
         "is_generation": True, "architecture": cfg.family, "vocab_size": cfg.vocab_size,
         "hidden_size": cfg.hidden_size, "eos_token_ids": list(cfg.eos_token_ids),
         "dtype": str(model.dtype).removeprefix("torch."),
         "accepts_features": model.frontend is not None,
-        "prompt": _prompt(model.path),
+        "prompt": prompt,
+        "protocol": model_protocol(model.path),  # docs/protocol.md: absent means 1
     })
+
+
+def model_protocol(model_dir) -> int:
+    """The interaction protocol a model declares in prompt.json; 1 when absent."""
+    return (_prompt(model_dir) or {}).get("protocol", 1)
 
 
 def _prompt(model_dir) -> dict | None:

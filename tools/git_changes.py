@@ -17,6 +17,7 @@ from pathlib import Path
 import git
 
 from tools.git_ops import branch_state, check_ref, has_commits, numstat, run_git, status
+from tools.git_paths import repo_path
 from tools.registry import ToolError
 
 
@@ -96,9 +97,9 @@ def _prepare_commit(repo: git.Repo, message: str, paths: list[str]) -> PreparedC
     base = ["HEAD"] if has_commits(repo) else ["--cached"]
     untracked: list[str] = []
     if paths:
-        for rel in paths:
-            if rel.startswith("-") or Path(rel).is_absolute() or ".." in Path(rel).parts:
-                raise ToolError(f"commit: path must be inside the repository: {rel!r}")
+        # the same check and words as the read-only tools; committing an ignored file is the
+        # user's call (git itself refuses .gitignored ones), so only the location is checked
+        paths = [repo_path(repo, rel, "commit", allow_ignored=True) for rel in paths]
         known = set(run_git(repo, "ls-files", "--", *paths).splitlines())
         untracked = set(
             run_git(repo, "ls-files", "--others", "--exclude-standard", "--", *paths).splitlines()

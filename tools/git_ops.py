@@ -12,6 +12,7 @@ from pathlib import Path
 
 import git
 
+from tools.git_paths import literal, readable_paths, repo_path
 from tools.registry import ToolError
 
 UNCOMMITTED = "0" * 40  # blame's sha for lines changed in the working tree
@@ -35,12 +36,16 @@ def run_git(repo: git.Repo, *args: str, raw: bool = False):
             ["git", *args], stdout_as_string=not raw, strip_newline_in_stdout=not raw
         )
     except git.GitCommandError as exc:
-        stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
-        last = [line for line in stderr.splitlines() if line.strip()]
-        detail = last[-1].strip() if last else f"exit code {exc.status}"
-        if "ambiguous argument 'HEAD'" in stderr or "bad default revision 'HEAD'" in stderr:
-            detail = "no commits yet"
-        raise ToolError(f"git {args[0]} failed: {detail}") from None
+        raise ToolError(f"git {args[0]} failed: {_last_words(exc)}") from None
+
+
+def _last_words(exc: git.GitCommandError) -> str:
+    """git's last line of stderr (never the command line GitPython puts in the exception)."""
+    stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
+    last = [line for line in stderr.splitlines() if line.strip()]
+    if "ambiguous argument 'HEAD'" in stderr or "bad default revision 'HEAD'" in stderr:
+        return "no commits yet"
+    return last[-1].strip() if last else f"exit code {exc.status}"
 
 
 def has_commits(repo: git.Repo) -> bool:
@@ -151,24 +156,34 @@ def diff(
         args = [ref]
     else:
         args = ["--cached"] if staged else []
-    args += ["--", *paths]
-    files = numstat(repo, *args)
-    text = run_git(repo, "diff", "--no-color", "--no-ext-diff", *args)
-    return {
+    named = [repo_path(repo, p, "diff") for p in paths]
+    changed = numstat(repo, *args, "--", *literal(named))
+    files = [f for f in changed if f["path"] in set(readable_paths(repo, [f["path"] for f in changed]))]
+    # only the readable files' text is asked of git: an ignored file's diff is never read
+    text = run_git(repo, "diff", "--no-color", "--no-ext-diff", *args, "--",
+                   *literal([f["path"] for f in files])) if files else ""
+    result = {
         "against": ref or ("index→HEAD" if staged else "worktree→index"),
         "files": files,
         "text": _cap(text),
         "truncated": len(text) > TEXT_CAP,
         "binary_files": [f["path"] for f in files if f["binary"]],
     }
+    if len(files) < len(changed):
+        result["ignored_files"] = len(changed) - len(files)
+    return result
 
 
 def log(repo: git.Repo, n: int = 10, path: str | None = None, ref: str | None = None) -> dict:
     if not has_commits(repo):
         return {"commits": [], "note": "no commits yet"}
     rev = check_ref(repo, ref) if ref else "HEAD"
-    commits = repo.iter_commits(rev, max_count=n, paths=path or "")
-    return {"commits": [_commit_dict(c) for c in commits]}
+    rel = repo_path(repo, path, "log") if path else ""
+    try:  # iter_commits runs git lazily: its errors surface while iterating
+        commits = [_commit_dict(c) for c in repo.iter_commits(rev, max_count=n, paths=rel)]
+    except git.GitCommandError as exc:
+        raise ToolError(f"git log failed: {_last_words(exc)}") from None
+    return {"commits": commits}
 
 
 def show(repo: git.Repo, ref: str = "HEAD") -> dict:
@@ -176,28 +191,35 @@ def show(repo: git.Repo, ref: str = "HEAD") -> dict:
     commit = repo.commit(sha)
     parent = commit.parents[0].hexsha if commit.parents else None
     if parent:
-        files = numstat(repo, parent, sha)
+        changed = numstat(repo, parent, sha)
     else:  # a root commit: compare against the empty tree
-        files = _numstat_rows(run_git(repo, "show", "--numstat", "--format=", sha))
-    text = run_git(repo, "show", "--no-color", "--no-ext-diff", "--format=", sha)
-    return {
+        changed = _numstat_rows(run_git(repo, "show", "--numstat", "--format=", sha))
+    readable = set(readable_paths(repo, [f["path"] for f in changed]))
+    files = [f for f in changed if f["path"] in readable]
+    text = run_git(repo, "show", "--no-color", "--no-ext-diff", "--format=", sha, "--",
+                   *literal([f["path"] for f in files])) if files else ""
+    result = {
         **_commit_dict(commit),
         "message": commit.message.strip(),
         "files": files,
         "text": _cap(text),
         "truncated": len(text) > TEXT_CAP,
     }
+    if len(files) < len(changed):
+        result["ignored_files"] = len(changed) - len(files)
+    return result
 
 
 def blame(repo: git.Repo, path: str, start: int, end: int) -> dict:
     """Who last changed lines start..end of the working-tree file (uncommitted lines included)."""
     if end < start:
         raise ToolError(f"blame: end line {end} is before start line {start}")
+    rel = repo_path(repo, path, "blame")  # outside or ignored: refused before any lookup
     if not has_commits(repo):
         raise ToolError("no commits yet: nothing to blame")
-    if not (Path(repo.working_tree_dir) / path).is_file():
+    if not (Path(repo.working_tree_dir) / rel).is_file():
         raise ToolError(f"blame: no such file: {path}")
-    out = run_git(repo, "blame", "--porcelain", "-L", f"{start},{end}", "--", path)
+    out = run_git(repo, "blame", "--porcelain", "-L", f"{start},{end}", "--", rel)
     lines, meta, current = [], {}, None
     for row in out.splitlines():
         if row.startswith("\t"):
@@ -254,4 +276,9 @@ def _commit_dict(commit: git.Commit) -> dict:
 
 
 def _cap(text: str) -> str:
-    return text if len(text) <= TEXT_CAP else text[:TEXT_CAP] + "\n… (truncated)"
+    """At most TEXT_CAP characters, cut at a line end: a token is kept whole or dropped whole,
+    never half-kept where redaction (downstream, on whole text) could no longer recognize it."""
+    if len(text) <= TEXT_CAP:
+        return text
+    cut = text.rfind("\n", 0, TEXT_CAP)
+    return text[: max(0, cut)] + "\n… (truncated)"

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
+from companion.redact import redact
 from tools.registry import ToolError
 
 # "src/parse.py:42: IndexError" — pytest's long/auto traceback ends each entry with this line
@@ -132,7 +133,8 @@ def _failure(test_id, file, case, problem, duration, kind, root) -> TestFailure:
         message = message[len(prefix["exc"]) :].lstrip(": ")
     if not exc_type:
         exc_type = "Error" if kind == "error" else "Failed"
-    message = " ".join(message.split())
+    # redact before the cap: a token cut at the cap would no longer look like one
+    message = " ".join(redact(message).split())
     if len(message) > MESSAGE_CAP:
         message = message[: MESSAGE_CAP - 1] + "…"
     return TestFailure(test_id, crash_file, crash_line, exc_type, message, duration, kind)

@@ -154,12 +154,24 @@ class PytestProgress:
             self.callback(TestProgress(self.done, self.total, self.failed, test))
 
 
+def test_path_arg(path: str) -> str:
+    """A test path or node id as a runner argument that can only be read as a path.
+
+    Relative paths get a `./` prefix, so no runner reads them as an option (`-p evil`, `--x`) or
+    an argument file (pytest and argparse read `@file`; so do javac-style runners); absolute
+    paths already start with `/`. Containment in the repository is checked by the caller.
+    """
+    if not path or "\0" in path or "\n" in path:
+        raise ToolError(f"not a test path: {path!r}")
+    return path if path.startswith("/") else "./" + path.removeprefix("./")
+
+
 def pytest_argv(config: TestsConfig, report_path: Path | str, selected=()) -> list[str]:
     """The pytest command the agent runs: progress lines, a JUnit report, nothing cached in the
-    repository; test paths that look like options are made relative so pytest reads them as paths."""
+    repository; test paths go through `test_path_arg`, so none reads as an option or @file."""
     argv = [*config.argv(), "--verbosity=1", "--color=no", "-p", "no:cacheprovider",
             "-p", PLUGIN_MODULE, "-o", "junit_family=xunit1", f"--junitxml={report_path}"]
-    return argv + [s if not s.startswith("-") else f"./{s}" for s in selected]
+    return argv + [test_path_arg(s) for s in selected]
 
 
 async def run_tests(

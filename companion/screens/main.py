@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from companion.events import Event, FileChanged, JobEvent, ModelTurn, StreamState
+from companion.events import AudioUnderruns, Event, FileChanged, JobEvent, ModelTurn, StreamState
 from companion.rules_schema import Rules
 from companion.transcript import Change, Transcript
 from companion.widgets.conversation import Conversation
@@ -104,6 +104,9 @@ class MainScreen(Screen):
             bar.redraw()
         elif isinstance(event, ModelTurn):
             self.status.latency_ms, self.status.late_ticks = event.latency_ms, event.late_ticks
+            bar.redraw()
+        elif isinstance(event, AudioUnderruns):
+            self.status.xruns[event.source] = event.total
             bar.redraw()
         elif isinstance(event, FileChanged):
             if event.kind == "deleted":

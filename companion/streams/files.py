@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent
@@ -45,6 +45,7 @@ class FileWatch:
         poll_interval_s: float = 1.0,
         observer_factory: Callable[[], BaseObserver] = Observer,
         clock: Callable[[], float] = time.monotonic,
+        own_outputs: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -57,7 +58,9 @@ class FileWatch:
         self._sink, self._clock = sink, clock
         self.debounce_s, self.size_cap, self.poll_interval_s = debounce_s, size_cap, poll_interval_s
         self._observer_factory = observer_factory
-        self.ignore = IgnoreRules(self.root)
+        # the companion's transcript, recordings and logs: watching them would feed its own
+        # output back to the model, which comments on it, which writes more output
+        self.ignore = IgnoreRules(self.root, own_outputs)
         self._snapshot: dict[str, FileContent] = {}
         self._lock = threading.RLock()  # the snapshot and the ignore rules
         self._cond = threading.Condition()  # the pending sets below

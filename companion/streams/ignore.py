@@ -1,9 +1,11 @@
-"""Paths FileWatch must never read: .gitignore files, .git/info/exclude, .companionignore."""
+"""Paths the companion must never read: git's ignores (.gitignore files, .git/info/exclude,
+core.excludesFile), .companionignore, nested repositories, and the companion's own outputs."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pathspec
@@ -16,12 +18,18 @@ class IgnoreRules:
     """Git's ignore semantics over one repository, plus `.companionignore` files (same syntax).
 
     The deepest file that has an opinion about a path wins (a nested `!keep.txt` re-includes),
-    and a path under an ignored directory stays ignored, as in git. `.git/` is always ignored.
+    and a path under an ignored directory stays ignored, as in git. `.git/` is always ignored, and
+    so is every nested repository (a directory holding its own `.git`): it is another project.
+    `own_outputs` are files or directories the companion writes (transcript, recordings, logs,
+    caches), given by any path; those inside the repository are ignored by their real path.
     Paths are repository-relative with POSIX separators.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str],
+                 own_outputs: Iterable[str | os.PathLike[str]] = ()) -> None:
         self.root = Path(root).resolve()
+        self.own_outputs = frozenset(_inside(self.root, path) for path in own_outputs) - {None}
+        self._global_excludes = _global_excludes_file(self.root)
         # directory ("" for the root) -> patterns that apply below it, in git's precedence order
         # filled lazily: a directory's ignore files are read the first time a path below it is asked
         self._specs: dict[str, list[pathspec.GitIgnoreSpec]] = {}
@@ -39,6 +47,9 @@ class IgnoreRules:
             return False
         if parts[0] == ".git":
             return True
+        for depth in range(1, len(parts) + 1):
+            if "/".join(parts[:depth]) in self.own_outputs:
+                return True
         for depth in range(1, len(parts)):
             if self._dir_ignored("/".join(parts[:depth])):
                 return True
@@ -69,7 +80,8 @@ class IgnoreRules:
     def _dir_ignored(self, rel_dir: str) -> bool:
         cached = self._dir_cache.get(rel_dir)
         if cached is None:
-            cached = self._matches(rel_dir, is_dir=True)
+            nested_repo = os.path.lexists(self.root / rel_dir / ".git")
+            cached = nested_repo or rel_dir in self.own_outputs or self._matches(rel_dir, is_dir=True)
             self._dir_cache[rel_dir] = cached
         return cached
 
@@ -94,6 +106,8 @@ class IgnoreRules:
             files = [base / name for name in IGNORE_FILE_NAMES]
             if rel_dir == "":
                 files.insert(0, self.root / ".git" / "info" / "exclude")
+                if self._global_excludes is not None:
+                    files.insert(0, self._global_excludes)
             specs = [spec for spec in map(_read_spec, files) if spec is not None]
             self._specs[rel_dir] = specs
         return specs
@@ -105,3 +119,26 @@ def _read_spec(path: Path) -> pathspec.GitIgnoreSpec | None:
     except OSError:  # absent, a directory, unreadable: no patterns from it
         return None
     return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _inside(root: Path, path: str | os.PathLike[str]) -> str | None:
+    """`path`'s real location relative to `root` (POSIX), or None when it lies outside."""
+    try:
+        return Path(os.path.realpath(path)).relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def _global_excludes_file(root: Path) -> Path | None:
+    """git's core.excludesFile for this repository, else its default ($XDG_CONFIG_HOME/git/ignore)."""
+    try:
+        found = subprocess.run(["git", "-C", str(root), "config", "--path", "--get",
+                                "core.excludesFile"], capture_output=True, text=True, timeout=5,
+                               check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        found = ""
+    if found:
+        path = Path(found)
+        return path if path.is_absolute() else root / path
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(xdg) / "git" / "ignore"

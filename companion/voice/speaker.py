@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from companion.events import Event, SelfSpeech, StreamState
+from companion.events import AudioUnderruns, Event, SelfSpeech, StreamState
 from companion.streams.audio import DacClock
 from companion.voice.speech_text import speakable
 from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
@@ -257,7 +257,7 @@ class Speaker:
     def _ledger_loop(self) -> None:
         dac = DacClock(RATE, CALLBACK_FRAMES, self._latency)
         heard: list[tuple[float, float, str]] = []  # played words not yet reported
-        last_emit = 0.0
+        last_emit, xruns_shown, xruns_at = 0.0, 0, float("-inf")
         while True:
             try:
                 item = self._played.get(timeout=0.02)
@@ -266,6 +266,9 @@ class Speaker:
             if item is None:
                 return
             kind = item[0] if item else ""
+            if self._underflows != xruns_shown and self._clock() - xruns_at >= 0.25:  # bar: <= 4/s
+                xruns_shown, xruns_at = self._underflows, self._clock()
+                self._sink(AudioUnderruns(xruns_at, "speaker", xruns_shown))
             if kind == "tick":
                 dac.tick(*item[1:])
             elif kind == "out":

@@ -1,4 +1,4 @@
-"""The status bar: mic level, screen fps, watched files, model state, latency and late ticks."""
+"""The status bar: mic level, screen fps, watched files, model state, latency, late ticks, xruns."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ class StatusModel:
     latency_ms: float | None = None
     late_ticks: int = 0
     hold: str = ""  # snooze / quiet-hours state from the speech gate
+    xruns: dict[str, int] = field(default_factory=dict)  # audio underruns so far, by source
+
+    def xrun_count(self) -> int:
+        # ALSA's printed line and PortAudio's flag usually report the same underrun: the larger
+        # of the two sources, not their sum
+        return max(self.xruns.values(), default=0)
 
 
 class StatusBar(Static):
@@ -124,6 +130,8 @@ class StatusBar(Static):
             state = m.streams.get(name)
             if state is not None and state.status != "live":  # shown only when something is off
                 parts += [sep, *self._stream(name, label)]
+        if m.xrun_count():  # underruns, counted here instead of printed over the TUI
+            parts += [sep, ("xruns", "bold"), (f" {m.xrun_count()}", "$warning")]
         if m.hold:
             parts += [sep, (m.hold, "bold $warning")]
         self.update(Content.assemble(*parts))

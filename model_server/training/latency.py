@@ -19,8 +19,8 @@ import torch
 from model_server.training.qwen2_train import Qwen2ForTraining
 
 
-def _median_ms(fn, repeats: int) -> tuple[float, float]:
-    """Median wall and process-CPU milliseconds per call.
+def _median_ms(fn, repeats: int) -> tuple[float, float, float]:
+    """Median wall, process-CPU and p99 wall milliseconds per call.
 
     On a shared machine wall time includes waiting for a core; CPU time is the work itself.
     """
@@ -31,7 +31,8 @@ def _median_ms(fn, repeats: int) -> tuple[float, float]:
         fn()
         wall.append((time.perf_counter() - start) * 1000)
         cpu.append((time.process_time() - start_cpu) * 1000)
-    return statistics.median(wall), statistics.median(cpu)
+    p99 = statistics.quantiles(wall, n=100, method="inclusive")[98] if len(wall) > 1 else wall[0]
+    return statistics.median(wall), statistics.median(cpu), p99
 
 
 @torch.no_grad()
@@ -53,10 +54,11 @@ def measure(model: Qwen2ForTraining, context: int, chunk: int = 32, decode: int 
     def re_prefill() -> None:
         model(torch.cat((prefix, new), dim=1))
 
-    turn_ms, turn_cpu = _median_ms(micro_turn, repeats)
-    full_ms, full_cpu = _median_ms(re_prefill, repeats)
+    turn_ms, turn_cpu, turn_p99 = _median_ms(micro_turn, repeats)
+    full_ms, full_cpu, _ = _median_ms(re_prefill, repeats)
     return {"context": context, "chunk": chunk, "decode": decode,
             "micro_turn_wall_ms": round(turn_ms, 1), "micro_turn_cpu_ms": round(turn_cpu, 1),
+            "micro_turn_p99_wall_ms": round(turn_p99, 1),
             "re_prefill_wall_ms": round(full_ms, 1), "re_prefill_cpu_ms": round(full_cpu, 1),
             "re_prefill_over_micro_turn_cpu": round(full_cpu / max(turn_cpu, 1e-3), 2),
             "threads": torch.get_num_threads()}

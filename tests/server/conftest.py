@@ -89,3 +89,37 @@ def text_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("qwen2_text")
     save_tiny("qwen2", d)
     return d, save_word_tokenizer(d)
+
+
+def save_v2_tiny(path, seed: int = 0):
+    """A tiny random Qwen2 shaped like a protocol-2 model: the embedded model's BPE tokenizer with
+    `<|speak|>` and `<|relay|>` appended (ids 4096, 4097), `<|end|>` as eos, `"protocol": 2`."""
+    import json
+    import shutil
+
+    from tokenizers import AddedToken, Tokenizer
+
+    from companion.protocol import RELAY, SPEAK
+    from model_server.loader import EMBEDDED_DIR
+
+    tok = Tokenizer.from_file(str(EMBEDDED_DIR / "tokenizer.json"))
+    tok.add_special_tokens([AddedToken(SPEAK, special=True), AddedToken(RELAY, special=True)])
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    torch.manual_seed(seed)
+    cfg = Qwen2Config(**{**COMMON, "vocab_size": tok.get_vocab_size()},
+                      eos_token_id=tok.token_to_id("<|end|>"))
+    cfg.initializer_range = 0.2
+    AutoModelForCausalLM.from_config(cfg).float().eval().save_pretrained(path)
+    tok.save(str(path / "tokenizer.json"))
+    prompt = json.loads((EMBEDDED_DIR / "prompt.json").read_text())
+    (path / "prompt.json").write_text(json.dumps({**prompt, "protocol": 2}))
+    shutil.copy(EMBEDDED_DIR / "tokenizer_config.json", path / "tokenizer_config.json")
+    return tok
+
+
+@pytest.fixture(scope="session")
+def v2_model(tmp_path_factory):
+    """(directory, tokenizer) of the tiny random protocol-2 model."""
+    d = tmp_path_factory.mktemp("v2_tiny")
+    return d, save_v2_tiny(d)

@@ -73,10 +73,25 @@ def test_quiet_hours_over_midnight():
     assert g.may_speak().reason == "quiet hours until 07:00"
 
 
-def test_never_while_user_speaks_can_be_turned_off():
+def test_never_while_user_speaks_is_an_opt_in_rule():
+    """Turn-taking is the model's job: by default the gate lets an utterance through while the
+    user speaks; the rule still holds it when the user turns it on."""
     clock = FakeClock()
-    assert gate(clock).may_speak(user_speaking=True).reason == "the user is speaking"
-    assert gate(clock, never_while_user_speaks=False).may_speak(user_speaking=True).allowed
+    assert gate(clock).may_speak(user_speaking=True).allowed
+    opted_in = gate(clock, never_while_user_speaks=True)
+    assert opted_in.may_speak(user_speaking=True).reason == "the user is speaking"
+
+
+def test_no_rate_cap_by_default_but_one_can_be_set():
+    """The default gates are preferences (quiet hours, snooze, cooldown), not a babble harness:
+    the 10-minute cap that used to hold real interjections after babble is opt-in."""
+    clock = FakeClock()
+    g = gate(clock)
+    for _ in range(50):
+        assert g.may_speak().allowed
+        g.record()
+    capped = gate(clock, max_per_10min=0)
+    assert not capped.may_speak().allowed
 
 
 def test_min_severity():

@@ -41,6 +41,29 @@ EXPECTED = {
     "unknown_theme": ':2: ui.theme: unknown theme "companion-drak"; did you mean '
                      '"companion-dark"? (known: companion-dark, companion-light, '
                      'companion-contrast)',
+    # files that passed the check and then crashed the companion, or crashed the check itself
+    "zero_timeout": ':3: tests.timeout: duration "0s" must be more than zero, e.g. "5m"',
+    "unclosed_quote_command": ':2: tests.command: cannot split command "pytest -k \'foo" into '
+                              'arguments: no closing quotation; close the quote or escape it',
+    "on_save_without_paths": ':2: on_save[1].paths: needs at least one glob, e.g. '
+                             '["src/**/*.py"]',
+    "reversed_glob_range": ':2: on_save[1].paths: bad glob "src/[z-a].py": bad character range '
+                           'z-a at position 6',
+    "huge_integer": ':2: gates.max_per_10min: a number has thousands of digits; no setting '
+                    'takes one that big',
+    "huge_duration": ':2: gates.cooldown: bad duration "99999999999999999999…": the number is '
+                     'too long (at most a week)',
+    "deep_arrays": ':2: screen.exclude_regions: arrays or inline tables nested more than 64 '
+                   'levels deep; flatten them',
+    "deep_inline_tables": ':1: gates: arrays or inline tables nested more than 64 levels deep; '
+                          'flatten them',
+    "byte_order_mark": ':1: starts with a UTF-8 byte order mark (BOM), which TOML does not '
+                       'allow; save the file as UTF-8 without BOM',
+    "over_prefix_budget": ":230: rule 'billing-57': from this rule on, the pinned prefix (system "
+                          "text, rules, tools) would be 2150 tokens, 102 over the embedded "
+                          "model's limit of 2048: the model would never get a turn. Shorten, "
+                          "merge or remove rules to save 102 tokens (longest: \"billing-50\" "
+                          '(34), "billing-9" (33), "billing-8" (33))',
 }
 
 
@@ -151,7 +174,8 @@ def test_store_hot_reloads_and_keeps_last_good_rules(tmp_path):
         assert store.rules.gates.max_per_10min == 3
         repo_file.write_text('[gates]\nmax_per_10min = 5\n')
         deadline = time.monotonic() + 5.0
-        while store.rules.gates.max_per_10min != 5 and time.monotonic() < deadline:
+        # the sink runs just after the rules are swapped in: wait for both
+        while (store.rules.gates.max_per_10min != 5 or not events) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert store.rules.gates.max_per_10min == 5 and events[-1].error == ""
         repo_file.write_text('[gates]\nmax_per_10min = "many"\n')

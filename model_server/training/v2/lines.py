@@ -1,0 +1,89 @@
+"""What the simulated developer says or types, by kind, with the tool call each request means.
+
+Every request's arguments are exactly what tools/registry validates (a test checks each against
+`tools.catalog.default_registry()`); spoken requests avoid file names a recognizer cannot spell.
+"""
+
+from __future__ import annotations
+
+NUMBERS = {2: "two", 3: "three", 5: "five", 10: "ten"}
+
+# (text, tool, args): spoken and typed alike
+REQUESTS: tuple[tuple[str, str, dict], ...] = (
+    ("run the tests", "tests", {"scope": "all"}),
+    ("can you run the tests please", "tests", {"scope": "all"}),
+    ("run all the tests", "tests", {"scope": "all"}),
+    ("run the tests for this file", "tests", {"scope": "affected"}),
+    ("test this", "tests", {"scope": "affected"}),
+    ("run the linter", "lint", {}),
+    ("lint this please", "lint", {}),
+    ("what's the git status", "git_status", {}),
+    ("what have I changed", "git_status", {}),
+    ("show me the diff", "git_diff", {}),
+    ("show me the staged changes", "git_diff", {"staged": True}),
+    ("show me the log", "git_log", {}),
+    ("show the last commit", "git_show", {}),
+    ("what branch am I on", "git_branches", {}),
+    ("list the branches", "git_branches", {}),
+    ("show the stash", "git_stash_list", {}),
+    ("stash my changes", "git_stash_push", {}),
+    ("pop the stash", "git_stash_pop", {}),
+    ("switch to main", "git_switch", {"name": "main"}),
+    ("create a branch called cleanup", "git_branch_create", {"name": "cleanup"}),
+    ("commit this with message fix the loop", "git_commit", {"message": "fix the loop"}),
+    ("commit everything with message add tests", "git_commit", {"message": "add tests"}),
+) + tuple((f"show me the last {word} commits", "git_log", {"n": n}) for n, word in NUMBERS.items())
+
+
+def typed_requests(module: str) -> tuple[tuple[str, str, dict], ...]:
+    """Typed requests may name the session's files and lines."""
+    path = f"{module}.py"
+    return (
+        (f"lint {path}", "lint", {"paths": [path]}),
+        (f"run the tests for {path}", "tests", {"paths": [f"test_{module}.py"]}),
+        (f"who changed line 12 of {path}", "git_blame", {"path": path, "start": 12}),
+        (f"blame {path} lines 3 to 9", "git_blame", {"path": path, "start": 3, "end": 9}),
+        (f"log for {path}", "git_log", {"path": path}),
+        (f"diff {path}", "git_diff", {"paths": [path]}),
+        (f"commit {path} with message fix {module}", "git_commit",
+         {"message": f"fix {module}", "paths": [path]}),
+    )
+
+
+# Questions, by what answers them (see oracle.answer)
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "status": ("are the tests passing", "did the tests pass", "is everything green",
+               "are we good", "did that break anything"),
+    "repeat": ("what was that", "say that again", "sorry what did you say", "what did you just say"),
+    "hear": ("can you hear me", "are you there", "hello are you listening"),
+    "news": ("anything new", "what's going on", "how are we doing"),
+    "help": ("what can you do", "how can you help me"),
+}
+FILLERS = ("um", "uh", "hmm", "so", "well", "let me think", "um so", "okay so")
+# (first part, second part): a thinking pause between them; the turn is the second part's
+THINKING = (
+    ("so the problem is", "the loop stops one early"),
+    ("I think", "this should return a list"),
+    ("wait", "where is that called from"),
+    ("um can you", "run the tests"),
+    ("so um", "are the tests passing"),
+    ("let me see", "okay that looks right"),
+)
+BACKCHANNELS = ("mhm", "yeah", "right", "okay", "uh huh", "sure", "got it")
+ASIDES = ("yeah I'll be right there", "no I'm on a call right now", "thanks just leave it on the desk",
+          "yes five more minutes", "can you close the door please", "hey how was your day")
+MUSING = ("okay so this should return the sum", "let me fix this loop", "I think the bug is in here",
+          "now the edge case", "this is getting long")
+TALK_OVER = ("wait hold on", "stop stop", "no I know that already", "hang on a second",
+             "okay I got it", "never mind that")
+# (text, seconds, what to remind)
+REMINDERS = tuple(
+    (f"remind me in {word} seconds to {what}", secs, what)
+    for secs, word in ((10, "ten"), (15, "fifteen"), (20, "twenty"), (30, "thirty"))
+    for what in ("check the build", "stretch", "call Sam back", "push my branch")
+)
+
+SPOKEN_LINES: tuple[str, ...] = tuple(dict.fromkeys(
+    [r[0] for r in REQUESTS] + [q for qs in QUESTIONS.values() for q in qs] + list(FILLERS)
+    + [p for pair in THINKING for p in pair] + list(BACKCHANNELS) + list(ASIDES) + list(MUSING)
+    + list(TALK_OVER) + [r[0] for r in REMINDERS]))

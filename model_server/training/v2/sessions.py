@@ -1,0 +1,231 @@
+"""Simulated coding sessions at 200 ms resolution, built from the product's own code paths.
+
+Saves are real project versions diffed by FileWatch's `describe_change`; on-save and requested test
+results are real `run_tests` runs summarized by `companion.summaries` with a live `TestMemory`;
+lint and git results are the agent's own (git_runs); the user's speech is real TTS in a training
+voice, its words the real recognizer's; the mic carries room noise, keystrokes and the echo of
+the companion's own speech. `oracle.decide` labels every tick.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from companion.events import FileChanged, ScreenPatches, TypedText, UserWords
+from companion.protocol import Chunk, system_prefix
+from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
+from companion.streams.file_content import FileContent, describe_change
+from companion.summaries import TestMemory, summarize_tests
+from model_server.training.features import screen_tile
+from model_server.training.v2 import lines, oracle, rules as rules_mod
+from model_server.training.v2.actions import Act, job_event, status_word
+from model_server.training.v2.code_runs import Project, Version
+from model_server.training.v2.git_runs import call_key, git_results
+from model_server.training.v2.playback import Playback
+from model_server.training.v2.speech import Utterance, utterance
+from model_server.training.v2.speech_cache import level_for, voices_for
+from tools.catalog import default_registry
+
+TICK = 0.2
+SYSTEM_TEXT = ("You are a pair-programming companion. Each turn, choose one action: stay silent, "
+               "speak briefly, stop, relay a job's result, or call a tool.")
+
+
+@dataclass(slots=True)
+class Spoken:
+    """A user utterance placed in the session."""
+
+    start: int  # first tick with its audio
+    end: int  # last tick with its audio
+    kind: str  # request|question|filler|thinking|backchannel|aside|musing|talk_over|reminder
+    text: str
+    meta: dict
+    first_heard: int | None  # first tick a recognized word arrives (None: heard nothing)
+    last_change: int | None  # last tick the recognized text changed (a final equal to it is no change)
+
+
+@dataclass(slots=True)
+class Turn:
+    chunk: "Chunk"
+    act: Act
+    tag: str
+    needs: int  # earliest tick whose input the label depends on (-1: none)
+
+
+@dataclass(slots=True)
+class Session:
+    prefix: str
+    turns: list[Turn]
+    rules: rules_mod.RuleSet
+
+
+@dataclass(slots=True)
+class Pending:
+    due: int
+    kind: str  # respond | relay_req | relay_auto | remind
+    since: int  # tick of the input it answers (for Turn.needs)
+    data: dict = field(default_factory=dict)
+
+
+class SessionSim:
+    """One session, generated deterministically from a seed over the given projects."""
+
+    def __init__(self, seed: int, projects: list[Project], n_ticks: int):
+        self.rng = random.Random(seed)
+        self.np_rng = np.random.default_rng(seed)
+        self.n = n_ticks
+        self.t0 = round(self.rng.uniform(0, 600) / TICK) * TICK
+        self.rules = rules_mod.sample_rules(self.rng)
+        self.prefix = system_prefix(SYSTEM_TEXT, rules_mod.render(self.rules, self.rng),
+                                    default_registry().describe())
+        self.projects = self.rng.sample(projects, min(2, len(projects)))
+        self.current: dict[str, Version] = {p.name: p.clean for p in self.projects}
+        self.memory: dict[str, TestMemory] = defaultdict(TestMemory)
+        for p in self.projects:  # the session starts with the suite known to pass
+            self.memory[p.name].update(p.clean.run)
+        floor_db = self.rng.uniform(-68, -50)
+        self.mic = self.np_rng.normal(0, 10 ** (floor_db / 20), (n_ticks + 60) * BLOCK).astype(np.float32)
+        self.echo_gain = 10 ** (self.rng.uniform(-34, -18) / 20)  # residual echo after the canceller
+        self.words: dict[int, list[UserWords]] = defaultdict(list)
+        self.typed: dict[int, list[str]] = defaultdict(list)
+        self.files: dict[int, list[FileChanged]] = defaultdict(list)
+        self.jobs: dict[int, list] = defaultdict(list)
+        self.busy: set[int] = set()  # ticks the user is mid-utterance (thinking pauses included)
+        self.spoken: list[Spoken] = []
+        self.pending: list[Pending] = []
+        self.playing: Playback | None = None
+        self.last_said: Act | None = None
+        self.summary_of: dict[str, str] = {}  # job -> its spoken summary (what a relay says)
+        self.failing_job: str | None = None  # the job whose summary names the current failure
+        self.last_auto = -10_000  # tick of the last unprompted remark (cooldown rule)
+        self.jobs_made = 0
+        self.next_episode = self.rng.randint(3, 15)
+        self.dmel = DMelStream()
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def t(self, k: int) -> float:
+        return round(self.t0 + k * TICK, 1)
+
+    def say(self, k: int, kind: str, text: str, meta: dict | None = None) -> Spoken:
+        voice = self.rng.choice(voices_for(text))
+        utt: Utterance = utterance(voice, text, level_for(voice, text))
+        start = k * BLOCK + self.rng.randrange(BLOCK)
+        end = min(start + len(utt.samples), len(self.mic))
+        self.mic[start:end] += utt.samples[:end - start]
+        first = last = None
+        previous = ""
+        for t_rel, words, final in utt.heard:
+            tick = int((start / SAMPLE_RATE + t_rel) / TICK)
+            if tick < self.n:
+                self.words[tick].append(UserWords(self.t(tick), words, final))
+                first = tick if first is None else min(first, tick)
+                last = tick if words != previous else last
+                previous = words
+        spoken = Spoken(k, (end - 1) // BLOCK, kind, text, meta or {}, first, last)
+        self.busy.update(range(spoken.start, spoken.end + 1))
+        self.spoken.append(spoken)
+        return spoken
+
+    def keystrokes(self, k: int, seconds: float) -> None:
+        """Keyboard clicks into the mic over the `seconds` before tick k."""
+        lo = max(0, k * BLOCK - int(seconds * SAMPLE_RATE))
+        for at in range(lo, k * BLOCK, int(SAMPLE_RATE * self.rng.uniform(0.12, 0.3))):
+            n = 80
+            click = self.np_rng.normal(0, 10 ** (self.rng.uniform(-45, -32) / 20), n)
+            self.mic[at:at + n] += (click * np.exp(-np.arange(n) / 15)).astype(np.float32)
+
+    def new_job(self) -> str:
+        self.jobs_made += 1
+        return f"job-{self.jobs_made}"
+
+    def save(self, k: int, project: Project, version: Version) -> None:
+        """The user saves `version`: FileWatch's diff, then the agent's on-save test run."""
+        before = self.current[project.name]
+        self.keystrokes(k, self.rng.uniform(0.5, 3.0))
+        change = describe_change(self.t(k), f"{project.name}.py", FileContent.of_text(before.source),
+                                 FileContent.of_text(version.source))
+        if change is None:
+            return
+        self.files[k].append(change)
+        self.current[project.name] = version
+        self.run_tests(k + 1, project, version, everything=False, requested_by=None)
+
+    def run_tests(self, k: int, project: Project, version: Version, everything: bool,
+                  requested_by: int | None) -> None:
+        job = self.new_job()
+        self.jobs[k].append((job, "started", "tests started", None))
+        done = k + 1 + int((version.run.duration_s + 0.3) / TICK)
+        news = self.memory[project.name].update(version.run)
+        summary = summarize_tests(version.run, news, everything=everything)
+        failed = bool(version.run.failures)
+        self.summary_of[job] = summary
+        if not failed and project is self.projects[0]:
+            self.failing_job = None
+        elif failed and summary and project is self.projects[0]:
+            self.failing_job = job
+        self.jobs[done].append((job, status_word("result", failed), summary, None))
+        for p in self.pending:  # a newer result makes an unsaid one about the same project stale
+            if p.kind == "relay_auto" and p.data["project"] == project.name:
+                p.kind = "dropped"
+        if summary and requested_by is not None:
+            self.pending.append(Pending(done, "relay_req", requested_by, {"job": job}))
+        elif summary:
+            topic = "failures" if news.new else "recoveries"
+            self.pending.append(Pending(done + 2, "relay_auto", done,
+                                        {"job": job, "project": project.name, "topic": topic}))
+
+    def call_result(self, k: int, tool: str, args: dict) -> None:
+        """The agent runs a call decided in turn k; its result arrives later."""
+        project = self.projects[0]
+        if tool == "tests":
+            self.run_tests(k + 1, project, self.current[project.name], everything=True, requested_by=k)
+            return
+        job = self.new_job()
+        self.jobs[k + 1].append((job, "started", f"{tool.replace('_', ' ')} started", None))
+        phase, summary = git_results(project)[call_key(tool, args)]
+        done = k + 2 + self.rng.randint(0, 4)
+        self.summary_of[job] = summary
+        self.jobs[done].append((job, status_word(phase), summary, None))
+        if summary:
+            self.pending.append(Pending(done, "relay_req", k, {"job": job}))
+
+    # --- one tick -----------------------------------------------------------------------------
+
+    def chunk(self, k: int, features: bool) -> Chunk:
+        t = self.t(k)
+        block = self.mic[k * BLOCK:(k + 1) * BLOCK].copy()
+        self_speech = ()
+        if self.playing is not None:
+            echo = self.playing.echo(k)
+            if echo is not None:
+                block += echo
+            said = self.playing.self_speech(k, t)
+            self_speech = (said,) if said is not None else ()
+        from companion.events import AudioBlock
+        from companion.streams.audio import level_dbfs
+
+        audio = (AudioBlock(t, block, level_dbfs(block), self.dmel.push(block)),)
+        screen = ()
+        if features and self.np_rng.random() < 0.1:
+            tiles = tuple(screen_tile(self.np_rng) for _ in range(int(self.np_rng.integers(1, 6))))
+            screen = (ScreenPatches(t=t, frame=k, width=1920, height=1080, patches=tiles),)
+        jobs = tuple(job_event(t, j, status, summary) for j, status, summary, _ in self.jobs.get(k, ()))
+        return Chunk(tick=round(t / TICK), t=t, audio=audio, words=tuple(self.words.get(k, ())),
+                     screen=screen, files=tuple(self.files.get(k, ())), jobs=jobs,
+                     typed=tuple(TypedText(t, x) for x in self.typed.get(k, ())), self_speech=self_speech)
+
+    def run(self, features: bool) -> Session:
+        from model_server.training.v2.episodes import maybe_episode
+
+        turns = []
+        for k in range(self.n):
+            maybe_episode(self, k)
+            chunk = self.chunk(k, features)
+            act, tag, needs = oracle.decide(self, k, chunk)
+            turns.append(Turn(chunk, act, tag, needs))
+        return Session(self.prefix, turns, self.rules)

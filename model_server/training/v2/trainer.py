@@ -1,0 +1,139 @@
+"""The v2 training loop on CPU: fixed-size rows from shards, AdamW, cosine schedule, exact resume.
+
+Row r of the stream is row r % ROWS_PER_SHARD of shard r // ROWS_PER_SHARD; step s trains rows
+[s*batch, (s+1)*batch). A checkpoint holds the model, the optimizer and the step, so `--resume`
+continues the very same trajectory (a test checks the losses match an uninterrupted run). A
+shard not written yet is waited for (the data generator runs beside the trainer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model_server.models.interaction import FrontendConfig, InteractionFrontend
+from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
+from model_server.training.tokenizer import load_tokenizer, special_ids
+from model_server.training.train import InteractionModel, output_loss
+from model_server.training.v2.actions import SPECIAL_TOKENS_V2
+from model_server.training.v2.data import ROWS_PER_SHARD, load_shard, shard_row
+
+SIZES = {  # name -> (hidden, intermediate, layers, heads, kv_heads)
+    "tiny": (64, 176, 2, 2, 1),  # tests only
+    "small": (256, 704, 6, 4, 2),  # v1's shape
+    "base": (384, 1024, 8, 6, 2),
+    "large": (512, 1408, 8, 8, 2),
+}
+
+
+def build_model(size: str, vocab: int, context: int, special: dict[str, int], seed: int) -> InteractionModel:
+    torch.manual_seed(seed)
+    hidden, inter, layers, heads, kv = SIZES[size]
+    config = Qwen2Config(vocab_size=vocab, hidden_size=hidden, intermediate_size=inter,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv,
+                         max_position_embeddings=context, eos_token_id=special["<|end|>"])
+    frontend = InteractionFrontend(FrontendConfig(hidden_size=hidden, audio_inner=128, stage2=32))
+    return InteractionModel(Qwen2ForTraining(config), frontend, special)
+
+
+class RowStream:
+    """Rows by global index from the shard directory, waiting for shards still being written."""
+
+    def __init__(self, shards: Path, wait_s: float = 3600.0):
+        self.dir, self.wait_s = shards, wait_s
+        self.cache: tuple[int, dict] | None = None
+
+    def row(self, r: int):
+        index, i = divmod(r, ROWS_PER_SHARD)
+        if self.cache is None or self.cache[0] != index:
+            path = self.dir / f"shard-{index:05d}.npz"
+            waited = 0.0
+            while not path.is_file():
+                if waited >= self.wait_s:
+                    raise FileNotFoundError(f"{path} did not appear within {self.wait_s:.0f}s")
+                time.sleep(5.0)
+                waited += 5.0
+            self.cache = (index, load_shard(path))
+        return shard_row(self.cache[1], i)
+
+    def batch(self, start: int, n: int):
+        rows = [self.row(start + j) for j in range(n)]
+        ids = torch.from_numpy(np.stack([r[0] for r in rows]))
+        weight = torch.from_numpy(np.stack([r[1] for r in rows]))
+        return (ids, weight, np.concatenate([r[2] for r in rows]),
+                np.concatenate([r[3] for r in rows]), np.concatenate([r[4] for r in rows]))
+
+
+def lr_at(step: int, total: int, args) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = min(1.0, (step - args.warmup) / max(1, total - args.warmup))
+    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _save(path: Path, model, opt, step: int, meta: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "meta": meta}, tmp)
+    os.replace(tmp, path)
+
+
+def train(args: argparse.Namespace) -> list[float]:
+    """Train to args.steps (resuming from out/ckpt.pt with --resume); returns this call's losses."""
+    torch.set_num_threads(args.threads)
+    data, out = Path(args.data), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = load_tokenizer(data / "tokenizer", SPECIAL_TOKENS_V2)
+    special = special_ids(tokenizer, SPECIAL_TOKENS_V2)
+    model = build_model(args.size, tokenizer.get_vocab_size(), args.context, special, args.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    ckpt, step, meta = out / "ckpt.pt", 0, {"tokens": 0, "seconds": 0.0, "log": []}
+    if args.resume and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, meta = state["step"], state["meta"]
+        print(f"resumed at step {step} ({meta['tokens']} tokens)", flush=True)
+    elif args.resume:
+        print(f"no checkpoint at {ckpt}: starting from scratch", flush=True)
+    hidden = torch.compile(model.hidden) if args.compile else model.hidden
+    stream = RowStream(data / "shards")
+    losses: list[float] = []
+    t_last, tok_last = time.monotonic(), 0
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model {args.size}: {n_params / 1e6:.2f}M parameters; target {args.steps} steps of "
+          f"{args.batch}x{args.seq_len}", flush=True)
+    while step < args.steps and (args.stop_after == 0 or len(losses) < args.stop_after):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.steps, args)
+        ids, weight, audio, patches, xy = stream.batch(step * args.batch, args.batch)
+        t0 = time.monotonic()
+        loss = output_loss(hidden(ids, audio, patches, xy), model.decoder, ids, weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        meta["tokens"] += int(ids.numel())
+        meta["seconds"] += time.monotonic() - t0
+        tok_last += int(ids.numel())
+        if step % args.log_every == 0:
+            now = time.monotonic()
+            rate = tok_last / (now - t_last)
+            mean = sum(losses[-args.log_every:]) / args.log_every
+            meta["log"].append([step, round(mean, 4), round(rate)])
+            print(f"step {step} loss {mean:.4f} lr {opt.param_groups[0]['lr']:.2e} "
+                  f"{rate:.0f} tok/s tokens {meta['tokens']}", flush=True)
+            t_last, tok_last = now, 0
+        if args.save_every and step % args.save_every == 0:
+            _save(ckpt, model, opt, step, meta)
+    _save(ckpt, model, opt, step, meta)
+    (out / "train_args.json").write_text(json.dumps(vars(args), indent=1) + "\n")
+    return losses

