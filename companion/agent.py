@@ -6,7 +6,8 @@ It lives on the companion's asyncio loop and never blocks it. Public API (call f
     agent.tool_descriptions()            -> text for the model's pinned prefix
     agent.submit_call(call_json, context) -> job id   (the model's `<|call|>` JSON)
     agent.submit(tool, args, context)     -> job id   (the UI, already-parsed)
-    agent.on_file_saved(path)             -> job ids  (rules-driven: affected tests, ruff)
+    agent.on_file_saved(path, diff)       -> job ids  (rules-driven: affected tests, ruff; the
+                                                   FileChanged diff pins failures on your edits)
     agent.confirm(job_id) / deny(job_id)  -> bool     (repository-changing git calls)
     agent.cancel(job_id) -> bool;  agent.list_jobs() -> list[JobInfo]
     await agent.wait(job_id); await agent.wait_idle(); await agent.aclose()
@@ -28,6 +29,7 @@ from companion.agent_job import Job, JobInfo, context_ref, tool_name_guess
 from companion.events import JobEvent, JobPhase
 from companion.redact import redact
 from companion.summaries import summarize_progress
+from companion.rules_schema import ReasoningConfig
 from companion.tool_jobs import Outcome, ToolJobs
 from tools.catalog import default_registry
 from tools.on_save import OnSaveConfig
@@ -53,6 +55,7 @@ class BackgroundAgent:
         max_concurrent: int = 2,
         registry: ToolRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
+        warm_tests: bool = True,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
@@ -60,7 +63,9 @@ class BackgroundAgent:
         self.sink = sink
         self.registry = registry or default_registry()
         self.clock = clock
-        self.jobs_runner = ToolJobs(self.root, config or OnSaveConfig())
+        self.jobs_runner = ToolJobs(
+            self.root, config or OnSaveConfig(), warm=warm_tests, clock=clock
+        )
         self._slots = asyncio.Semaphore(max_concurrent)
         self._git_lock = asyncio.Lock()  # one repository change at a time
         self._jobs: dict[str, Job] = {}
@@ -78,6 +83,10 @@ class BackgroundAgent:
     def set_config(self, config: OnSaveConfig) -> None:
         """New rules (hot reload): later jobs use them; running ones finish as they started."""
         self.jobs_runner.config = config
+
+    def set_reasoning(self, config: ReasoningConfig) -> None:
+        """The [reasoning] table (hot reload): where `explain` asks "why?"."""
+        self.jobs_runner.reasoning = config
 
     def tool_descriptions(self) -> str:
         return self.registry.describe()
@@ -113,15 +122,19 @@ class BackgroundAgent:
         self._start(job)
         return job.job_id
 
-    def on_file_saved(self, path: str | Path) -> list[str]:
-        """A file was saved: run what the on-save rules say (a newer save cancels a stale run)."""
-        return self.on_files_saved([path])
+    def on_file_saved(self, path: str | Path, diff: str = "") -> list[str]:
+        """A file was saved: run what the on-save rules say (a newer save cancels a stale run).
 
-    def on_files_saved(self, paths: list[str | Path]) -> list[str]:
-        """Files were saved together (a burst): one restart of each on-save job for all of
-        them, not one per file (30k generated files must not cost 30k restarts)."""
+        `diff` is the FileChanged unified diff; its lines are remembered until the tests pass,
+        so a failure can be pinned on the line you changed."""
+        return self.on_files_saved([(path, diff)])
+
+    def on_files_saved(self, saves: list[tuple[str | Path, str]]) -> list[str]:
+        """Files were saved together (a burst of (path, diff)): one restart of each on-save job
+        for all of them, not one per file (30k generated files must not cost 30k restarts)."""
         wanted: dict[str, dict] = {}
-        for path in paths:
+        for path, diff in saves:
+            self.jobs_runner.record_save(str(path), diff)
             rel = self.jobs_runner.relative(str(path))
             plan = self.config.plan_for(rel)
             if plan.tests != "none":
@@ -183,6 +196,7 @@ class BackgroundAgent:
         for job in list(self._jobs.values()):
             self.cancel(job.job_id, "the companion is shutting down")
         await self.wait_idle()
+        await self.jobs_runner.aclose()
 
     # ---- job lifecycle ------------------------------------------------------------------------
 
@@ -258,6 +272,8 @@ class BackgroundAgent:
             )
         if job.tool == "lint":
             return await self.jobs_runner.lint(job.args, job.context, everything=everything)
+        if job.tool == "explain":
+            return await self.jobs_runner.explain(job.args, lambda text: self._answer(job, text))
         return await self.jobs_runner.git_read(job.tool, job.args)
 
     async def _apply(self, job: Job) -> None:
@@ -304,6 +320,14 @@ class BackgroundAgent:
         job.last_progress = now
         data = {"done": p.done, "total": p.total, "failed": p.failed, "test": p.test}
         self._emit(job, "progress", summarize_progress(p.done, p.total, p.failed), data)
+
+    def _answer(self, job: Job, text: str) -> None:
+        """A streamed explanation so far, as a progress event (the card grows as it arrives)."""
+        now = self.clock()
+        if now - job.last_progress < PROGRESS_INTERVAL_S:
+            return
+        job.last_progress = now
+        self._emit(job, "progress", "explaining", {"answer": text, "partial": True})
 
     def _finish(self, job: Job, phase: JobPhase, summary: str, data: dict) -> None:
         job.state = {"result": "done"}.get(phase, phase)

@@ -22,6 +22,7 @@ from pathlib import Path
 from companion.agent import BackgroundAgent
 from companion.events import JobEvent
 from tools.on_save import OnSaveConfig, OnSaveRule
+from tools.pytest_details import prepare_details
 from tools.sample_project import make_sample_project
 from tools.test_runner import TestsConfig, pytest_argv
 
@@ -30,8 +31,9 @@ def direct_pytest_seconds(root: Path, config: TestsConfig) -> float:
     """The agent's own pytest argv, run plainly: what the test command costs by itself."""
     with tempfile.TemporaryDirectory() as tmp:
         argv = pytest_argv(config, f"{tmp}/report.xml", ["tests/test_parse.py"])
+        env = prepare_details(Path(tmp), root, None, None, config.timeout_s)
         start = time.perf_counter()
-        done = subprocess.run(argv, cwd=root, capture_output=True, check=False)
+        done = subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
         elapsed = time.perf_counter() - start
     if done.returncode != 1:
         raise SystemExit(

@@ -82,6 +82,17 @@ class ModelConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningConfig:
+    """A bigger model behind an OpenAI-compatible /v1/chat/completions, asked "why?" on demand."""
+
+    enabled: bool = False
+    endpoint: str = ""  # base URL, e.g. "http://gpu-box:30000/v1"
+    model: str = ""
+    api_key_env: str = ""  # the environment variable holding the key ("": no key sent)
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class UiConfig:
     theme: str = "companion-dark"
 
@@ -98,6 +109,7 @@ class Rules:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    reasoning: ReasoningConfig = field(default_factory=ReasoningConfig)
     sources: tuple[str, ...] = ()
 
 
@@ -116,6 +128,9 @@ TABLES: dict[str, tuple[type, Schema]] = {
     "voice": (VoiceConfig, {"voice": v.text, "rate": v.integer(60, 500), "mute": v.boolean}),
     "model": (ModelConfig, {"server": v.server, "name": v.string}),
     "ui": (UiConfig, {"theme": v.text}),  # checked against the known themes in `check`
+    "reasoning": (ReasoningConfig, {"enabled": v.boolean, "endpoint": v.string,
+                                    "model": v.string, "api_key_env": v.string,
+                                    "timeout": v.duration}),
 }
 ARRAYS: dict[str, tuple[type, Schema, tuple[str, ...]]] = {
     "rule": (Rule, {"name": v.text, "text": v.text, "paths": v.globs,

@@ -61,4 +61,12 @@ name = ""                                   # "": the server's default model
 [ui]
 theme = "companion-dark"                    # companion-dark | companion-light | companion-contrast,
                                             # a Textual theme, or yours in <config>/themes/
+
+[reasoning]                                 # "why does it fail?" answered by a bigger model
+enabled = false                             # true: the explain tool and the card's "why" key work
+endpoint = ""                               # OpenAI-compatible base URL: "http://gpu-box:30000/v1"
+                                            # (companion serve, SGLang, vLLM, Ollama, llama.cpp)
+model = ""                                  # the model name the endpoint serves
+api_key_env = ""                            # environment variable with the API key ("": none)
+timeout = "60s"                             # the whole answer must arrive within this
 '''

@@ -57,7 +57,7 @@ class Runtime:
         self.hub = EventHub()
         self.clock = MicroTurnClock()
         self._on_turn = on_turn
-        self._saved: list[str] = []  # saved paths not yet handed to the agent
+        self._saved: list[tuple[str, str]] = []  # (path, diff) saves not yet handed to the agent
         self._saves_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
@@ -98,15 +98,15 @@ class Runtime:
                 # a burst of saves reaches the agent as one batch per loop turn
                 with self._saves_lock:
                     first = not self._saved
-                    self._saved.append(event.path)
+                    self._saved.append((event.path, event.diff))
                 if first:
                     self._loop.call_soon_threadsafe(self._flush_saves)
 
     def _flush_saves(self) -> None:
         with self._saves_lock:
-            paths, self._saved = self._saved, []
-        if paths and self.agent is not None:
-            self.agent.on_files_saved(paths)
+            saves, self._saved = self._saved, []
+        if saves and self.agent is not None:
+            self.agent.on_files_saved(saves)
 
     def _remember(self, line: str) -> None:
         self._recent_lines = [*self._recent_lines[-19:], line]

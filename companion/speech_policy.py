@@ -49,11 +49,13 @@ class SpeechPolicy:
         self.gate.update(rules.gates, rules.rules)
         if self._agent is not None:
             self._agent.set_config(on_save_config(rules))
+            self._agent.set_reasoning(rules.reasoning)
         self._emit(event)
 
     def configure_agent(self, agent) -> None:
         self._agent = agent
         agent.set_config(on_save_config(self.store.rules))
+        agent.set_reasoning(self.store.rules.reasoning)
 
     def rules_text(self) -> str:
         return rules_prompt_text(self.store.rules)

@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from tools.junit_report import TestFailure
 from tools.test_runner import TestRun
+
+if TYPE_CHECKING:
+    from companion.bug_report import BugReport
 
 _WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 MAX_NAMED = 2  # failures named one by one before "and N more"
@@ -65,14 +69,20 @@ class TestMemory:
     def __init__(self) -> None:
         self.failing: dict[str, tuple] = {}
 
-    def update(self, run: TestRun) -> TestNews:
+    def update(self, run: TestRun, reports: list[BugReport] | None = None) -> TestNews:
+        """`reports` (one per failure) add where it is pinned and its values to the signature,
+        so the same test failing with another value or on another changed line is news."""
         new, repeated = [], []
-        for failure in run.failures:
-            if self.failing.get(failure.test_id) == failure.signature:
+        for i, failure in enumerate(run.failures):
+            signature = failure.signature
+            if reports:
+                loc = reports[i].location
+                signature = (*signature, loc.file, loc.line, reports[i].values)
+            if self.failing.get(failure.test_id) == signature:
                 repeated.append(failure)
             else:
                 new.append(failure)
-            self.failing[failure.test_id] = failure.signature
+            self.failing[failure.test_id] = signature
         recovered = []
         for test_id in run.report.passed if run.report else ():
             if self.failing.pop(test_id, None) is not None:
@@ -80,8 +90,18 @@ class TestMemory:
         return TestNews(tuple(new), tuple(repeated), tuple(recovered))
 
 
-def summarize_tests(run: TestRun, news: TestNews, *, everything: bool) -> str:
-    """The sentence for a test run; with `everything` false (a save) only news is said, else ""."""
+def summarize_tests(
+    run: TestRun,
+    news: TestNews,
+    *,
+    everything: bool,
+    reports: list[BugReport] | None = None,
+    now: float = 0.0,
+) -> str:
+    """The sentence for a test run; with `everything` false (a save) only news is said, else "".
+
+    With `reports` (one per failure, from companion/bug_report.py) a failure is said with its
+    values and its line (≤ 25 words); without, by test name and crash line."""
     if run.report is None:
         if run.exit_code == 0:
             return "the tests pass"
@@ -90,7 +110,13 @@ def summarize_tests(run: TestRun, news: TestNews, *, everything: bool) -> str:
         return f"the test command failed with exit code {run.exit_code}"
     parts = []
     failures = run.failures if everything else news.new
-    if failures:
+    if failures and reports:
+        from companion.bug_report import reports_sentence
+
+        by_id = {r.test_id: r for r in reports}
+        chosen = [by_id[f.test_id] for f in failures if f.test_id in by_id]
+        parts.append(reports_sentence(chosen, now))
+    elif failures:
         parts.append(_failures_sentence(list(failures)))
     if news.recovered:
         names = [short_test_name(t) for t in news.recovered]

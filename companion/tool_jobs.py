@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from companion.bug_report import BugReport, build_report
+from companion.explain_request import build_messages, first_sentence
+from companion.reasoning import ReasoningError, stream_answer
+from companion.rules_schema import ReasoningConfig
 from companion.streams.ignore import IgnoreRules
 from companion.summaries import (
     LintMemory,
@@ -23,11 +28,13 @@ from companion.summaries import (
 )
 from tools import git_ops
 from tools.affected import ImportIndex, affected_tests
+from tools.changed_lines import ChangeLog
 from tools.git_changes import PreparedChange, prepare_change
 from tools.lint import run_lint
 from tools.on_save import OnSaveConfig
 from tools.registry import ToolError
-from tools.test_runner import ProgressCallback, run_tests
+from tools.test_runner import ProgressCallback, TestRun, run_tests
+from tools.warm_runner import WarmRunner
 
 _GIT_READERS: dict[str, Callable] = {
     "git_status": lambda repo, a: git_ops.status(repo),
@@ -51,12 +58,34 @@ class Outcome:
 class ToolJobs:
     """Runs tool calls against one project root, remembering failures across runs for dedup."""
 
-    def __init__(self, root: Path, config: OnSaveConfig) -> None:
+    def __init__(self, root: Path, config: OnSaveConfig, *, warm: bool = True,
+                 clock: Callable[[], float] | None = None) -> None:
         self.root = root
         self.config = config
         self.index = ImportIndex(root)
         self.test_memory = TestMemory()
         self.lint_memory = LintMemory()
+        self.changes = ChangeLog()  # lines saved since the tests last passed
+        self.diffs: dict[str, list[str]] = {}  # the diffs themselves, for "why?" requests
+        self.last_failures: list[dict] = []  # the latest test run's failures, as sent out
+        self.reasoning = ReasoningConfig()
+        self.warm = WarmRunner(root) if warm else None
+        self.clock = clock or time.monotonic
+
+    async def aclose(self) -> None:
+        if self.warm is not None:
+            await self.warm.aclose()
+
+    def record_save(self, path: str, diff: str) -> None:
+        """A FileChanged diff: its lines are what a failure is pinned on until the tests pass."""
+        rel = self.relative(path)
+        self.changes.record(rel, diff, self.clock())
+        if diff:
+            self.diffs[rel] = (self.diffs.get(rel, []) + [diff])[-3:]
+
+    def bug_reports(self, run: TestRun, changes: dict) -> list[BugReport]:
+        return [build_report(self.root, f, run.details.get(f.test_id), changes)
+                for f in run.failures]
 
     def context_paths(self, args: dict, context: dict) -> list[str]:
         """Paths named in the call, else the file(s) the user is on, relative to the root.
@@ -124,6 +153,8 @@ class ToolJobs:
                             "counts": {"passed": 0, "failed": 0},
                         },
                     )
+        changes = self.changes.snapshot()
+        started = self.clock()  # "changed just now" for the save that started this run
         run = await run_tests(
             self.root,
             config,
@@ -131,16 +162,49 @@ class ToolJobs:
             scope=scope,
             on_progress=on_progress,
             on_start=on_start,
+            changed=changes,
+            warm=self.warm,
         )
-        news = self.test_memory.update(run)
+        reports = await asyncio.to_thread(self.bug_reports, run, changes)
+        news = self.test_memory.update(run, reports)
+        now = started
         data = run.to_dict()
+        for item, report in zip(data["failures"], reports, strict=True):
+            item.update(report.to_dict(now))
+        if run.report is not None and not run.failures and run.exit_code in (0, 5):
+            self.changes.clear()
+            self.diffs.clear()
+        if run.report is not None:
+            self.last_failures = data["failures"]
         data.update(
             changed=paths,
             new_failures=[f.test_id for f in news.new],
             repeated_failures=[f.test_id for f in news.repeated],
             recovered=list(news.recovered),
         )
-        return Outcome(summarize_tests(run, news, everything=everything), data)
+        summary = summarize_tests(run, news, everything=everything, reports=reports, now=now)
+        return Outcome(summary, data)
+
+    async def explain(self, args: dict, on_text: Callable[[str], None]) -> Outcome:
+        """Ask the reasoning model why the latest failure (or the named test) fails."""
+        wanted = args.get("test") or ""
+        failures = [f for f in self.last_failures
+                    if not wanted or f["test_id"] == wanted or f["test_id"].endswith(wanted)
+                    or f["test_id"].split("::")[-1].split("[")[0] == wanted]
+        if not failures:
+            raise ToolError(f"no failing test named {wanted} to explain" if wanted else
+                            "there is no failing test to explain: run the tests first")
+        failure = failures[0]
+        diffs = {p: "".join(d) for p, d in self.diffs.items()}
+        messages = await asyncio.to_thread(
+            build_messages, self.root, failure, diffs, args.get("question") or "")
+        try:
+            answer = await stream_answer(self.reasoning, messages, on_text)
+        except ReasoningError as exc:
+            raise ToolError(str(exc)) from None
+        return Outcome(first_sentence(answer), {
+            "answer": answer, "test_id": failure["test_id"], "model": self.reasoning.model,
+            "request_chars": sum(len(m["content"]) for m in messages)})
 
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:
         paths = self.context_paths(args, context)

@@ -207,6 +207,7 @@ def make_app(engine: Engine, token: str, max_body_bytes: int) -> web.Application
     app.router.add_get("/health", health)
     app.router.add_get("/get_model_info", model_info)
     app.router.add_get("/get_server_info", server_info)
+    __import__("model_server.openai_api").openai_api.add_routes(app)  # /v1/chat/completions
     return app
 
 

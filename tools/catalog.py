@@ -92,6 +92,15 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         changes_repository=True,
     ),
     ToolSpec("git_stash_pop", "re-apply and drop the newest stash", changes_repository=True),
+    ToolSpec(
+        "explain",
+        "ask the bigger reasoning model why the latest failing test fails (streams a card, "
+        "says its first sentence)",
+        (
+            Arg("test", "string", "the failing test (default: the latest failure)"),
+            Arg("question", "string", "the user's question, e.g. why does it fail"),
+        ),
+    ),
 )
 
 

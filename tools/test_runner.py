@@ -2,8 +2,11 @@
 
 pytest runs with `--verbosity=1` (one line per finished test, parsed for progress; set outright
 so a `-q` in the project's addopts cannot hide them) and writes a JUnit XML
-report to a temporary file outside the repository (parsed into `TestFailure`s). Other runners
-(`cargo test`, `npm test`) give their exit code and the last lines of their output.
+report to a temporary file outside the repository (parsed into `TestFailure`s). Beside it, our
+plugin (tools/pytest_values.py) writes each failure's frames, assertion operands and the changed
+lines it executed (`TestRun.details`), and dumps the stacks just before a timeout kill so a hang
+names where it was spinning. Other runners (`cargo test`, `npm test`) give their exit code and the
+last lines of their output.
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from tools.junit_report import JUnitReport, TestFailure, parse_junit
+from tools.localize import localize_hang
 from tools.process import CommandResult, run_command
+from tools.pytest_details import PLUGIN_MODULE, prepare_details, read_details, read_hang
 from tools.registry import ToolError
+
+if TYPE_CHECKING:
+    from tools.warm_runner import WarmRunner
 
 _COLLECTED = re.compile(r"collected (\d+) items?(?: / (\d+) deselected)?(?: / (\d+) selected)?")
 _OUTCOME = re.compile(r"^(\S+::\S+)\s+(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
@@ -95,6 +104,8 @@ class TestRun:
     report: JUnitReport | None  # pytest only
     output_tail: tuple[str, ...]
     argv: tuple[str, ...]
+    details: dict[str, dict] = field(default_factory=dict)  # node id -> the plugin's record
+    warm: bool = False  # run by the warm worker (tools/warm_runner.py)
 
     @property
     def failures(self) -> tuple[TestFailure, ...]:
@@ -116,6 +127,7 @@ class TestRun:
             "failures": [f.to_dict() for f in self.failures],
             "passed": list(report.passed) if report else [],
             "output_tail": list(self.output_tail),
+            "warm": self.warm,
         }
 
 
@@ -158,7 +170,7 @@ def pytest_argv(config: TestsConfig, report_path: Path | str, selected=()) -> li
     """The pytest command the agent runs: progress lines, a JUnit report, nothing cached in the
     repository; test paths go through `test_path_arg`, so none reads as an option or @file."""
     argv = [*config.argv(), "--verbosity=1", "--color=no", "-p", "no:cacheprovider",
-            "-o", "junit_family=xunit1", f"--junitxml={report_path}"]
+            "-p", PLUGIN_MODULE, "-o", "junit_family=xunit1", f"--junitxml={report_path}"]
     return argv + [test_path_arg(s) for s in selected]
 
 
@@ -170,8 +182,13 @@ async def run_tests(
     scope: str = "all",
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[int], None] | None = None,
+    changed: dict[str, dict[int, float]] | None = None,
+    warm: WarmRunner | None = None,
 ) -> TestRun:
-    """Run the tests (only the `selected` test files for pytest when given) and parse the outcome."""
+    """Run the tests (only the `selected` test files for pytest when given) and parse the outcome.
+
+    `changed` (ChangeLog.snapshot()) is what the plugin traces; `warm` runs pytest in a
+    pre-started worker when it can prove that equivalent to a cold run (else it returns None)."""
     root = Path(root)
     if not root.is_dir():
         raise ToolError(f"project directory does not exist: {root}")
@@ -195,22 +212,29 @@ async def run_tests(
             result.argv,
         )
 
-    report_dir = tempfile.mkdtemp(prefix="companion-junit-")
-    report_path = Path(report_dir, "report.xml")
+    report_dir = Path(tempfile.mkdtemp(prefix="companion-junit-"))
+    report_path = report_dir / "report.xml"
     argv = pytest_argv(config, report_path, selected)
     progress = PytestProgress(on_progress)
     try:
-        result = await run_command(
-            argv,
-            root,
-            timeout_s=config.timeout_s,
-            env=_env(config),
-            on_line=progress.feed,
-            output_cap=config.output_cap_bytes,
-            on_start=on_start,
-        )
-        _raise_on_timeout(result, config, progress)
+        env = prepare_details(report_dir, root, _env(config), changed, config.timeout_s)
+        result = None
+        if warm is not None:
+            result = await warm.run(argv, root, env, config, progress.feed, on_start)
+        used_warm = result is not None
+        if result is None:
+            result = await run_command(
+                argv,
+                root,
+                timeout_s=config.timeout_s,
+                env=env,
+                on_line=progress.feed,
+                output_cap=config.output_cap_bytes,
+                on_start=on_start,
+            )
+        _raise_on_timeout(result, config, progress, root, report_dir, changed, used_warm)
         report = parse_junit(report_path, root) if report_path.exists() else None
+        details = read_details(report_dir)
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
     if report is None and result.returncode != 5:
@@ -223,6 +247,8 @@ async def run_tests(
         report,
         tuple(result.last_lines()),
         result.argv,
+        details,
+        used_warm,
     )
 
 
@@ -233,17 +259,32 @@ def _env(config: TestsConfig) -> dict[str, str] | None:
 
 
 def _raise_on_timeout(
-    result: CommandResult, config: TestsConfig, progress: PytestProgress | None = None
+    result: CommandResult,
+    config: TestsConfig,
+    progress: PytestProgress | None = None,
+    root: Path | None = None,
+    report_dir: Path | None = None,
+    changed: dict[str, dict[int, float]] | None = None,
+    warm: bool = False,
 ) -> None:
     if not result.timed_out:
         return
     where = ""
     if progress is not None and progress.total:
         where = f" after {progress.done} of {progress.total} tests"
-    raise ToolError(
-        f"the tests timed out at {config.timeout_s:g} seconds{where} and were stopped",
-        {"timed_out": True, "pid": result.pid, "output_tail": result.last_lines()},
-    )
+    data: dict = {"timed_out": True, "pid": result.pid, "output_tail": result.last_lines(),
+                  "warm": warm}
+    message = f"the tests timed out at {config.timeout_s:g} seconds{where} and were stopped"
+    if root is not None and report_dir is not None:
+        test, dump = read_hang(report_dir)
+        spot = localize_hang(root, dump, changed or {}) if dump else None
+        if spot is not None:
+            name = test.split("::")[-1].split("[")[0] or "a test"
+            func = f", in {spot.function}" if spot.function not in ("", "<module>") else ""
+            message = (f"{name} hangs: stopped after {config.timeout_s:g} seconds, spinning at "
+                       f"{PurePosixPath(spot.file).name} line {spot.line}{func}")
+            data.update(hang={"test": test, "location": spot.to_dict()})
+    raise ToolError(message, data)
 
 
 def _pytest_did_not_run(result: CommandResult, config: TestsConfig) -> str:

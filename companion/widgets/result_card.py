@@ -1,4 +1,8 @@
-"""A background job's result as a collapsible card: test failures, lint findings, git diffs."""
+"""A background job's result as a collapsible card: test failures, lint findings, git diffs,
+explanations.
+
+A failure shows what came out, the line it is pinned on (highlighted when it is a line you
+changed) and, collapsed, the traceback through the project's code."""
 
 from __future__ import annotations
 
@@ -21,16 +25,39 @@ def _where(item: dict[str, Any]) -> str:
     return f"{path}:{line}" if line is not None else str(path)
 
 
-def _failures(items: list[dict[str, Any]]) -> Content:
-    lines = []
-    for item in items:
-        name = item.get("test") or item.get("id") or item.get("name") or "test"
-        error = item.get("exception") or item.get("type") or "failed"
-        message = str(item.get("message", "")).strip()
-        lines.append(Content.assemble(
-            (_where(item), "bold"), "  ", (str(name), "italic"), "\n    ",
-            (str(error), "bold $error"), f": {message}" if message else ""))
-    return Content("\n").join(lines)
+def _failure(item: dict[str, Any]) -> list[Static | Collapsible]:
+    """One failure: what came out, the line it is pinned on (highlighted when you changed it),
+    and the traceback through the project's code, collapsed."""
+    name = item.get("test") or item.get("test_id") or item.get("id") or item.get("name") or "test"
+    error = item.get("exception") or item.get("exc_type") or item.get("type") or "failed"
+    message = str(item.get("message", "")).strip()
+    head = [(_where(item), "bold"), "  ", (str(name), "italic")]
+    said = item.get("values") or ""
+    body = [Content.assemble(*head, "\n    ", (str(error), "bold $error"),
+                             f": {message}" if message else "")]
+    if said:
+        body.append(Content.assemble("    ", (said, "bold")))
+    loc = item.get("location") or {}
+    if loc:
+        changed = loc.get("changed_at") is not None
+        where = f"{loc.get('file')}:{loc.get('line')}" + (
+            f" in {loc['function']}" if loc.get("function") else "")
+        note = {"changed": "you changed this line", "executed": "you changed this line; the "
+                "test ran it", "syntax": f"syntax error near {loc.get('token', '')}",
+                "hang": "it was spinning here"}.get(loc.get("how"), "")
+        body.append(Content.assemble("  → ", (where, "bold"), f"  {note}" if note else ""))
+        if loc.get("source"):
+            style = "bold $text-warning on $warning-muted" if changed else "$text-muted"
+            body.append(Content.assemble("      ", (str(loc["source"]), style)))
+    parts: list[Static | Collapsible] = [Static(Content("\n").join(body))]
+    frames = item.get("frames") or []
+    if len(frames) > 1:
+        lines = [Content.assemble(("● " if f.get("changed") else "  "),
+                                  (f"{f['file']}:{f['line']}", "bold" if f.get("changed") else ""),
+                                  f" in {f['function']}") for f in frames]
+        parts.append(Collapsible(Static(Content("\n").join(lines)),
+                                 title=f"traceback ({len(frames)} frames)", collapsed=True))
+    return parts
 
 
 def _findings(items: list[dict[str, Any]]) -> Content:
@@ -51,11 +78,13 @@ def _diff(diff: str) -> RenderableType:
     return text
 
 
-def card_body(data: dict[str, Any]) -> list[Static]:
+def card_body(data: dict[str, Any]) -> list[Static | Collapsible]:
     """The structured part of a job result, in the most readable form its shape allows."""
     parts: list[Static] = []
-    if data.get("failures"):
-        parts.append(Static(_failures(data["failures"])))
+    for item in data.get("failures") or []:
+        parts.extend(_failure(item))
+    if isinstance(data.get("answer"), str) and data["answer"]:
+        parts.append(Static(Content(data["answer"])))
     if data.get("findings"):
         parts.append(Static(_findings(data["findings"])))
     if isinstance(data.get("diff"), str) and data["diff"]:
@@ -63,7 +92,8 @@ def card_body(data: dict[str, Any]) -> list[Static]:
     if isinstance(data.get("preview"), str) and data["preview"]:
         parts.append(Static(Content(data["preview"])))
     if not parts:
-        rest = {k: v for k, v in data.items() if k not in ("failures", "findings", "diff")}
+        rest = {k: v for k, v in data.items()
+                if k not in ("failures", "findings", "diff", "answer")}
         parts.append(Static(Content(json.dumps(rest, indent=2, default=str) if rest
                                     else "(no details)")))
     return parts

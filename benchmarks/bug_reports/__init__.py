@@ -1,0 +1,1 @@
+"""Benchmark of the agent's bug reports: localization, values, words, save → result warm vs cold."""
