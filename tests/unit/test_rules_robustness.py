@@ -39,6 +39,9 @@ class AgentConfigRecorder:
     def set_config(self, config) -> None:
         self.configs.append(config)
 
+    def set_reasoning(self, config) -> None:  # the [reasoning] table (issue 15)
+        self.reasoning = config
+
 
 def run_like_the_companion(rules) -> None:
     """Everything the running companion builds from accepted rules (what used to crash)."""
