@@ -200,6 +200,9 @@ VALID = {
     "rate": 175, "mute": False, "server": "embedded", "name": "r", "theme": "companion-dark",
     "text": "Keep it short.", "paths": ["src/*.py"], "severity": "warning", "tests": "affected",
     "lint": ["ruff"], "read": "errors",
+    # [reasoning] (issue 15)
+    "enabled": False, "endpoint": "http://127.0.0.1:8000/v1", "model": "tiny",
+    "api_key_env": "REASONING_API_KEY",
 }
 
 
