@@ -1,6 +1,6 @@
 """Benchmark: an hour of simulated perception through the MicroTurnClock at 100x speed; memory stays flat.
 
-    python -m companion.bench_clock [--minutes 60] [--speed 100]
+    python -m benchmarks.clock_memory [--minutes 60] [--speed 100]
 
 Producer threads emit audio blocks (5/s), screen tiles (2 fps), file diffs and typed text on a
 clock running `speed` times faster than real time; the consumer serializes every chunk as the

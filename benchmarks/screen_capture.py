@@ -1,7 +1,7 @@
 """Benchmark: ScreenWatch's CPU at 2 fps on 1920x1080, static and scrolling, against raw mss grabs.
 
 Run inside a display (e.g. `source scripts/headless-env.sh && headless_env_up`):
-    python -m companion.streams.bench_screen [--seconds 10] [--fps 2]
+    python -m benchmarks.screen_capture [--seconds 10] [--fps 2]
 CPU is this process's CPU time over wall time, in % of one core; the X server's own work for
 each grab (and xterm's for scrolling) is in other processes and not counted.
 """
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         print(
-            "bench_screen: no display (DISPLAY is not set); run it inside scripts/headless-env.sh",
+            "screen_capture: no display (DISPLAY is not set); run it inside scripts/headless-env.sh",
             file=sys.stderr,
         )
         return 2
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     if shutil.which("xterm") is None:
-        print("bench_screen: xterm not installed; the scrolling case is skipped", file=sys.stderr)
+        print("screen_capture: xterm not installed; the scrolling case is skipped", file=sys.stderr)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             editor = _scrolling_xterm(Path(tmp))

@@ -1,6 +1,6 @@
 """Benchmark: latency from a file save to the structured test failure, and the agent's overhead.
 
-    python -m companion.bench_agent [--runs 7]
+    python -m benchmarks.agent_latency [--runs 7]
 
 On the sample project (planted off-by-one), each round times (a) the very pytest command the agent
 runs, started directly — the baseline — and (b) `agent.on_file_saved("parse.py")` until the
