@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from companion.voice.bench import word_errors  # one Levenshtein for both voice benchmarks
+
 _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
          "eighteen", "nineteen"]
@@ -40,16 +42,6 @@ def spoken_form(text: str) -> list[str]:
     text = re.sub(r"[_\-/]", " ", text)
     text = re.sub(r"[^a-z' ]", " ", text)
     return [w.strip("'") for w in text.split() if w.strip("'")]
-
-
-def word_errors(ref: list[str], hyp: list[str]) -> int:
-    """Levenshtein distance between two word lists (substitutions, insertions, deletions)."""
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1]
 
 
 class Score:

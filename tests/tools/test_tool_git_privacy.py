@@ -96,7 +96,8 @@ async def test_a_real_pytest_run_reads_an_at_path_as_a_test_file(sample_project)
     """pytest reads `@file` as a file of arguments; `./@…` is the test directory it names."""
     at_dir = sample_project / "@suite"
     at_dir.mkdir()
-    (at_dir / "test_at.py").write_text("def test_at():\n    assert True\n")
+    (at_dir / "test_at.py").write_text(
+        "def test_at():\n    assert __file__.endswith(\"test_at.py\")\n")
     # were "@suite/test_at.py" read as an argument file, its lines would become pytest options
     run = await run_tests(sample_project, TestsConfig(), selected=["@suite/test_at.py"],
                           scope="paths")
