@@ -31,7 +31,7 @@ def direct_pytest_seconds(root: Path, config: TestsConfig) -> float:
     """The agent's own pytest argv, run plainly: what the test command costs by itself."""
     with tempfile.TemporaryDirectory() as tmp:
         argv = pytest_argv(config, f"{tmp}/report.xml", ["tests/test_parse.py"])
-        env = prepare_details(Path(tmp), root, None, None, config.timeout_s)
+        env = prepare_details(Path(tmp), root, None, None, dump_on_timeout=True)
         start = time.perf_counter()
         done = subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
         elapsed = time.perf_counter() - start

@@ -24,7 +24,7 @@ load-module module-null-sink sink_name=vsink rate=48000
 set-default-sink vsink
 set-default-source vsink.monitor
 PA
-  HOME="$HEADLESS_RUN/home" pulseaudio --daemonize=no -n -F "$HEADLESS_RUN/headless.pa" \
+  HOME="$HEADLESS_RUN/home" pulseaudio --daemonize=no -n -F "$HEADLESS_RUN/headless.pa" --high-priority=yes --realtime=yes \
     --exit-idle-time=-1 --disallow-exit=yes --log-target=file:"$HEADLESS_RUN/pulse.log" &
   echo $! >"$HEADLESS_RUN/pulse.pid"
   for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +78,12 @@ async def run_command(
     output_cap: int = 256 * 1024,
     env: dict[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
+    before_kill: Callable[[int], Awaitable[None]] | None = None,
 ) -> CommandResult:
     """Run `argv` in `cwd`; on timeout or cancellation the whole process group is killed.
+
+    `before_kill(pid)` is awaited on a timeout, before the kill (the test runner asks for a
+    stack dump there).
 
     Raises `ToolError` when the program cannot be started (not found, not executable, bad cwd).
     Cancellation propagates after the group is gone.
@@ -134,6 +138,8 @@ async def run_command(
         await asyncio.wait({reader}, timeout=DRAIN_AFTER_EXIT_S)
     except TimeoutError:
         timed_out = True
+        if before_kill is not None:
+            await before_kill(proc.pid)
         await _terminate(proc)
     except asyncio.CancelledError:
         await asyncio.shield(_terminate(proc))

@@ -2,14 +2,17 @@
 
 `prepare_details` copies tools/pytest_values.py into the run's temporary directory under a name
 no project uses, writes the changed lines it should trace, and returns the environment that
-loads it; `read_details` and `read_hang` read back what it wrote.
+loads it; `dump_stacks` asks a run about to be killed for its stacks; `read_details` and
+`read_hang` read back what it wrote.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -23,7 +26,7 @@ def prepare_details(
     root: Path,
     base_env: dict[str, str] | None,
     changed: dict[str, dict[int, float]] | None,
-    timeout_s: float | None,
+    dump_on_timeout: bool,
 ) -> dict[str, str]:
     """Install the plugin in `report_dir`; the environment for the pytest process."""
     shutil.copyfile(_PLUGIN_SOURCE, report_dir / f"{PLUGIN_MODULE}.py")
@@ -34,9 +37,28 @@ def prepare_details(
         absolute = {str((root / rel).resolve()): sorted(lines) for rel, lines in changed.items()}
         (report_dir / "changed.json").write_text(json.dumps(absolute))
         env["COMPANION_CHANGED_LINES"] = str(report_dir / "changed.json")
-    if timeout_s is not None:
-        env["COMPANION_HANG_DEADLINE"] = repr(time.time() + timeout_s)
+    if dump_on_timeout:
+        env["COMPANION_HANG_DUMP"] = "1"
     return env
+
+
+async def dump_stacks(report_dir: Path, pid: int, wait_s: float = 1.0) -> None:
+    """Called just before a timeout kill of run `pid`: signal the plugin to dump every thread's
+    stack and wait (at most `wait_s`) until the dump is written. The plugin creates its dump
+    file when it arms, so a run that hung before loading it is not waited for."""
+    path = report_dir / f"{_RECORDS}.hang"
+    if not pid or not path.exists():
+        return
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if path.stat().st_size > 0:
+            await asyncio.sleep(0.05)  # the dump is written in one go; let it finish
+            return
+        await asyncio.sleep(0.01)
 
 
 def read_details(report_dir: Path) -> dict[str, dict]:

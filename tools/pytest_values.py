@@ -8,9 +8,10 @@ project's interpreter, not the companion's). Environment variables it reads:
     COMPANION_CHANGED_LINES   path of a JSON {absolute file: [changed line numbers]}: each failing
                               test's record lists the changed lines it executed (sys.settrace,
                               only for frames of those files)
-    COMPANION_HANG_DEADLINE   epoch seconds: just before then, dump every thread's stack (and the
-                              test running) to COMPANION_REPORT_JSON + ".hang", so a run killed
-                              for its timeout still says where it was spinning
+    COMPANION_HANG_DUMP       set: SIGUSR1 dumps every thread's stack to COMPANION_REPORT_JSON +
+                              ".hang" (and the test running to ".current"); the runner sends it
+                              just before a timeout kill, so a killed run still says where it
+                              was spinning
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from __future__ import annotations
 import faulthandler
 import json
 import os
+import signal
 import sys
 import threading
-import time
 
 import pytest
 
 _REPORT = os.environ.get("COMPANION_REPORT_JSON", "")
-_HANG_MARGIN_S = 0.4  # dump this long before the runner's kill
 _VALUE_CAP = 200  # characters of an operand's repr kept
 
 
@@ -136,16 +136,14 @@ def pytest_collectreport(report):
 
 
 def _arm_hang_dump() -> None:
-    """Armed when the plugin is imported (before collection, which can hang too)."""
-    deadline = os.environ.get("COMPANION_HANG_DEADLINE")
-    if not (deadline and _REPORT):
-        return
-    remaining = float(deadline) - time.time() - _HANG_MARGIN_S
-    if remaining <= 0:
+    """Armed when the plugin is imported (before collection, which can hang too). The dump is
+    triggered by the runner's signal rather than a timer of our own: a timer races the kill (a
+    starved or clock-stepped child dumped after it, and the hang was reported without a place)."""
+    if not (os.environ.get("COMPANION_HANG_DUMP") and _REPORT):
         return
     handle = open(_REPORT + ".hang", "w", encoding="utf-8")  # noqa: SIM115 — open until the dump
     _state["hang_file"] = handle
-    faulthandler.dump_traceback_later(remaining, exit=False, file=handle)
+    faulthandler.register(signal.SIGUSR1, file=handle, all_threads=True, chain=False)
     # the test in progress is written on each start so the dump can be tied to it
     _state["current_file"] = _REPORT + ".current"
 
@@ -163,4 +161,4 @@ def pytest_runtest_logstart(nodeid, location):
 
 def pytest_sessionfinish(session, exitstatus):
     if _state.get("hang_file") is not None:
-        faulthandler.cancel_dump_traceback_later()
+        faulthandler.unregister(signal.SIGUSR1)

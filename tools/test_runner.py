@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING
 from tools.junit_report import JUnitReport, TestFailure, parse_junit
 from tools.localize import localize_hang
 from tools.process import CommandResult, run_command
-from tools.pytest_details import PLUGIN_MODULE, prepare_details, read_details, read_hang
+from tools.pytest_details import (
+    PLUGIN_MODULE,
+    dump_stacks,
+    prepare_details,
+    read_details,
+    read_hang,
+)
 from tools.registry import ToolError
 
 if TYPE_CHECKING:
@@ -217,10 +223,14 @@ async def run_tests(
     argv = pytest_argv(config, report_path, selected)
     progress = PytestProgress(on_progress)
     try:
-        env = prepare_details(report_dir, root, _env(config), changed, config.timeout_s)
+        env = prepare_details(report_dir, root, _env(config), changed, dump_on_timeout=True)
+
+        async def before_kill(pid: int) -> None:
+            await dump_stacks(report_dir, pid)
+
         result = None
         if warm is not None:
-            result = await warm.run(argv, root, env, config, progress.feed, on_start)
+            result = await warm.run(argv, root, env, config, progress.feed, on_start, before_kill)
         used_warm = result is not None
         if result is None:
             result = await run_command(
@@ -231,6 +241,7 @@ async def run_tests(
                 on_line=progress.feed,
                 output_cap=config.output_cap_bytes,
                 on_start=on_start,
+                before_kill=before_kill,
             )
         _raise_on_timeout(result, config, progress, root, report_dir, changed, used_warm)
         report = parse_junit(report_path, root) if report_path.exists() else None

@@ -20,7 +20,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tools.process import KILL_GRACE_S, CappedLog, CommandResult, kill_group
@@ -29,7 +29,7 @@ SENTINEL = "\0companion:"
 CONFIG_FILES = ("pyproject.toml", "pytest.ini", "setup.cfg", "tox.ini")
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
 # per-run values, and the outer pytest's "current test" when the companion itself runs under it
-_PER_RUN_ENV = ("COMPANION_REPORT_JSON", "COMPANION_CHANGED_LINES", "COMPANION_HANG_DEADLINE",
+_PER_RUN_ENV = ("COMPANION_REPORT_JSON", "COMPANION_CHANGED_LINES", "COMPANION_HANG_DUMP",
                 "PYTEST_CURRENT_TEST")
 
 
@@ -103,8 +103,10 @@ class WarmRunner:
         config,
         on_line: Callable[[str], None],
         on_start: Callable[[int], None] | None,
+        before_kill: Callable[[int], Awaitable[None]] | None = None,
     ) -> CommandResult | None:
-        """The run through the worker, or None: run it cold (and the reason is in cold_reason)."""
+        """The run through the worker, or None: run it cold (and the reason is in cold_reason).
+        `before_kill(pid)` is awaited on a timeout, before the run is killed."""
         python = argv[0]
         if not warm_eligible(argv, python) or Path(cwd).resolve() != self.root:
             self.cold_reason = "not a plain `python -m pytest` in the project root"
@@ -120,9 +122,9 @@ class WarmRunner:
             self.cold_reason = self.unsafe or "the warm worker is still starting"
             return None
         self.cold_reason = ""
-        return await self._run(argv, env, config, on_line, on_start)
+        return await self._run(argv, env, config, on_line, on_start, before_kill)
 
-    async def _run(self, argv, env, config, on_line, on_start) -> CommandResult | None:
+    async def _run(self, argv, env, config, on_line, on_start, before_kill) -> CommandResult | None:
         start = time.monotonic()
         assert self._dir is not None
         try:
@@ -157,6 +159,8 @@ class WarmRunner:
             await asyncio.wait_for(asyncio.shield(task), config.timeout_s)
         except TimeoutError:
             timed_out = True
+            if before_kill is not None:
+                await before_kill(state["pid"])
             await self._kill(state["pid"], task)
         except asyncio.CancelledError:
             await asyncio.shield(self._kill(state["pid"], task))
