@@ -3,7 +3,9 @@
 From pytest's assertion introspection (the rewritten message `assert 1 == 2` with its
 `where 1 = median([3, 1, 2])` lines, and the operands the plugin kept) this makes
 "median returns 1 for [3, 1, 2], expected 2" when the shape allows; otherwise the exception's
-type and message. Long reprs become "a long list"; paths shrink to the file name.
+type and message. Two long sequences that differ in one or two places are said by the places
+("returns 0.18 as item 3 …, expected 0.38"); other long reprs become "a long list"; paths
+shrink to the file name.
 """
 
 from __future__ import annotations
@@ -29,6 +31,36 @@ def speakable_value(text: str) -> str:
     if len(text) <= VALUE_CHARS:
         return text
     return _KINDS.get(text[:1], f"a long {text.split('(')[0]}" if "(" in text[:20] else "a long value")
+
+
+def _number(x, other) -> str:
+    """A float with the fewest digits that still tell it from `other` (0.18, not 0.1799999)."""
+    if not isinstance(x, float) or not isinstance(other, (int, float)):
+        return repr(x)
+    for digits in range(3, 18):
+        text = f"{x:.{digits}g}"
+        if float(text) == x or float(f"{other:.{digits}g}") != float(text):
+            return text
+    return repr(x)
+
+
+def item_difference(actual: str, expected: str) -> tuple[str, str] | None:
+    """("0.18 as item 3", "0.38") when two reprs are sequences of one length that differ in one
+    or two places, each short enough to say; None otherwise."""
+    try:
+        got, want = ast.literal_eval(actual), ast.literal_eval(expected)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not (isinstance(got, (list, tuple)) and type(got) is type(want) and len(got) == len(want)):
+        return None
+    places = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+    if not places or len(places) > 2:
+        return None
+    said = [(_number(got[i], want[i]), _number(want[i], got[i])) for i in places]
+    if any(len(g) > VALUE_CHARS or len(w) > VALUE_CHARS for g, w in said):
+        return None
+    return (" and ".join(f"{g} as item {i + 1}" for (g, _), i in zip(said, places)),
+            " and ".join(w for _, w in said))
 
 
 def clean_message(message: str, words: int = MESSAGE_WORDS) -> str:
@@ -106,21 +138,24 @@ def assertion_phrase(message: str, compare: dict | None, source_line: str = "") 
     actual, expected = (left, right) if actual_left else (right, left)
     if not actual_left and op in ("<", "<=", ">", ">="):
         op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
-    want = f"expected {_OP_WORDS.get(op, op + ' ')}{speakable_value(expected)}"
+    got, wanted = speakable_value(actual), speakable_value(expected)
+    if op == "==" and (len(actual) > VALUE_CHARS or len(expected) > VALUE_CHARS):
+        got, wanted = item_difference(actual, expected) or (got, wanted)
+    want = f"expected {_OP_WORDS.get(op, op + ' ')}{wanted}"
     if actual in calls:
         func, args = calls[actual]
         inputs = f" for {speakable_value(args)}" if args else ""
-        return f"{func} returns {speakable_value(actual)}{inputs}, {want}"
+        return f"{func} returns {got}{inputs}, {want}"
     if sources:
         name = sources[0] if actual_left else sources[1]
         call = _call_parts(name)
         if call:  # pytest explained the difference instead of printing `where`
             func, args = call
             inputs = f" for {speakable_value(args)}" if args else ""
-            return f"{func} returns {speakable_value(actual)}{inputs}, {want}"
+            return f"{func} returns {got}{inputs}, {want}"
         if name.isidentifier():
-            return f"{name} is {speakable_value(actual)}, {want}"
-    return f"got {speakable_value(actual)}, {want}"
+            return f"{name} is {got}, {want}"
+    return f"got {got}, {want}"
 
 
 def values_phrase(record: dict | None, exc_type: str, message: str, source_line: str = "",

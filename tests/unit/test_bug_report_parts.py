@@ -9,7 +9,13 @@ import pytest
 from companion.bug_report import ago, fit_words
 from companion.explain_request import first_sentence
 from tools.changed_lines import ChangeLog, diff_changes
-from tools.failure_values import assertion_phrase, clean_message, speakable_value, values_phrase
+from tools.failure_values import (
+    assertion_phrase,
+    clean_message,
+    item_difference,
+    speakable_value,
+    values_phrase,
+)
 
 
 def diff(old: str, new: str) -> str:
@@ -80,3 +86,24 @@ def test_ago_and_word_caps():
     assert fit_words("one two three", 2) == "one two…"
     assert first_sentence("The index is off by one. Use -1.") == "The index is off by one."
     assert len(first_sentence("word " * 40).split()) == 25
+
+
+def test_long_sequences_that_differ_in_a_place_or_two_are_said_by_the_places():
+    got = "(0.4000000000000001, 0.6200000000000001, 0.18000000000000002)"
+    want = "(0.4000000000000001, 0.6200000000000001, 0.38000000000000006)"
+    message = f"assert {got} == {want}\n +  where {got} = hls_to_rgb(0.3, 0.4, 0.5)"
+    assert assertion_phrase(message, {"op": "==", "left": got, "right": want}) == (
+        "hls_to_rgb returns 0.18 as item 3 for 0.3, 0.4, 0.5, expected 0.38")
+    # one float a hair apart keeps the digits that tell them apart
+    assert item_difference("[0.30000000000000004, 1.0, 2.0, 3.0, 4.0]", "[0.3, 1.0, 2.0, 3.0, 4.0]") == (
+        "0.30000000000000004 as item 1", "0.3")
+    assert item_difference("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]", "[1, 2, 0, 4, 5, 6, 7, 8, 9, 10, 11, 0]") == (
+        "3 as item 3 and 12 as item 12", "0 and 0")
+    # three places, other lengths or types: too much to say, named by kind as before
+    assert item_difference("[1, 2, 3]", "[0, 0, 0]") is None
+    assert item_difference("[1, 2, 3]", "[1, 2]") is None
+    assert item_difference("(1, 2)", "[1, 3]") is None
+    long_list = "[" + ", ".join(map(str, range(40))) + "]"
+    other = "[" + ", ".join(map(str, range(1, 41))) + "]"
+    assert assertion_phrase(f"assert {long_list} == {other}", {"op": "==", "left": long_list, "right": other}) == (
+        "got a long list, expected a long list")
