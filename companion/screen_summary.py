@@ -1,53 +1,19 @@
 """A screen error's spoken summary: which repository file and line, and whether the user just changed it.
 
-The localization here is deliberately small (the innermost traceback frame in the repository,
-preferring one on a line changed recently); `compose_summary` takes plain values so a fuller
-localization can feed it unchanged. FileChanged diffs reach this module as events (one way).
+The line is found by the same localization as a failing test's (tools/localize.py): the
+innermost traceback frame in the repository's non-test code on a line changed since the user's
+recent saves (a `ChangeLog` fed by FileChanged events), else the deepest repository frame, else
+the innermost repository frame at all (a traceback only through test files).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from companion.events import FileChanged
 from companion.streams.screen_errors import Frame
-
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
-
-
-def changed_lines(diff: str) -> set[int]:
-    """New-file line numbers a unified diff adds or changes."""
-    lines, number = set(), 0
-    for text in diff.splitlines():
-        m = _HUNK.match(text)
-        if m:
-            number = int(m["start"])
-        elif text.startswith("+") and not text.startswith("+++"):
-            lines.add(number)
-            number += 1
-        elif not text.startswith("-") and number:
-            number += 1
-    return lines
-
-
-class RecentChanges:
-    """When each repository file and line was last changed, from FileChanged events."""
-
-    def __init__(self, keep: int = 200) -> None:
-        self.keep = keep
-        self._files: dict[str, tuple[float, dict[int, float]]] = {}
-
-    def record(self, event: FileChanged) -> None:
-        _, lines = self._files.pop(event.path, (0.0, {}))
-        lines.update({n: event.t for n in changed_lines(event.diff)})
-        self._files[event.path] = (event.t, lines)
-        while len(self._files) > self.keep:
-            self._files.pop(next(iter(self._files)))
-
-    def line_changed_at(self, path: str, line: int) -> float | None:
-        return self._files.get(path, (0.0, {}))[1].get(line)
+from tools.changed_lines import ChangeLog
+from tools.localize import localize
 
 
 def repo_path(shown: str, repo: Path) -> str | None:
@@ -71,17 +37,24 @@ def repo_path(shown: str, repo: Path) -> str | None:
     return None
 
 
-def pick_frame(frames: Sequence[Frame], repo: Path, changes: RecentChanges) -> tuple[Frame | None, str | None]:
-    """The frame to name: the innermost one on a recently changed repository line, else the
-    innermost repository frame, else the innermost frame. Returns it and its repository path."""
-    in_repo = [(f, repo_path(f.file, repo)) for f in frames]
-    for frame, path in reversed(in_repo):
-        if path and changes.line_changed_at(path, frame.line) is not None:
-            return frame, path
-    for frame, path in reversed(in_repo):
-        if path:
-            return frame, path
-    return (frames[-1], None) if frames else (None, None)
+def pick_frame(frames: Sequence[Frame], repo: Path,
+               changes: ChangeLog) -> tuple[Frame | None, str | None, float | None]:
+    """The frame to name, its repository path (None when it is not in the repository) and when
+    its line was changed (None when it was not), by `tools.localize.localize`."""
+    if not frames:
+        return None, None, None
+    root = repo.resolve()
+    paths = [repo_path(f.file, repo) for f in frames]
+    in_repo = [(f, p) for f, p in zip(frames, paths) if p is not None]
+    if not in_repo:
+        return frames[-1], None, None
+    record = {"frames": [{"path": str(root / p), "line": f.line, "function": f.function}
+                         for f, p in in_repo]}
+    last, last_path = in_repo[-1]
+    spot = localize(root, record, test_file=last_path, test_line=last.line,
+                    function=last.function, changes=changes.snapshot())
+    frame = next((f for f, p in reversed(in_repo) if p == spot.file and f.line == spot.line), last)
+    return frame, spot.file, spot.changed_at
 
 
 def ago_words(seconds: float) -> str:

@@ -19,13 +19,15 @@ import numpy as np
 
 from companion.events import Event, FileChanged, ScreenError, ScreenText, StreamState
 from companion.redact import redact
-from companion.screen_summary import RecentChanges, compose_summary, pick_frame
+from companion.screen_summary import compose_summary, pick_frame
 from companion.streams.screen_context import context_line
 from companion.streams.screen_errors import ParsedError, find_errors
 from companion.streams.screen_settle import RegionQueue, SettleTracker, bands
 from companion.streams.screen_tiles import Rect
+from tools.changed_lines import ChangeLog
 
 READ_MODES = ("errors", "all", "off")
+KEEP_FILES = 200  # files whose changed lines are remembered for "which you changed"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -54,7 +56,7 @@ class ScreenReader:
         self.cpu_share, self.burst, self.context_every = cpu_share, burst, context_every
         self._tracker = SettleTracker(settle=settle)
         self._queue = RegionQueue(capacity=8)
-        self._changes = RecentChanges()
+        self._changes = ChangeLog()  # the user's changed lines, as the agent keeps them
         self._seen: OrderedDict[tuple, float] = OrderedDict()  # error key -> when first seen
         self._last_context, self._context_t = "", -1e9
         self._lock = threading.Condition()
@@ -86,7 +88,9 @@ class ScreenReader:
         """Hub subscriber: remembers which lines the user changed, for the summaries."""
         if isinstance(event, FileChanged):
             with self._lock:
-                self._changes.record(event)
+                self._changes.record(event.path, event.diff, event.t)
+                while len(self._changes.files) > KEEP_FILES:  # first recorded, first forgotten
+                    self._changes.forget(next(iter(self._changes.files)))
 
     # --- the worker ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -177,8 +181,7 @@ class ScreenReader:
             self._seen.move_to_end(key)
             while len(self._seen) > 256:
                 self._seen.popitem(last=False)
-            frame, path = pick_frame(error.frames, self.repo, self._changes)
-            changed_at = self._changes.line_changed_at(path, frame.line) if path and frame else None
+            frame, path, changed_at = pick_frame(error.frames, self.repo, self._changes)
         file, line = (path or frame.file, frame.line) if frame else ("", 0)
         function = frame.function if frame else ""
         summary = compose_summary(error.language, error.exception, error.message,

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from companion.events import FileChanged, ScreenError, ScreenText
-from companion.screen_summary import changed_lines, compose_summary, repo_path
+from companion.screen_summary import compose_summary, pick_frame, repo_path
 from companion.streams.screen_context import context_line, definition_near, file_from_title
+from companion.streams.screen_errors import Frame
 from companion.streams.screen_settle import RegionQueue, Settled, SettleTracker, bands
 from companion.streams.screen_text import ScreenReader
+from tools.changed_lines import ChangeLog
 
 SIZE = (400, 200)  # frame width, height: a 5 x 10 grid of 40-pixel tiles
 
@@ -71,9 +73,20 @@ def test_queue_is_bounded_newest_first_and_drops_regions_that_change_again():
     assert queue.pop(10.0) is None  # stale
 
 
-def test_changed_lines_of_a_diff():
-    diff = "--- a/app.py\n+++ b/app.py\n@@ -40,3 +40,4 @@\n ctx\n-old\n+new\n+added\n ctx\n"
-    assert changed_lines(diff) == {41, 42}
+def test_screen_frames_are_localized_as_test_failures_are(tmp_path):
+    """tools/localize.py's order: a changed line the traceback runs through (even in a helper
+    above the innermost frame), else the deepest non-test frame, else the innermost repo frame."""
+    for name in ("app.py", "helpers.py", "test_app.py"):
+        (tmp_path / name).write_text("".join(f"line{i}\n" for i in range(60)))
+    frames = [Frame("/elsewhere/test_app.py", 3, "test_it"), Frame(str(tmp_path / "app.py"), 42, "run"),
+              Frame("./helpers.py", 7, "parse"), Frame("/usr/lib/python3.11/json/decoder.py", 355, "decode")]
+    changes = ChangeLog()
+    assert pick_frame(frames, tmp_path, changes)[:2] == (frames[2], "helpers.py")  # deepest
+    changes.record("app.py", "--- a/app.py\n+++ b/app.py\n@@ -42,1 +42,1 @@\n-old\n+new\n", 5.0)
+    assert pick_frame(frames, tmp_path, changes) == (frames[1], "app.py", 5.0)  # the changed line
+    only_tests = [frames[0], frames[3]]
+    assert pick_frame(only_tests, tmp_path, changes)[:2] == (frames[0], "test_app.py")
+    assert pick_frame([frames[3]], tmp_path, changes) == (frames[3], None, None)
 
 
 def test_repo_path_matches_absolute_paths_from_elsewhere_by_their_tail(tmp_path):
