@@ -4,7 +4,9 @@ Pure: fed per-tile change counts (ScreenWatch's 40x40 grid) and times, it says w
 settled. A region is a connected group of changed tiles (touching ones join, so a paragraph is one
 region) padded by a tile so text cut at a tile edge is whole; it settles when none of its tiles
 changed for `settle` seconds. A blinking cursor (a small change every ~0.5 s) does not hold a
-region back.
+region back. A region that never settles (`tail -f`, a test run printing for minutes) is read
+anyway once it has been changing for `max_wait` seconds, and again every `max_wait` while it
+keeps changing, so an error printed into a moving terminal is still seen.
 """
 
 from __future__ import annotations
@@ -26,14 +28,19 @@ class Settled:
     t: float
     rect: Rect  # x, y, width, height in frame pixels
     changed_at: float  # its last change: a screen error's appearance is measured from here
+    moving: bool = False  # read after max_wait while still changing: a snapshot, not settled
 
 
 class SettleTracker:
-    def __init__(self, *, settle: float = 0.5, tile: int = TILE, pad: int = 1) -> None:
+    def __init__(self, *, settle: float = 0.5, max_wait: float = 1.5, tile: int = TILE,
+                 pad: int = 1) -> None:
         if settle <= 0:
             raise ValueError(f"settle must be positive seconds, got {settle}")
-        self.settle, self.tile, self.pad = settle, tile, pad
+        if max_wait < settle:
+            raise ValueError(f"max_wait must be at least settle ({settle} s), got {max_wait}")
+        self.settle, self.max_wait, self.tile, self.pad = settle, max_wait, tile, pad
         self._last: np.ndarray | None = None  # last change time per tile, -inf when clean
+        self._since: np.ndarray | None = None  # when each dirty tile became dirty
         self._small_runs: np.ndarray | None = None  # consecutive small periodic changes per tile
         self._dirty: np.ndarray | None = None
         self._shape: tuple[int, int] = (0, 0)
@@ -44,6 +51,7 @@ class SettleTracker:
         grid = (-(-frame_size[1] // self.tile), -(-frame_size[0] // self.tile))
         if self._last is None or self._last.shape != grid:
             self._last = np.full(grid, -np.inf)
+            self._since = np.full(grid, np.inf)
             self._small_runs = np.zeros(grid, dtype=np.int32)
             self._dirty = np.zeros(grid, dtype=bool)
             self._shape = frame_size
@@ -54,7 +62,9 @@ class SettleTracker:
             small = changed & (counts <= _BLINK_PIXELS)
             self._small_runs[small] += 1
             self._small_runs[changed & ~small] = 0
-            self._dirty |= changed & (self._small_runs < 3)
+            newly = changed & (self._small_runs < 3) & ~self._dirty
+            self._since[newly] = t
+            self._dirty |= newly
             self._last[changed] = t
         # frames come every 0.5 s give or take a few ms: a 0.5 s settle must mean "one still
         # frame", not sometimes two, so allow a tenth of it in jitter
@@ -63,13 +73,15 @@ class SettleTracker:
         quiet = ready | (self._dirty & (self._small_runs >= 3))
         out = []
         for tiles in _components(self._dirty):
-            if all(quiet[r, c] for r, c in tiles):
-                out.append(self._region(t, tiles))
+            settled = all(quiet[r, c] for r, c in tiles)
+            if settled or t - min(self._since[r, c] for r, c in tiles) >= self.max_wait:
+                out.append(self._region(t, tiles, moving=not settled))
                 for r, c in tiles:
                     self._dirty[r, c] = False
+                    self._since[r, c] = np.inf
         return out
 
-    def _region(self, t: float, tiles: list[tuple[int, int]]) -> Settled:
+    def _region(self, t: float, tiles: list[tuple[int, int]], moving: bool) -> Settled:
         rows, cols = [r for r, _ in tiles], [c for _, c in tiles]
         width, height = self._shape
         x0 = max(0, (min(cols) - self.pad) * self.tile)
@@ -77,7 +89,7 @@ class SettleTracker:
         x1 = min(width, (max(cols) + 1 + self.pad) * self.tile)
         y1 = min(height, (max(rows) + 1 + self.pad) * self.tile)
         changed_at = float(max(self._last[r, c] for r, c in tiles))
-        return Settled(t=t, rect=(x0, y0, x1 - x0, y1 - y0), changed_at=changed_at)
+        return Settled(t=t, rect=(x0, y0, x1 - x0, y1 - y0), changed_at=changed_at, moving=moving)
 
 
 def _components(mask: np.ndarray) -> list[list[tuple[int, int]]]:
@@ -122,7 +134,8 @@ def overlaps(a: Rect, b: Rect) -> bool:
 
 class RegionQueue:
     """Newest-first work for the OCR worker; never longer than `capacity` (the oldest goes), and a
-    waiting region whose pixels change again is dropped (it will settle again, newer)."""
+    waiting region whose pixels change again is dropped (it will settle again, newer) — unless it
+    is a snapshot of a region that keeps moving (`moving`), which would otherwise never be read."""
 
     def __init__(self, capacity: int = 6, max_age: float = 10.0) -> None:
         if capacity < 1:
@@ -142,7 +155,8 @@ class RegionQueue:
             self.dropped += 1
 
     def invalidate(self, changed: list[Rect]) -> None:
-        keep = [i for i in self._items if not any(overlaps(i.rect, c) for c in changed)]
+        keep = [i for i in self._items
+                if getattr(i, "moving", False) or not any(overlaps(i.rect, c) for c in changed)]
         self.dropped += len(self._items) - len(keep)
         self._items = deque(keep)
 

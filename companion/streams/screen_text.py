@@ -36,6 +36,7 @@ class _Work:
     rect: Rect  # in frame pixels
     origin: tuple[int, int]  # the frame's top-left on the screen
     pixels: np.ndarray  # RGB copy of the region, taken when it settled
+    moving: bool = False  # a snapshot of a region that never settles: kept when it changes again
 
 
 class ScreenReader:
@@ -80,7 +81,7 @@ class ScreenReader:
             for region in settled:
                 for x, y, w, h in reversed(bands(region.rect)):  # bottom band popped first
                     pixels = frame[y:y + h, x:x + w, 2::-1].copy()  # BGRA -> RGB
-                    self._queue.push(_Work(t, (x, y, w, h), origin, pixels))
+                    self._queue.push(_Work(t, (x, y, w, h), origin, pixels, region.moving))
             if settled:
                 self._lock.notify()
 

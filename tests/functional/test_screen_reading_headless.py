@@ -58,8 +58,8 @@ class Rules:  # the part of Rules that Perception reads
         self.screen, self.voice = screen, None
 
 
-def run_in_xterm(repo, title: str, go):
-    command = f"while [ ! -e {go} ]; do sleep 0.05; done; cd {repo} && {sys.executable} app.py; sleep 60"
+def run_in_xterm(repo, title: str, go, after: str = "sleep 60"):
+    command = f"while [ ! -e {go} ]; do sleep 0.05; done; cd {repo} && {sys.executable} app.py; {after}"
     return subprocess.Popen(["xterm", "-T", title, "-geometry", "100x20+0+0", "-fa", "DejaVu Sans Mono",
                              "-fs", "11", "-e", "sh", "-c", command], stderr=subprocess.DEVNULL)
 
@@ -106,6 +106,31 @@ def test_a_traceback_in_a_terminal_becomes_a_screen_error_naming_the_changed_lin
     cards = [entry for entry in entries if entry.card.get("tool") == "screen"]
     assert [c.text for c in cards] == [error.summary]
     assert cards[0].card["data"]["failures"][0]["file"] == "app.py"
+
+
+def test_an_error_in_a_terminal_that_keeps_printing_is_still_read(tmp_path):
+    """Like `tail -f` or a long test run: the terminal never settles, so the reader takes a
+    snapshot every max_wait while it moves; the traceback scrolls but is read before it goes."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "app.py").write_text(APP)
+    go = tmp_path / "go"
+    ticking = "i=0; while true; do i=$((i+1)); echo still running, line $i; sleep 0.2; done"
+    xterm = run_in_xterm(repo, "companion e2e busy terminal", go, after=ticking)
+    perception, events = start(repo, ScreenConfig(monitor=1))
+    try:
+        time.sleep(1.0)
+        go.touch()
+        shown = time.monotonic()
+        errors = events.wait_for(ScreenError, 20)
+        found = time.monotonic()
+    finally:
+        perception.stop()
+        xterm.kill()
+        xterm.wait()
+    assert errors, "the traceback in a terminal that kept printing was never read"
+    assert (errors[0].exception, errors[0].file, errors[0].line) == ("KeyError", "app.py", 6)
+    print(f"printed -> ScreenError {found - shown:.2f} s (the terminal never settled)")
 
 
 def test_a_masked_window_and_read_off_are_never_read(tmp_path):

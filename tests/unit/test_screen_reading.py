@@ -44,6 +44,19 @@ def test_a_region_still_changing_does_not_settle_and_far_regions_are_separate():
     assert [s.rect for s in tracker.step(0.9, None, SIZE)] == [(320, 120, 80, 80)]
 
 
+def test_a_region_that_never_settles_is_read_every_max_wait():
+    """`tail -f` or a long test run: the terminal changes every frame and never settles; an
+    error printed there must still be read (snapshots every max_wait while it keeps moving)."""
+    tracker = SettleTracker(settle=0.5, max_wait=1.5)
+    read_at = [k * 0.5 for k in range(11)
+               if tracker.step(k * 0.5, counts_at((3, 2), (3, 3)), SIZE)]
+    assert read_at == [1.5, 3.5]  # dirty from 0.0 → read at 1.5; dirty again from 2.0 → 3.5
+    (region,) = tracker.step(6.0, None, SIZE)  # and once more when it finally settles
+    assert region.changed_at == 5.0
+    with pytest.raises(ValueError, match="max_wait"):
+        SettleTracker(settle=0.5, max_wait=0.2)
+
+
 def test_a_blinking_cursor_does_not_hold_typed_text_back():
     tracker = SettleTracker(settle=0.5)
     tracker.step(0.0, counts_at((1, 1), (1, 2)), SIZE)  # typing
@@ -234,3 +247,11 @@ def test_reader_harness_frames_in_settled_region_read_events_out(tmp_path):
     assert pixels.shape == (120, 240, 3)  # tiles (1,1)-(1,4) padded by one: y 0..120, x 0..240
     assert (pixels[50:70, 60:200] == (30, 20, 10)).all() and pixels[:50].max() == 0
     assert [type(e) for e in events.events] == [ScreenError]
+
+
+def test_a_moving_snapshot_waits_in_the_queue_while_its_region_keeps_changing():
+    queue = RegionQueue(capacity=4)
+    queue.push(Settled(t=1.5, rect=(0, 0, 100, 100), changed_at=1.5, moving=True))
+    queue.push(Settled(t=1.5, rect=(200, 0, 100, 100), changed_at=1.0))
+    queue.invalidate([(10, 10, 5, 5), (210, 10, 5, 5)])
+    assert [i.rect for i in [queue.pop(2.0)]] == [(0, 0, 100, 100)] and queue.pop(2.0) is None
