@@ -2,6 +2,11 @@
 
 On success it prints exactly one line to stdout, which the companion parses:
     model_server: listening on http://HOST:PORT token=TOKEN
+
+With `--standby` it loads everything, prints `model_server: standby` and waits for a line
+`start` on stdin before it listens (EOF: it exits). The companion keeps one such spare, so a
+crashed server is replaced in well under a second instead of a cold start (import torch alone
+takes 2 s on an idle 2-core machine, 8-10 s on a loaded one).
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (0: torch's default, one per core); on a busy "
                         "machine 1 avoids OpenMP workers spinning against other processes")
+    p.add_argument("--standby", action="store_true",
+                   help="load, then wait for a line 'start' on stdin before listening "
+                        "(a spare the companion keeps ready for a fast restart)")
     p.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: "
                                                  "the checkpoint's)")
     return p
@@ -120,6 +128,14 @@ def read_token_file(path: str, prog: str) -> str:
     return token
 
 
+def wait_for_start() -> bool:
+    """A standby server: say so, then block until the companion says `start` (True) or closes
+    our stdin (False: it no longer needs the spare)."""
+    print("model_server: standby", flush=True)
+    line = sys.stdin.readline()
+    return line.strip() == "start"
+
+
 def token_on_command_line(argv: list[str]) -> bool:
     return any(a == "--token" or a.startswith("--token=") for a in argv)
 
@@ -165,6 +181,8 @@ def run(argv: list[str] | None = None) -> int:
     except (ModelNotFound, ValueError, RuntimeError, OSError) as e:
         print(f"model_server: {e}", file=sys.stderr)
         return 2
+    if args.standby and not wait_for_start():
+        return 0
     engine = Engine(core).start()
     try:
         asyncio.run(serve(make_app(engine, token, args.max_body_bytes), args.host, args.port,
