@@ -88,7 +88,7 @@ class ModelLink:
                 child_down = self.process is not None and not self.process.running
                 if child_down or self.client is None or (self.process is not None and failures >= 3):
                     if self.process is not None:
-                        await self.process.stop()
+                        await self.process.stop(keep_spare=True)
                         self.restarts += 1
                     await self.connect()
                 else:

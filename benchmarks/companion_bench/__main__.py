@@ -40,7 +40,7 @@ async def _with_server(args, work):
     if args.server:
         return await asyncio.to_thread(work, args.server, args.token, None)
     from companion.server_process import ServerProcess
-    server = ServerProcess("embedded")
+    server = ServerProcess("embedded", spare=False)  # one shared server; no restarts to speed up
     url = await server.start()
     try:
         return await asyncio.to_thread(work, url, server.token, server.proc.pid)

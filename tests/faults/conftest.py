@@ -90,9 +90,11 @@ class Companion:
         return [x for x in self.lines() if x["type"] == "turn"]
 
     def server_pid(self) -> int | None:
+        """The live server child: the one listening (the other child, if any, is the spare)."""
         kids = children_of(self.proc.pid)
         self.servers.update(kids)
-        return kids[0] if kids else None
+        live = [pid for pid in kids if listening_port(pid)]
+        return live[0] if live else None
 
     def wait_live(self, turns: int = 3, timeout: float = 90) -> int:
         wait_until(lambda: len(self.model_turns()) >= turns, timeout, "the first model turns")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.faults.conftest import alive, delivered, wait_until
+from tests.faults.conftest import alive, children_of, delivered, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -20,11 +20,15 @@ def test_a_killed_companion_takes_its_server_down(companion):
     c.wait_live(turns=1)
     server = c.server_pid()
     assert alive(server)
+    # the spare (a loaded `model_server --standby`) must not outlive the companion either
+    kids = wait_until(lambda: len(children_of(c.proc.pid)) >= 2 and children_of(c.proc.pid), 60,
+                      "the spare server")
     c.proc.send_signal(signal.SIGKILL)
     c.proc.wait()
     killed = time.monotonic()
-    wait_until(lambda: not alive(server), 10, "the orphaned server to exit")
-    print(f"server gone {time.monotonic() - killed:.2f} s after the companion's kill -9")
+    for pid in kids:
+        wait_until(lambda pid=pid: not alive(pid), 10, f"the orphaned server {pid} to exit")
+    print(f"server and spare gone {time.monotonic() - killed:.2f} s after the companion's kill -9")
 
 
 def test_a_flood_of_created_files_does_not_hide_a_real_edit(repo, companion):
