@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from companion.agent import BackgroundAgent
-from companion.events import JobEvent
+from benchmarks.sample_project import make_sample_project
+from companion.agent.background import BackgroundAgent
+from companion.core.events import JobEvent
 from tools.on_save import OnSaveConfig, OnSaveRule
 from tools.pytest_details import prepare_details
-from tools.sample_project import make_sample_project
 from tools.test_runner import TestsConfig, pytest_argv
 
 

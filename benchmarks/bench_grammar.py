@@ -19,9 +19,9 @@ import time
 
 import torch
 
-from companion.action_grammar import default_action_grammar
-from companion.events import JobEvent, TypedText
-from companion.protocol import Chunk, serialize_chunk, system_prefix
+from companion.core.events import JobEvent, TypedText
+from companion.core.protocol import Chunk, serialize_chunk, system_prefix
+from companion.model.action_grammar import default_action_grammar
 from model_server.core import EngineOptions, Req, SamplingParams
 from model_server.engine import EngineCore
 from model_server.grammar import backend_for, grammar_for_request

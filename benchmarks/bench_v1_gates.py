@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.sample_project import make_sample_project, plant_bug
 from companion.voice.tts import EspeakVoice
-from tools.sample_project import make_sample_project, plant_bug
 
 VOICE = "en-us+f4"  # held out from training (benchmarks/heldout.py)
 LINES = ["okay so I am going to look at the header parser now",

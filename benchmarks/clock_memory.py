@@ -20,9 +20,9 @@ import tracemalloc
 
 import numpy as np
 
-from companion.clock import MicroTurnClock
-from companion.events import AudioBlock, FileChanged, Patch, ScreenPatches, TypedText
-from companion.protocol import serialize_chunk
+from companion.core.clock import MicroTurnClock
+from companion.core.events import AudioBlock, FileChanged, Patch, ScreenPatches, TypedText
+from companion.core.protocol import serialize_chunk
 
 
 class ScaledTime:

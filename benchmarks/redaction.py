@@ -4,7 +4,7 @@
 
 Candidates: the redactor of `--baseline-rev` (loaded from git history, when this is a git
 checkout), detect-secrets alone (every plugin, default filters), the project's own patterns
-alone, and the shipped `companion.redact.redact` (detect-secrets first, then the patterns).
+alone, and the shipped `companion.core.redact.redact` (detect-secrets first, then the patterns).
 
 Definitions. A secret *leaks* when it survives redaction whole, or (for secrets of 8 characters
 or more) any 8-character piece of it survives: a half-masked token is a leak. Recall = secrets
@@ -73,7 +73,7 @@ def score(redact: Redactor, cases_pos: tuple[Case, ...] = POSITIVES,
 
 
 def baseline_redactor(rev: str) -> Redactor | None:
-    """`companion/redact.py` as it was at `rev`, or None outside a git checkout."""
+    """`companion/redact.py` (its path then) as it was at `rev`, or None outside a git checkout."""
     try:
         source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:companion/redact.py"],
                                 capture_output=True, text=True, check=True).stdout
@@ -85,7 +85,7 @@ def baseline_redactor(rev: str) -> Redactor | None:
 
 
 def candidates(rev: str) -> dict[str, Redactor]:
-    from companion import redact as shipped
+    from companion.core import redact as shipped
     found: dict[str, Redactor] = {}
     old = baseline_redactor(rev)
     if old is not None:

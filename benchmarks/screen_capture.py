@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from companion.events import ScreenPatches
+from companion.core.events import ScreenPatches
 from companion.streams.screen import ScreenWatch, _open_mss
 from companion.streams.x11_windows import X11Windows
 

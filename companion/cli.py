@@ -90,8 +90,9 @@ def build_subcommand_parser(command: str) -> argparse.ArgumentParser:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from companion.recording import RecordingError
-    from companion.replay import chunk_record, replay_chunks
+    # deferred: each subcommand loads only its own stack (numpy, the runtime, textual)
+    from companion.record.recorder import RecordingError
+    from companion.record.replay import chunk_record, replay_chunks
     try:
         async for chunk, serialized in replay_chunks(args.dir, realtime=args.realtime,
                                                      features=not args.text):
@@ -110,7 +111,7 @@ def run_subcommand(command: str, argv: list[str]) -> int:
         return subprocess.call([sys.executable, "-m", "model_server", *argv], env=env)
     args = build_subcommand_parser(command).parse_args(argv)
     if command == "doctor":
-        from companion.doctor import doctor_command
+        from companion.doctor import doctor_command  # deferred: rich and each part's checks
         return doctor_command(args.repo)
     if command == "replay":
         return asyncio.run(_replay(args))
@@ -119,12 +120,12 @@ def run_subcommand(command: str, argv: list[str]) -> int:
         if problem:
             print(problem, file=sys.stderr)
             return 2
-        from companion.headless import run_headless
+        from companion.headless import run_headless  # deferred: the whole runtime
         return run_headless(args, record_only=True)
     if command == "init":
-        from companion.rules import init_command
+        from companion.rules.store import init_command  # deferred: textual (themes)
         return init_command(args.path)
-    from companion.rules import check_command
+    from companion.rules.store import check_command  # deferred: textual (themes)
     return check_command(args.file)
 
 
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
     if args.headless:
-        from companion.headless import run_headless
+        from companion.headless import run_headless  # deferred: the whole runtime
         return run_headless(args)
-    from companion.tui_main import run_tui
+    from companion.tui_main import run_tui  # deferred: textual and the whole runtime
     return run_tui(args)

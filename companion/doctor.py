@@ -17,6 +17,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from companion.voice.asr import EngineUnavailable
+from companion.voice.vad import SpeechGate
+from companion.voice.whisper_engine import WhisperEngine, weights_dir
+
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -65,10 +69,7 @@ def check_tts() -> Check:
 
 def check_hearing() -> Check:
     """Loads the recognizer and the speech gate as the companion would (about a second)."""
-    from companion.voice.asr import EngineUnavailable
     try:
-        from companion.voice.vad import SpeechGate
-        from companion.voice.whisper_engine import WhisperEngine, weights_dir
         engine = WhisperEngine(threads=1)
         SpeechGate()
     except (EngineUnavailable, ImportError, OSError, RuntimeError) as exc:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from companion.events import (
+from companion.core.events import (
     Event,
     JobEvent,
     ModelTurn,
@@ -31,11 +31,12 @@ from companion.events import (
     TypedText,
     UserWords,
 )
+from companion.core.protocol import Chunk, SerializedChunk
+from companion.native_stderr import log_dir
 from companion.perception import PerceptionOptions
-from companion.protocol import Chunk, SerializedChunk
-from companion.replay import chunk_record
+from companion.record.replay import chunk_record
+from companion.rules.speech_policy import SpeechPolicy
 from companion.runtime import Runtime, RuntimeOptions
-from companion.speech_policy import SpeechPolicy
 
 SCHEMA = 1
 
@@ -118,7 +119,6 @@ def _read_typed_lines(runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None
 
 def own_outputs(args: argparse.Namespace) -> tuple[Path, ...]:
     """Everything this run writes (transcript, recording, logs): never watched or sent."""
-    from companion.native_stderr import log_dir
     written = (getattr(args, "transcript", None), getattr(args, "record", None),
                getattr(args, "dir", None), log_dir())
     return tuple(Path(p) for p in written if p is not None)

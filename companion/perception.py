@@ -13,7 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.events import AudioBlock, Event, SelfSpeech, StreamState
+from companion.core.events import AudioBlock, Event, SelfSpeech, StreamState
+from companion.streams.audio import AudioIn
+from companion.streams.files import FileWatch
+from companion.streams.screen import ScreenWatch
+from companion.streams.screen_text import ScreenReader
+from companion.streams.x11_windows import X11Windows
+from companion.voice.asr import SpeechRecognizer
+from companion.voice.echo import EchoCanceller
+from companion.voice.speaker import Speaker
+from companion.voice.tts import EspeakVoice, TTSUnavailable
+from companion.voice.vocabulary import repository_prompt
 
 
 @dataclass(slots=True)
@@ -47,11 +57,9 @@ class Perception:
         """Start every enabled part; `rules` (a Rules object) sets screen and voice options."""
         opts = self.options
         if opts.files:
-            from companion.streams.files import FileWatch
             self.files = FileWatch(self.repo, self._emit, own_outputs=opts.own_outputs)
             self.files.start()
         if opts.screen:
-            from companion.streams.screen import ScreenWatch
             screen = getattr(rules, "screen", None)
             kwargs = {}
             if screen is not None:
@@ -72,7 +80,6 @@ class Perception:
         else:
             self._unavailable("speaker", "off: text only")
         if opts.mic or opts.mic_file:
-            from companion.streams.audio import AudioIn
             if opts.asr:  # the recognizer loads (about a second) on its own thread
                 self._asr_thread = threading.Thread(target=self._recognize, name="asr", daemon=True)
                 self._asr_thread.start()
@@ -82,10 +89,8 @@ class Perception:
             self._unavailable("audio", "off (--no-mic)")
 
     def _screen_reader(self, mode: str):
-        from companion.streams.screen_text import ScreenReader
         titles = None
         try:
-            from companion.streams.x11_windows import X11Windows
             self._windows = X11Windows()
             titles = self._windows.title_at  # only ever called on the OCR worker thread
         except OSError:
@@ -100,9 +105,6 @@ class Perception:
             self.reader.on_event(event)
 
     def _start_voice(self, rules) -> None:
-        from companion.voice.echo import EchoCanceller
-        from companion.voice.speaker import Speaker
-        from companion.voice.tts import EspeakVoice, TTSUnavailable
         voice_rules = getattr(rules, "voice", None)
         voice = None
         try:
@@ -136,8 +138,6 @@ class Perception:
                 self._asr_ready.notify()
 
     def _recognize(self) -> None:
-        from companion.voice.asr import SpeechRecognizer
-        from companion.voice.vocabulary import repository_prompt
 
         self.asr = SpeechRecognizer(self._emit, prompt=repository_prompt(self.repo))
         if not self.asr.available:

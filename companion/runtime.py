@@ -14,19 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from companion.clock import MicroTurnClock
-from companion.events import (
+from companion.core.clock import MicroTurnClock
+from companion.core.events import (
     AudioBlock, Event, FileChanged, JobEvent, SelfSpeech, StreamState, TypedText, UserWords,
 )
-from companion.hub import EventHub
-from companion.interaction import InteractionLoop
-from companion.model_link import ModelLink
+from companion.core.hub import EventHub
+from companion.model.turn_loop import InteractionLoop
+from companion.model.link import ModelLink
 from companion.perception import Perception, PerceptionOptions
-from companion.prefix_budget import pinned_prefix
-from companion.protocol import Action, Chunk, SerializedChunk, serialize_chunk
-from companion.session_client import ServerError
-from companion.speech_policy import SpeechPolicy
-from companion.utterances import JobSummaries, cap_utterance
+from companion.rules.prefix_budget import pinned_prefix
+from companion.core.protocol import Action, Chunk, SerializedChunk, serialize_chunk
+from companion.model.session_client import ServerError
+from companion.rules.speech_policy import SpeechPolicy
+from companion.model.utterances import JobSummaries, cap_utterance
+from companion.record.recorder import Recorder
+from companion.agent.background import BackgroundAgent
+from companion.model.action_grammar import action_grammar
 
 SYSTEM_TEXT = (
     "You are a pair-programming companion. You see the developer's screen and file changes, "
@@ -117,11 +120,9 @@ class Runtime:
         t0 = time.monotonic()
         self.clock.start(t0)
         if self.options.record_dir is not None:
-            from companion.recording import Recorder
             self.recorder = Recorder(self.options.record_dir, t0)
             self.hub.subscribe(self.recorder.put)
         self.policy.load_rules()
-        from companion.agent import BackgroundAgent
         self.agent = BackgroundAgent(self.options.repo, self.emit)
         self.policy.configure_agent(self.agent)
         self.perception.start(self.policy.rules)
@@ -139,7 +140,6 @@ class Runtime:
             await self.link.connect()
         except ServerError:
             await self.link.recover("the model server did not start")
-        from companion.action_grammar import action_grammar
         loop = InteractionLoop(self.clock, self.link, self.emit, self._act, self._prefix,
                                observe=self._on_turn, max_new_tokens=32,
                                grammar=action_grammar(self.agent.registry))
@@ -153,7 +153,7 @@ class Runtime:
                 self._on_turn(chunk, serialize_chunk(chunk, features=True))
 
     def _prefix(self) -> str:
-        """The pinned prefix, built as the rules check budgets it (companion/prefix_budget.py)."""
+        """The pinned prefix, built as the rules check budgets it (companion/rules/prefix_budget.py)."""
         prompt = self.link.info.get("prompt") if self.link is not None else None
         tools = self.agent.tool_descriptions() if self.agent is not None else ""
         texts = [r.text.strip() for r in self.policy.rules.rules]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from companion.app import CompanionApp
-from companion.events import AudioUnderruns
+from companion.core.events import AudioUnderruns
 from companion.headless import options_from_args
 from companion.native_stderr import NativeStderr
 from companion.runtime import Runtime
+from companion.tui.app import CompanionApp
 
 
 def run_tui(args: argparse.Namespace) -> int:

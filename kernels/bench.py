@@ -91,6 +91,7 @@ def hbm_bytes_per_s(device: str, smoke: bool) -> float:
 
 def paged_sessions(sizes: BenchSizes, batch: int, context: int, q_len: int, dtype, device):
     """Equal-length sessions on scattered pages, plus their dense K/V for the SDPA baseline."""
+    # deferred: --smoke sets TRITON_INTERPRET before triton loads
     from kernels.reference.paged_cache import PagedBatch
 
     pages = -(-context // sizes.block_size)
@@ -113,7 +114,7 @@ def attention_rows(sizes, device, smoke, bandwidth, dtype):
     """Decode and append timings: ours vs SDPA on pre-gathered dense KV (gather not timed)."""
     import torch.nn.functional as F
 
-    from kernels.append_attention import append_attention
+    from kernels.append_attention import append_attention  # deferred: after TRITON_INTERPRET
     from kernels.decode_attention import decode_attention
 
     scale = sizes.head_dim**-0.5
@@ -171,6 +172,7 @@ def moe_weights(sizes: BenchSizes, tokens: int, dtype, device, seed: int = 0):
 
 def moe_rows(sizes, device, smoke, bandwidth, dtype):
     """MoE gather+gemv vs the grouped PyTorch path; roofline = each hit expert's weights once."""
+    # deferred: after TRITON_INTERPRET
     from kernels.moe_gather_gemv import moe_gather_gemv, moe_grouped
 
     rows = []
@@ -188,7 +190,7 @@ def linear_rows(sizes, device, smoke, bandwidth, dtype):
     """Batch-invariant linear vs F.linear (cuBLAS); roofline = the weight read once."""
     import torch.nn.functional as F
 
-    from kernels.matmul import linear
+    from kernels.matmul import linear  # deferred: after TRITON_INTERPRET
 
     weight = torch.randn(sizes.linear_out, sizes.linear_in, device=device).to(dtype)
     rows = []
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     else:
         device, sizes, dtype = "cuda", REAL, torch.bfloat16
-    from kernels.bench_correctness import check_real_sizes
+    from kernels.bench_correctness import check_real_sizes  # deferred: after TRITON_INTERPRET
 
     where = torch.cuda.get_device_name() if device == "cuda" else "CPU (TRITON_INTERPRET=1)"
     print(f"device: {where}; torch {torch.__version__}; dtype {dtype}; "

@@ -2,6 +2,6 @@
 
 import sys
 
-from model_server.server import main
+from model_server.cli import run
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(run(sys.argv[1:]))

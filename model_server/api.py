@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from model_server.core import Req, RequestError, SamplingParams
-from model_server.features import FeatureError, feature_embeds
+from model_server.feature_embeds import FeatureError, feature_embeds
 from model_server.grammar import grammar_for_request
 from model_server.loader import LoadedModel
 

@@ -108,10 +108,10 @@ async def serve(app, host: str, port: int, token: str, on_stop=None) -> None:
 def warm_grammar(model) -> None:
     """A protocol-2 model gets the action grammar every turn: load xgrammar and the tokenizer
     info (a few seconds) before serving, not inside the first turn's request."""
-    from model_server.server import model_protocol
+    from model_server.server import model_protocol  # deferred: torch (cli starts before it)
 
     if model_protocol(model.path) == 2:
-        from model_server.grammar import backend_for
+        from model_server.grammar import backend_for  # deferred: xgrammar, only for protocol 2
 
         backend_for(model)
 
@@ -157,13 +157,14 @@ def run(argv: list[str] | None = None) -> int:
               "--token", file=sys.stderr)
         return 2
     token = args.token or secrets.token_urlsafe(24)
-    from model_server.parent_watch import tie_to_parent
+    from model_server.parent_watch import tie_to_parent  # deferred: with the imports below
 
     tie_to_parent()  # before the slow imports: a companion killed now still takes us down
     import torch
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    # deferred: torch and the model load after the bind checks and the parent watch
     from model_server.core import EngineOptions
     from model_server.engine import Engine, EngineCore
     from model_server.loader import ModelNotFound, load_model

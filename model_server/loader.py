@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from model_server.feature_embeds import load_frontend
 from model_server.models.config import ModelConfig
 from model_server.models.decoder import DecoderWeights, build_weights
 
@@ -138,7 +139,6 @@ def load_model(model: str, device: str = "cpu", dtype: str | None = None) -> Loa
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    from model_server.features import load_frontend
 
     frontend = load_frontend(model_dir, tokenizer, torch_dtype, torch.device(device))
     return LoadedModel(cfg, weights, tokenizer, torch_dtype, torch.device(device), model_dir,

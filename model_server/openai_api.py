@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from model_server.core import Req, RequestError, SamplingParams
-from model_server.server import ENGINE, read_json
+from model_server.http_context import ENGINE, read_json
 
 UNSUPPORTED = ("tools", "tool_choice", "functions", "logprobs", "top_logprobs", "response_format")
 ROLES = ("system", "user", "assistant")

@@ -14,17 +14,13 @@ import logging
 
 from aiohttp import web
 
-from model_server import api
-from model_server.api import check_json, parse_open_session, parse_session_id, response_body
+from model_server import api, openai_api
+from model_server.api import parse_open_session, parse_session_id, response_body
 from model_server.core import Req, RequestError
 from model_server.engine import Engine
+from model_server.http_context import ENGINE, MAX_BODY, TOKEN, read_json
 
 log = logging.getLogger("model_server.server")
-ENGINE = web.AppKey("engine", Engine)
-TOKEN = web.AppKey("token", str)
-MAX_BODY = web.AppKey("max_body", int)
-
-
 def error_response(status: int, message: str, retry_after: float | None = None) -> web.Response:
     headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
     return web.json_response({"error": {"message": message, "code": status}}, status=status,
@@ -53,31 +49,6 @@ async def errors_and_auth(request: web.Request, handler):
     except Exception as e:  # a bug: say so in the body, keep serving
         log.exception("internal error on %s", request.path)
         return error_response(500, f"internal error: {type(e).__name__}: {e}")
-
-
-def decode_json(raw: bytes):
-    """The body as JSON, checked for what json.loads lets through (deep nesting, lone
-    surrogates, 5000-digit integers): each is a 400 with a message, never a 500."""
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        raise RequestError(400, "malformed JSON body: nested too deeply (at most "
-                                f"{api.MAX_DEPTH} levels)") from None
-    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
-        raise RequestError(400, f"malformed JSON body: {e}") from None
-    check_json(body)
-    return body
-
-
-async def read_json(request: web.Request):
-    """Refuse a body over the limit by its Content-Length before reading it (aiohttp also cuts
-    off a body without one at the limit while streaming); decode it off the event loop."""
-    limit = request.app[MAX_BODY]
-    if request.content_length is not None and request.content_length > limit:
-        raise RequestError(413, f"request body over the limit of {limit} bytes (Content-Length "
-                                f"{request.content_length})")
-    raw = await request.read()
-    return await asyncio.get_running_loop().run_in_executor(None, decode_json, raw)
 
 
 async def engine_call(request: web.Request, fn, *args):
@@ -207,12 +178,6 @@ def make_app(engine: Engine, token: str, max_body_bytes: int) -> web.Application
     app.router.add_get("/health", health)
     app.router.add_get("/get_model_info", model_info)
     app.router.add_get("/get_server_info", server_info)
-    __import__("model_server.openai_api").openai_api.add_routes(app)  # /v1/chat/completions
+    openai_api.add_routes(app)  # /v1/chat/completions
     return app
 
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m model_server` / `companion serve`: parse args, load, serve until stopped."""
-    from model_server.cli import run
-
-    return run(argv)

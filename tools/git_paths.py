@@ -11,7 +11,7 @@ from pathlib import Path
 
 import git
 
-from companion.streams.ignore import IgnoreRules
+from companion.core.ignore import IgnoreRules
 from tools.registry import ToolError
 
 

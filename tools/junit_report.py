@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-from companion.redact import redact
+from companion.core.redact import redact
 from tools.registry import ToolError
 
 # "src/parse.py:42: IndexError" — pytest's long/auto traceback ends each entry with this line

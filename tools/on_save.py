@@ -1,6 +1,6 @@
 """What runs when a file is saved: globs mapped to tests (affected/all/none) and lint.
 
-This is the agent's side of the rules file's on-save section: companion/rules.py reads the TOML
+This is the agent's side of the rules file's on-save section: companion/rules/store.py reads the TOML
 and builds an `OnSaveConfig`; the agent asks it for a `SavePlan` per saved path.
 """
 

@@ -9,7 +9,7 @@
    kill: localization accuracy (the first reported failure's line is the mutated line), expected
    and actual present when the assertion is a comparison, words per summary; over all mutants:
    warm/cold agreement (outcomes, failures, pinned lines, summaries); save → result p50/p90.
-2. The sample project (tools/sample_project.py): save of the planted bug → failing result,
+2. The sample project (benchmarks/sample_project.py): save of the planted bug → failing result,
    p50/p90, warm vs cold, interleaved.
 Timings start at `agent.on_file_saved` (FileWatch's debounce is not included) and end at the
 result event. Both arms run in the same process, one after the other, under the same load.
@@ -27,12 +27,12 @@ from pathlib import Path
 
 from benchmarks.bug_reports.mutants import Mutant, mutants_of
 from benchmarks.bug_reports.project import make_project
-from companion.agent import BackgroundAgent
-from companion.bug_report import word_count
+from benchmarks.sample_project import BUGGY, FIXED, make_sample_project
+from companion.agent.background import BackgroundAgent
+from companion.agent.bug_report import word_count
+from companion.agent.summaries import TestMemory
 from companion.streams.file_content import unified_diff
-from companion.summaries import TestMemory
 from tools.on_save import OnSaveConfig, OnSaveRule
-from tools.sample_project import BUGGY, FIXED, make_sample_project
 from tools.test_runner import TestsConfig
 
 # a mutant that loops forever is stopped (and reported as a hang) after HANG_S

@@ -15,7 +15,7 @@ import heapq
 import inspect
 from pathlib import Path
 
-from tools.sample_project import git
+from benchmarks.sample_project import git
 
 BISECT_CASES = [
     ("bisect_left", ([1, 2, 2, 3, 5], 2), {}), ("bisect_left", ([1, 2, 2, 3, 5], 4), {}),

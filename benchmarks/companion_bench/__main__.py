@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def _with_server(args, work):
     if args.server:
         return await asyncio.to_thread(work, args.server, args.token, None)
-    from companion.server_process import ServerProcess
+    from companion.model.server_process import ServerProcess
     server = ServerProcess("embedded", spare=False)  # one shared server; no restarts to speed up
     url = await server.start()
     try:

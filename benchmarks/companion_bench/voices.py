@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.heldout import HELD_OUT_VOICES
-from companion.voice.resample import resample
+from companion.audio.resample import resample
 
 RATE = 16_000
 LEVEL = 0.3  # peak level of user speech in the sink

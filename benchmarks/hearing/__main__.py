@@ -18,7 +18,7 @@ from benchmarks.hearing.audio import RATE, echo_path, phrase_stream, room_noise,
 from benchmarks.hearing.phrases import COMPANION_LINES, PHRASES
 from benchmarks.hearing.run import Metrics, drive
 from benchmarks.heldout import HELD_OUT_VOICES
-from companion.events import SelfSpeech
+from companion.core.events import SelfSpeech
 from companion.voice.asr import SpeechRecognizer
 from companion.voice.echo import EchoCanceller
 from companion.voice.vocabulary import repository_prompt

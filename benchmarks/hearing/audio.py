@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from companion.voice.resample import resample
+from companion.audio.resample import resample
 
 RATE = 16_000
 CACHE = Path(os.environ.get("HEARING_CACHE", Path(tempfile.gettempdir()) / "companion-hearing-cache"))

@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmarks.hearing.audio import RATE, Utterance
 from benchmarks.hearing.scoring import Score
-from companion.events import AudioBlock, Event, SelfSpeech, UserWords
+from companion.core.events import AudioBlock, Event, SelfSpeech, UserWords
 
 BLOCK = 3200
 _NO_DMEL = np.zeros((16, 80), np.uint8)

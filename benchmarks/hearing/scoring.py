@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from companion.voice.bench import word_errors  # one Levenshtein for both voice benchmarks
+from benchmarks.voice_loopback import word_errors  # one Levenshtein for both voice benchmarks
 
 _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",

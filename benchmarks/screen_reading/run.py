@@ -30,7 +30,7 @@ from rapidfuzz.distance import Levenshtein
 
 from benchmarks.screen_reading.engines import ENGINES
 from benchmarks.screen_reading.scenes import SCENES, Scene
-from companion.events import ScreenError
+from companion.core.events import ScreenError
 from companion.streams.screen import ScreenWatch
 from companion.streams.screen_errors import _QUOTES, find_errors
 from companion.streams.screen_text import ScreenReader

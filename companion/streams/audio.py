@@ -13,7 +13,6 @@ which is the truth; the dMel overlap is reset so no stale audio leaks across the
 
 from __future__ import annotations
 
-import collections
 import queue
 import threading
 import time
@@ -24,9 +23,10 @@ from typing import Protocol
 
 import numpy as np
 
-from companion.events import AudioBlock, Event, StreamState
+from companion.audio.resample import resample
+from companion.audio.sample_clock import SampleClock
+from companion.core.events import AudioBlock, Event, StreamState
 from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
-from companion.voice.resample import resample
 
 CALLBACK_FRAMES = 320  # 20 ms callbacks: tighter time anchor; 3200-frame callbacks stalled on pulse
 STALL_SECONDS = 1.0
@@ -36,75 +36,6 @@ class EchoFilter(Protocol):
     """Removes the companion's own voice from mic samples (see companion.voice.echo)."""
 
     def process(self, t: float, samples: np.ndarray) -> np.ndarray: ...
-
-
-class SampleClock:
-    """Maps a stream's sample count to time.monotonic(), from the times its callbacks ran.
-
-    The anchor (monotonic time of sample 0) is the smallest callback bound over the last `window`
-    callbacks: the minimum removes callback jitter, the window lets the anchor follow a stall
-    (an output stream's start-up prefill runs ahead of the device, then the device stalls) and
-    the device clock's drift.
-    """
-
-    def __init__(self, rate: int, window: int = 100) -> None:
-        self.rate = rate
-        self.samples = 0
-        self._bounds: collections.deque[float] = collections.deque(maxlen=window)
-
-    def callback(self, now: float, frames: int) -> None:
-        """A callback delivering `frames` more samples ran at `now`."""
-        self.samples += frames
-        self._bounds.append(now - self.samples / self.rate)
-
-    def restart(self) -> None:
-        """Samples were lost or inserted (overflow, underflow): re-anchor from the next callback on."""
-        self._bounds.clear()
-
-    def time_of(self, sample: int) -> float:
-        if not self._bounds:
-            raise RuntimeError("SampleClock.time_of before any callback")
-        return min(self._bounds) + sample / self.rate
-
-
-class DacClock:
-    """When each output sample reaches the DAC, on time.monotonic() (the Speaker's timeline).
-
-    Per-callback times jitter by milliseconds (Python callbacks), which would chop the echo
-    canceller's reference into misaligned pieces; so, as for the mic, the device's sample count is
-    anchored by the earliest callback bound, plus the median latency PortAudio reports.
-    """
-
-    REALIGN = 0.004  # s: the timeline is re-aligned only when the estimate moves this much
-
-    def __init__(self, rate: int, callback_frames: int, fallback_latency: float) -> None:
-        self.rate = rate
-        self._clock = SampleClock(rate, window=200)
-        self._lags: collections.deque[float] = collections.deque(maxlen=51)
-        self._frames = callback_frames
-        self._lag = fallback_latency
-        self._base: float | None = None
-
-    def tick(self, now: float, frames: int, lag: float, underflow: bool) -> None:
-        if underflow:  # the device played zeros we did not send: re-anchor
-            self._clock.restart()
-            self._base = None
-        self._clock.callback(now, frames)
-        self._frames = frames
-        if 0.0 <= lag < 1.0:
-            self._lags.append(lag)
-            self._lag = float(np.median(self._lags))
-
-    def time_of(self, sample: int) -> float:
-        # callback k ran at c_k for samples [n_k, n_k + frames) and its first sample reaches the
-        # DAC at c_k + lag; the clock's bound is c_k - (n_k + frames) / self.rate.
-        estimate = self._clock.time_of(sample) + self._frames / self.rate + self._lag
-        # The timeline is latched and only re-aligned when the estimate moves by more than
-        # REALIGN: sub-millisecond wobble (the latency median, the anchor) would otherwise shift
-        # the echo reference by a sample here and there, which an adaptive filter cannot follow.
-        if self._base is None or abs(self._base + sample / self.rate - estimate) > self.REALIGN:
-            self._base = estimate - sample / self.rate
-        return self._base + sample / self.rate
 
 
 def level_dbfs(samples: np.ndarray) -> float:

@@ -9,7 +9,7 @@ import stat
 import zlib
 from dataclasses import dataclass
 
-from companion.events import FileChanged, FileChangeKind
+from companion.core.events import FileChanged, FileChangeKind
 
 DEFAULT_SIZE_CAP = 256 * 1024
 _SNIFF_BYTES = 8192

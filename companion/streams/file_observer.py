@@ -12,7 +12,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from companion.events import StreamStatus
+from companion.core.events import StreamStatus
 
 
 class ForwardEvents(FileSystemEventHandler):

@@ -12,7 +12,8 @@ from watchdog.events import FileSystemEvent
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from companion.events import Event, StreamState, StreamStatus
+from companion.core.events import Event, StreamState, StreamStatus
+from companion.core.ignore import IGNORE_FILE_NAMES, IgnoreRules
 from companion.streams.file_content import (
     DEFAULT_SIZE_CAP,
     FileContent,
@@ -20,7 +21,6 @@ from companion.streams.file_content import (
     read_content,
 )
 from companion.streams.file_observer import ForwardEvents, start_observer
-from companion.streams.ignore import IGNORE_FILE_NAMES, IgnoreRules
 
 # A file written continuously (a log) still reports at least this often.
 MAX_DELAY_S = 1.0

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from companion.events import Event, ScreenPatches, StreamState, StreamStatus
+from companion.core.events import Event, ScreenPatches, StreamState, StreamStatus
 from companion.streams.screen_tiles import Rect, TileDiff, mask_regions
+from companion.streams.x11_windows import X11Windows
 
 
 def _open_mss():
@@ -128,7 +129,6 @@ class ScreenWatch:
         try:
             area = self._area(grabber)
             if self.exclude_titles:
-                from companion.streams.x11_windows import X11Windows
 
                 windows = X11Windows()
             self._state(

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from companion.events import Event, FileChanged, ScreenError, ScreenText, StreamState
-from companion.redact import redact
-from companion.screen_summary import compose_summary, pick_frame
+from companion.core.events import Event, FileChanged, ScreenError, ScreenText, StreamState
+from companion.core.redact import redact
+from companion.streams.ocr_engine import OCRUnavailable, TesseractOCR
 from companion.streams.screen_context import context_line
 from companion.streams.screen_errors import ParsedError, find_errors
 from companion.streams.screen_settle import RegionQueue, SettleTracker, bands
+from companion.streams.screen_summary import compose_summary, pick_frame
 from companion.streams.screen_tiles import Rect
 from tools.changed_lines import ChangeLog
 
@@ -107,7 +108,6 @@ class ScreenReader:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        from companion.streams.ocr_engine import OCRUnavailable, TesseractOCR
         try:
             engine = (self._engine_factory or TesseractOCR)()
         except OCRUnavailable as exc:

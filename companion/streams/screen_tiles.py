@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from companion.events import Patch
+from companion.core.events import Patch
 
 TILE = 40
 Rect = tuple[int, int, int, int]  # x, y, width, height in the frame's pixels

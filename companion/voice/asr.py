@@ -31,7 +31,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.events import AudioBlock, Event, SelfSpeech, StreamState, UserWords
+from companion.audio.resample import resample
+from companion.core.events import AudioBlock, Event, SelfSpeech, StreamState, UserWords
 from companion.voice.own_words import OwnWords
 from companion.voice.vad import SpeechGate
 from companion.voice.whisper_engine import Decoding, EngineUnavailable, WhisperEngine, Word
@@ -219,7 +220,6 @@ def transcribe(pcm: np.ndarray, sample_rate: int, *, prompt: str = "",
     if x.ndim != 1:
         raise ValueError(f"transcribe wants mono audio (one dimension), got shape {x.shape}")
     if sample_rate != RATE:
-        from companion.voice.resample import resample
         x = resample(x, sample_rate, RATE)
     with _shared_lock:
         if engine is None:

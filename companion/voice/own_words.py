@@ -16,7 +16,7 @@ import re
 import threading
 from collections import deque
 
-from companion.events import SelfSpeech
+from companion.core.events import SelfSpeech
 
 KEEP_S = 15.0  # how long played words are remembered
 SLACK_S = 0.5  # the echo reaches the mic a little after the DAC time

@@ -8,7 +8,7 @@ the echo canceller's reference. The output stream stays open for the whole sessi
 opening one on PulseAudio stalls for up to 1.5 s.
 
 A word counts as played once its last audible sample reached the DAC (DAC time from the sample
-count, see streams.audio.DacClock); a word cut in the middle is reported as unspoken. SelfSpeech text is
+count, see companion.audio.sample_clock.DacClock); a word cut in the middle is reported as unspoken. SelfSpeech text is
 the spoken form (after speech_text.speakable). Without an output device or TTS (or while muted) the
 Speaker is text-only: each phrase is emitted at once as SelfSpeech with t == t_end ("displayed").
 """
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from companion.events import AudioUnderruns, Event, SelfSpeech, StreamState
-from companion.streams.audio import DacClock
+from companion.audio.sample_clock import DacClock
+from companion.core.events import AudioUnderruns, Event, SelfSpeech, StreamState
 from companion.voice.speech_text import speakable
 from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
 

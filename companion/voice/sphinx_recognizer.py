@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.events import AudioBlock, Event, StreamState, UserWords
+from companion.core.events import AudioBlock, Event, StreamState, UserWords
 
 RATE = 16_000
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from companion.voice.resample import resample
+from companion.audio.resample import resample
 
 _OUTPUT_SYNCHRONOUS = 2
 _CHARS_UTF8 = 1

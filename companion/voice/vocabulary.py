@@ -11,7 +11,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from companion.redact import MASK, is_env_file, redact
+from companion.core.redact import MASK, is_env_file, redact
 
 TOOL_WORDS = ("pytest", "ruff", "git diff", "git status", "commit", "lint", "snooze", "README",
               "traceback", "off by one")

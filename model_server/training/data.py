@@ -1,4 +1,4 @@
-"""Training examples: generated sessions serialized through companion.protocol and tokenized.
+"""Training examples: generated sessions serialized through companion.core.protocol and tokenized.
 
 Every input is written by `serialize_chunk(features=True)` and every target by `format_output`,
 exactly as the serving runtime writes and parses them, so train and serve agree on the format.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Tokenizer
 
-from companion.protocol import FRAMES_PER_AUDIO_TOKEN, format_output, serialize_chunk
+from companion.core.protocol import FRAMES_PER_AUDIO_TOKEN, format_output, serialize_chunk
 from model_server.training.features import DMEL_BINS, TILE
 from model_server.training.sessions import Session, generate_session
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from companion.protocol import parse_output
+from companion.core.protocol import parse_output
 from model_server.training.data import example_for
 from model_server.training.sessions import INTERJECT_DELAY
 from model_server.training.stream import EmbeddedModel

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.events import AudioBlock, Patch
+from companion.core.events import AudioBlock, Patch
 
 DMEL_FRAMES = 16  # frames per 200 ms block (12.5 ms hop)
 DMEL_BINS = 80

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from companion.events import JobEvent
+from companion.core.events import JobEvent
 from model_server.training.edits import BUG_ERRORS, Edit
 
 TOOL_NAMES = ("tests", "lint", "git_status", "git_diff", "git_log", "git_commit")

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from companion.protocol import Action, Chunk, parse_output, serialize_chunk
-from model_server.models.interaction import InteractionFrontend, embed_features
+from companion.core.protocol import Action, Chunk, parse_output, serialize_chunk
+from model_server.models.frontend import InteractionFrontend, embed_features
 from model_server.training.qwen2_train import KV, Qwen2ForTraining
 from model_server.training.tokenizer import load_tokenizer, special_ids
 

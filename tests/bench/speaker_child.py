@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 
-from companion.events import SelfSpeech
+from companion.core.events import SelfSpeech
 from companion.voice.speaker import Speaker
 
 PHRASES = ["two tests failed in the parser module.", "the median is wrong for even lists.", "ok.",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.events import ModelTurn, StreamState
+from companion.core.events import ModelTurn, StreamState
 from companion.perception import PerceptionOptions
 from companion.runtime import Runtime, RuntimeOptions
 

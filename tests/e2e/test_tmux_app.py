@@ -1,4 +1,4 @@
-"""The real app in a real terminal: tmux runs `python -m companion.app`; keys in, pane text out."""
+"""The real app in a real terminal: tmux runs `python -m companion.tui.app`; keys in, pane text out."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_app_in_tmux_types_reloads_rules_and_quits(tmux, tmp_path):
     rules.write_text('[[rule]]\nname = "obo-check"\ntext = "Catch off-by-one errors."\n')
     exit_file = tmp_path / "exit-status"
     # A shell runs the app and writes its exit status: this does not depend on when tmux reaps.
-    command = (f"{sys.executable} -m companion.app --theme companion-light; "
+    command = (f"{sys.executable} -m companion.tui.app --theme companion-light; "
                f"echo $? > {exit_file}")
     tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", "-c", str(repo),
          "-e", f"PYTHONPATH={ROOT}", "-e", f"COMPANION_CONFIG_DIR={tmp_path / 'config'}",

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from companion.chunk_budget import approx_tokens
-from companion.events import FileChanged, JobEvent, SelfSpeech, TypedText, UserWords
-from companion.protocol import Chunk, ChunkCaps, serialize_chunk
-from companion.turn_pieces import TurnPiece, split_in_two
+from companion.core.chunk_budget import approx_tokens
+from companion.core.events import FileChanged, JobEvent, SelfSpeech, TypedText, UserWords
+from companion.core.protocol import Chunk, ChunkCaps, serialize_chunk
+from companion.model.turn_pieces import TurnPiece, split_in_two
 from model_server.loader import EMBEDDED_DIR
 
-WINDOW = 900  # the embedded server's session window (companion/model_link.py)
+WINDOW = 900  # the embedded server's session window (companion/model/link.py)
 MAX_CHUNK = 2048  # and its per-request limit: over the window, the loop sends a turn in pieces
 EDIT = FileChanged(5.0, "src/walk.py", "modified",
                    "--- a/src/walk.py\n+++ b/src/walk.py\n@@ -1,2 +1,2 @@\n def walk(xs):\n"

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from companion.clock import MicroTurnClock
-from companion.events import FileChanged
-from companion.interaction import InteractionLoop, RecentTurn
-from companion.model_link import ModelLink
-from companion.protocol import Chunk
+from companion.core.clock import MicroTurnClock
+from companion.core.events import FileChanged
+from companion.core.protocol import Chunk
+from companion.model.link import ModelLink
+from companion.model.turn_loop import InteractionLoop, RecentTurn
 
 pytestmark = pytest.mark.slow
 

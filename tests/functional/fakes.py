@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from companion.events import AudioBlock, Event, FileChanged, Patch, ScreenPatches
+from companion.core.events import AudioBlock, Event, FileChanged, Patch, ScreenPatches
 
 
 class FakeControls:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from companion.agent import BackgroundAgent
-from companion.events import JobEvent
+from benchmarks.sample_project import fix_bug, make_sample_project, plant_bug
+from companion.agent.background import BackgroundAgent
+from companion.core.events import JobEvent
 from tools.on_save import OnSaveConfig, OnSaveRule
-from tools.sample_project import fix_bug, make_sample_project, plant_bug
 from tools.test_runner import TestsConfig
 
 TESTS_ONLY = (OnSaveRule(("*.py",), tests="affected", lint=False),)

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from companion.agent import BackgroundAgent
-from tools.sample_project import fix_bug, git, make_sample_project
+from benchmarks.sample_project import fix_bug, git, make_sample_project
+from companion.agent.background import BackgroundAgent
 
 
 class Recorder(list):

@@ -7,11 +7,11 @@ import threading
 import pytest
 from textual.widgets import Input
 
-from companion.app import CompanionApp
-from companion.events import JobEvent, ModelTurn, SelfSpeech, StreamState, UserWords
-from companion.widgets.jobs_panel import JobRow
-from companion.widgets.pending_action import PendingAction
-from companion.widgets.status_bar import StatusBar
+from companion.core.events import JobEvent, ModelTurn, SelfSpeech, StreamState, UserWords
+from companion.tui.app import CompanionApp
+from companion.tui.widgets.jobs_panel import JobRow
+from companion.tui.widgets.pending_action import PendingAction
+from companion.tui.widgets.status_bar import StatusBar
 from tests.functional.fakes import FakeControls
 
 

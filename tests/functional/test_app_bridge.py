@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.event_bridge import EventBridge
-from companion.events import AudioBlock, ModelTurn, Patch, ScreenPatches, SelfSpeech, UserWords
-from companion.transcript import Transcript
+from companion.core.events import AudioBlock, ModelTurn, Patch, ScreenPatches, SelfSpeech, UserWords
+from companion.tui.bridge import EventBridge
+from companion.tui.transcript import Transcript
 
 
 class FakeClock:

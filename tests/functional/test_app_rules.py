@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from companion.app import CompanionApp
-from companion.rules import RulesStore
-from companion.widgets.rules_panel import RulesPanel
+from companion.rules.store import RulesStore
+from companion.tui.app import CompanionApp
+from companion.tui.widgets.rules_panel import RulesPanel
 from tests.functional.fakes import FakeControls
 
 GOOD_THEME = 'name = "paper"\ndark = false\nprimary = "#005f87"\nbackground = "#fdf6e3"\n'

@@ -6,10 +6,10 @@ import time
 
 from textual.widgets import Log
 
-from companion.app import CompanionApp
-from companion.events import UserWords
-from companion.widgets.conversation import MAX_MOUNTED
-from companion.widgets.transcript_line import Entry
+from companion.core.events import UserWords
+from companion.tui.app import CompanionApp
+from companion.tui.widgets.conversation import MAX_MOUNTED
+from companion.tui.widgets.transcript_line import Entry
 from tests.functional.fakes import FakeControls
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.agent import BackgroundAgent
+from companion.agent.background import BackgroundAgent
 from tools.on_save import OnSaveConfig, OnSaveRule
 from tools.test_runner import TestsConfig
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from watchdog.observers import Observer
 
-from companion.events import FileChanged, StreamState
+from companion.core.events import FileChanged, StreamState
 from companion.streams import files as files_module
 from companion.streams.files import FileWatch
 

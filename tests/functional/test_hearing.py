@@ -7,9 +7,9 @@ import wave
 import numpy as np
 import pytest
 
-from companion.events import AudioBlock, UserWords
+from benchmarks.voice_loopback import AUDIBLE, InputStalled, LoopbackRig, envelope
+from companion.core.events import AudioBlock, UserWords
 from companion.voice.asr import SpeechRecognizer
-from companion.voice.bench import AUDIBLE, InputStalled, LoopbackRig, envelope
 from companion.voice.tts import EspeakVoice
 from companion.voice.whisper_engine import WhisperEngine
 

@@ -14,8 +14,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from companion.events import AudioUnderruns, StreamState
-from companion.widgets.status_bar import StatusBar, StatusModel
+from companion.core.events import AudioUnderruns, StreamState
+from companion.tui.widgets.status_bar import StatusBar, StatusModel
 
 ALSA_UNDERRUN = "ALSA lib pcm.c:8570:(snd_pcm_recover) underrun occurred"
 ALSA_SLAVE = "ALSA lib pcm_dmix.c:1032:(snd_pcm_dmix_open) unable to open slave"

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from companion.events import FileChanged
-from companion.recording import read_recording
-from companion.streams.ignore import IgnoreRules
-from tools.sample_project import make_sample_project
+from benchmarks.sample_project import make_sample_project
+from companion.core.events import FileChanged
+from companion.core.ignore import IgnoreRules
+from companion.record.recorder import read_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 

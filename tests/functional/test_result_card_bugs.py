@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from textual.widgets import Collapsible
 
-from companion.app import CompanionApp
-from companion.events import JobEvent
+from companion.core.events import JobEvent
+from companion.tui.app import CompanionApp
 from tests.functional.fakes import FakeControls
 from tests.functional.test_app import settle
 

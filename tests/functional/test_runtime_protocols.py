@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from companion.action_grammar import action_grammar
-from companion.events import JobEvent, TypedText
+from companion.core.events import JobEvent, TypedText
+from companion.model.action_grammar import action_grammar
 from companion.perception import PerceptionOptions
 from companion.runtime import Runtime, RuntimeOptions
 from tools.catalog import default_registry
@@ -101,7 +101,7 @@ def failing_job(t: float) -> JobEvent:
                          ids=["declared-by-the-server", "sglang-with---protocol-2"])
 async def test_protocol_2_relays_verbatim_and_speaks_whole_capped_utterances(
         tmp_path, caplog, info, option):
-    caplog.set_level(logging.WARNING, "companion.utterances")
+    caplog.set_level(logging.WARNING, "companion.model.utterances")
     events = [failing_job, lambda t: TypedText(t, "which job"), lambda t: TypedText(t, "talk a lot")]
     said, turns = await run_session(tmp_path, info, 2, option, events)
     grammar = action_grammar(default_registry())

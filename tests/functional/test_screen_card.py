@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from companion.app import CompanionApp
-from companion.events import ScreenError, StreamState
-from companion.widgets.result_card import ResultCard
+from companion.core.events import ScreenError, StreamState
+from companion.tui.app import CompanionApp
+from companion.tui.widgets.result_card import ResultCard
 from tests.functional.fakes import FakeControls
 
 ERROR = ScreenError(

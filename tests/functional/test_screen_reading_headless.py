@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from companion.events import FileChanged, ScreenError, ScreenText, StreamState
+from companion.core.events import FileChanged, ScreenError, ScreenText, StreamState
 from companion.perception import Perception, PerceptionOptions
-from companion.rules_schema import ScreenConfig
-from companion.transcript import Transcript
+from companion.rules.schema import ScreenConfig
+from companion.tui.transcript import Transcript
 
 pytestmark = pytest.mark.headless
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from companion.events import ScreenPatches, StreamState
+from companion.core.events import ScreenPatches, StreamState
 from companion.streams.screen import ScreenWatch
 from companion.streams.x11_windows import X11Windows
 

@@ -14,9 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("xgrammar")
 
-from companion.events import AudioBlock, JobEvent, TypedText, UserWords
-from companion.model_link import ModelLink
-from companion.protocol import (
+from companion.core.events import AudioBlock, JobEvent, TypedText, UserWords
+from companion.core.protocol import (
     SPECIAL_TOKENS_V2,
     Action,
     Chunk,
@@ -24,6 +23,7 @@ from companion.protocol import (
     serialize_chunk,
     system_prefix,
 )
+from companion.model.link import ModelLink
 from companion.streams.audio import level_dbfs
 from companion.streams.dmel import BLOCK, DMelStream
 from model_server.training.__main__ import main as training_main

@@ -5,8 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from companion.events import UserWords
-from companion.voice.bench import (
+from benchmarks.voice_loopback import (
     AUDIBLE,
     COMMAND,
     InputStalled,
@@ -16,6 +15,7 @@ from companion.voice.bench import (
     recognize,
     sound_times,
 )
+from companion.core.events import UserWords
 from companion.voice.speaker import OUTPUT_LATENCY
 from companion.voice.tts import EspeakVoice
 

@@ -99,7 +99,7 @@ def save_v2_tiny(path, seed: int = 0):
 
     from tokenizers import AddedToken, Tokenizer
 
-    from companion.protocol import RELAY, SPEAK
+    from companion.core.protocol import RELAY, SPEAK
     from model_server.loader import EMBEDDED_DIR
 
     tok = Tokenizer.from_file(str(EMBEDDED_DIR / "tokenizer.json"))

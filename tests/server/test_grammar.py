@@ -10,10 +10,10 @@ import pytest
 import torch
 from aiohttp.test_utils import TestClient, TestServer
 
-from companion.action_grammar import MAX_SPEAK_WORDS, default_action_grammar
-from companion.events import JobEvent
-from companion.protocol import Chunk, parse_output, serialize_chunk
-from companion.session_client import sampling_params
+from companion.core.events import JobEvent
+from companion.core.protocol import Chunk, parse_output, serialize_chunk
+from companion.model.action_grammar import MAX_SPEAK_WORDS, default_action_grammar
+from companion.model.session_client import sampling_params
 from model_server.core import EngineOptions, Req, SamplingParams
 from model_server.engine import Engine, EngineCore
 from model_server.grammar import backend_for, grammar_for_request

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from companion.events import Patch
-from companion.protocol import SPECIAL_TOKENS
-from model_server.models.interaction import FrontendConfig, InteractionFrontend, embed_features
+from companion.core.events import Patch
+from companion.core.protocol import SPECIAL_TOKENS
+from model_server.models.frontend import FrontendConfig, InteractionFrontend, embed_features
 from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
 
 transformers = pytest.importorskip("transformers")

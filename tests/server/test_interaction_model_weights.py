@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from companion.events import JobEvent, TypedText
-from companion.protocol import Chunk, system_prefix
+from companion.core.events import JobEvent, TypedText
+from companion.core.protocol import Chunk, system_prefix
 from model_server.training.features import audio_block
 from model_server.training.phrases import SYSTEM_TEXTS, TOOL_NAMES, TOOLS_TEXT
 from model_server.training.report import FILES

@@ -9,15 +9,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from companion.agent import BackgroundAgent
-from companion.explain_request import first_sentence
-from companion.rules_schema import ReasoningConfig
+from benchmarks.sample_project import make_sample_project
+from companion.agent.background import BackgroundAgent
+from companion.agent.explain_request import first_sentence
+from companion.rules.schema import ReasoningConfig
 from model_server.core import EngineOptions
 from model_server.engine import Engine, EngineCore
 from model_server.loader import load_model
 from model_server.server import make_app
 from tools.on_save import OnSaveConfig, OnSaveRule
-from tools.sample_project import make_sample_project
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from textual.widgets import Input
 
-from companion.app import CompanionApp
-from companion.events import (
+from companion.core.events import (
     AudioBlock,
     FileChanged,
     JobEvent,
@@ -19,7 +18,8 @@ from companion.events import (
     StreamState,
     UserWords,
 )
-from companion.rules import RulesStore
+from companion.rules.store import RulesStore
+from companion.tui.app import CompanionApp
 from tests.functional.fakes import FakeControls
 
 REPO = Path(__file__).resolve().parent / "repo"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.sample_project import git, make_sample_project
+from benchmarks.sample_project import git, make_sample_project
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.sample_project import fix_bug, git
 from tools import git_ops
 from tools.git_changes import prepare_change
 from tools.registry import ToolError
-from tools.sample_project import fix_bug, git
 
 
 def head(root) -> str:

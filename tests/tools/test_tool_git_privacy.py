@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from companion.streams.ignore import IgnoreRules
+from benchmarks.sample_project import git
+from companion.core.ignore import IgnoreRules
 from tools import git_ops
 from tools.registry import ToolError
-from tools.sample_project import git
 from tools.test_runner import TestsConfig, pytest_argv, run_tests
 
 SECRET_LINE = "PLANS = 'merger with acme in march'\n"
@@ -106,7 +106,7 @@ async def test_a_real_pytest_run_reads_an_at_path_as_a_test_file(sample_project)
 
 
 async def test_lint_and_tests_never_read_an_ignored_file(private_file):
-    from companion.tool_jobs import ToolJobs
+    from companion.agent.tool_jobs import ToolJobs
     from tools.on_save import OnSaveConfig
     jobs = ToolJobs(private_file, OnSaveConfig())
     with pytest.raises(ToolError, match="^private.py is ignored"):
@@ -117,7 +117,7 @@ async def test_lint_and_tests_never_read_an_ignored_file(private_file):
 
 
 async def test_linting_everything_reports_nothing_from_an_ignored_file(private_file):
-    from companion.tool_jobs import ToolJobs
+    from companion.agent.tool_jobs import ToolJobs
     from tools.on_save import OnSaveConfig
     (private_file / "private.py").write_text("import os\nPLANS = 'merger'\n")  # F401 unused
     (private_file / "util.py").write_text("import sys\n")  # F401 too, not ignored

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.sample_project import git
 from tools import git_ops
 from tools.registry import ToolError
-from tools.sample_project import git
 
 
 def test_outside_a_repository_every_tool_says_so(tmp_path):

@@ -9,8 +9,8 @@ import pytest
 import xgrammar as xgr
 from tokenizers import Tokenizer
 
-from companion.action_grammar import MAX_SPEAK_WORDS, action_grammar, default_action_grammar
-from companion.protocol import Action, format_output
+from companion.core.protocol import Action, format_output
+from companion.model.action_grammar import MAX_SPEAK_WORDS, action_grammar, default_action_grammar
 from model_server.loader import EMBEDDED_DIR
 from tools.catalog import default_registry
 from tools.registry import Arg, ToolRegistry, ToolSpec
@@ -106,7 +106,7 @@ def test_the_grammar_text_is_deterministic():
 @pytest.mark.parametrize("lo, hi", [(1, 100), (0, 9), (1, 9), (0, 100), (5, 12), (3, 250),
                                     (10, 99), (1, 1)])
 def test_integer_ranges_are_exact(compiler, lo, hi):
-    from companion.action_grammar import _int_range
+    from companion.model.action_grammar import _int_range
 
     grammar = compiler.compile_grammar(f"root ::= {_int_range(lo, hi)}")
     accepted = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from companion.summaries import (
+from companion.agent.summaries import (
     LintMemory,
     TestMemory,
     count,

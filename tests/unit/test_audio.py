@@ -6,8 +6,9 @@ import wave
 import numpy as np
 import pytest
 
-from companion.events import AudioBlock, StreamState
-from companion.streams.audio import AudioIn, SampleClock, level_dbfs, read_wav_16k
+from companion.audio.sample_clock import SampleClock
+from companion.core.events import AudioBlock, StreamState
+from companion.streams.audio import AudioIn, level_dbfs, read_wav_16k
 from companion.streams.dmel import dmel
 
 

@@ -6,8 +6,8 @@ import difflib
 
 import pytest
 
-from companion.bug_report import ago, fit_words
-from companion.explain_request import first_sentence
+from companion.agent.bug_report import ago, fit_words
+from companion.agent.explain_request import first_sentence
 from tools.changed_lines import ChangeLog, diff_changes
 from tools.failure_values import (
     assertion_phrase,

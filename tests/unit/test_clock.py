@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.clock import MicroTurnClock, VirtualTime
-from companion.events import AudioBlock, ModelTurn, ScreenPatches, StreamState, TypedText
+from companion.core.clock import MicroTurnClock, VirtualTime
+from companion.core.events import AudioBlock, ModelTurn, ScreenPatches, StreamState, TypedText
 
 
 def make_clock() -> tuple[MicroTurnClock, VirtualTime]:

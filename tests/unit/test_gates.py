@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import time
 
-from companion.gates import SpeechGate
-from companion.rules_schema import Gates, Rule
-from companion.rules_values import time_ranges
+from companion.rules.gates import SpeechGate
+from companion.rules.schema import Gates, Rule
+from companion.rules.values import time_ranges
 
 
 class FakeClock:

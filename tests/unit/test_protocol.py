@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from companion.events import (
+from companion.core.events import (
     AudioBlock, FileChanged, JobEvent, Patch, ScreenPatches, SelfSpeech, TypedText, UserWords,
 )
-from companion.protocol import (
+from companion.core.protocol import (
     SPECIAL_TOKENS, Action, Chunk, ChunkCaps, format_output, parse_output, serialize_chunk,
     system_prefix,
 )

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from companion.events import (
+from companion.core.events import (
     AudioBlock,
     FileChanged,
     JobEvent,
@@ -16,7 +16,7 @@ from companion.events import (
     TypedText,
     UserWords,
 )
-from companion.protocol import (
+from companion.core.protocol import (
     SPECIAL_TOKENS,
     SPECIAL_TOKENS_V2,
     Action,

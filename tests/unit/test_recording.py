@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from companion.events import (
+from companion.core.events import (
     AudioBlock, FileChanged, JobEvent, Patch, ScreenPatches, SelfSpeech, StreamState, TypedText,
     UserWords,
 )
-from companion.recording import Recorder, RecordingError, read_recording
-from companion.replay import chunk_record, replay_chunks
+from companion.record.recorder import Recorder, RecordingError, read_recording
+from companion.record.replay import chunk_record, replay_chunks
 
 
 def sample_events(t0: float) -> list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from companion.redact import MASK, redact
+from companion.core.redact import MASK, redact
 
 SECRETS = [
     "AKIAIOSFODNN7EXAMPLE",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.redaction import leaked
-from companion.events import FileChanged, JobEvent, SelfSpeech, TypedText
-from companion.protocol import Chunk, ChunkCaps, serialize_chunk
-from companion.redact import MASK, is_env_file, redact
+from companion.core.events import FileChanged, JobEvent, SelfSpeech, TypedText
+from companion.core.protocol import Chunk, ChunkCaps, serialize_chunk
+from companion.core.redact import MASK, is_env_file, redact
 from tests.fixtures.redaction_corpus import NEGATIVES, POSITIVES
 
 # Held-out cases were written after the patterns and never tuned for; these are the ones the

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from companion import rules as rules_module
-from companion.config_errors import ConfigError
-from companion.rules import (
+from companion.rules import store as rules_module
+from companion.rules.config_errors import ConfigError
+from companion.rules.schema import Rules
+from companion.rules.store import (
     RulesStore,
     check_command,
     init_command,
@@ -18,8 +19,7 @@ from companion.rules import (
     on_save_action,
     rules_prompt_text,
 )
-from companion.rules_schema import Rules
-from companion.rules_template import DEFAULT_RULES_FILE
+from companion.rules.template import DEFAULT_RULES_FILE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rules"
 THEMES = ("companion-dark", "companion-light", "companion-contrast")
@@ -85,7 +85,7 @@ def test_default_file_is_valid_and_documents_every_key(tmp_path):
     path.write_text(DEFAULT_RULES_FILE)
     rules = load_rules([path], THEMES)
     assert [r.name for r in rules.rules] == ["off-by-one", "tests I touched"]
-    from companion.rules_schema import ARRAYS, TABLES
+    from companion.rules.schema import ARRAYS, TABLES
     for table, (_, schema) in TABLES.items():
         assert f"[{table}]" in DEFAULT_RULES_FILE
         for key in schema:
@@ -131,7 +131,7 @@ def test_missing_required_rule_text(tmp_path):
 
 
 def test_on_save_action_takes_broadest_scope_and_all_linters():
-    from companion.rules_schema import OnSave
+    from companion.rules.schema import OnSave
     rules = Rules(on_save=(OnSave(("src/**/*.py",), "affected", ("ruff",)),
                            OnSave(("src/core/*.py",), "all", ("mypy", "ruff"))))
     both = rules_module.OnSaveAction("all", ("ruff", "mypy"))

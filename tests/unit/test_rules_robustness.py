@@ -12,9 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from companion.config_errors import ConfigError
-from companion.gates import SpeechGate
-from companion.rules import (
+from companion.rules.config_errors import ConfigError
+from companion.rules.gates import SpeechGate
+from companion.rules.schema import ARRAYS, TABLES
+from companion.rules.speech_policy import SpeechPolicy, on_save_config
+from companion.rules.store import (
     REPO_FILE,
     RulesStore,
     check_command,
@@ -23,8 +25,6 @@ from companion.rules import (
     on_save_action,
     rules_prompt_text,
 )
-from companion.rules_schema import ARRAYS, TABLES
-from companion.speech_policy import SpeechPolicy, on_save_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rules"
 THEMES = ("companion-dark", "companion-light", "companion-contrast")

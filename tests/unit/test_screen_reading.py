@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from companion.events import FileChanged, ScreenError, ScreenText
-from companion.screen_summary import compose_summary, pick_frame, repo_path
+from companion.core.events import FileChanged, ScreenError, ScreenText
 from companion.streams.screen_context import context_line, definition_near, file_from_title
 from companion.streams.screen_errors import Frame
 from companion.streams.screen_settle import RegionQueue, Settled, SettleTracker, bands
+from companion.streams.screen_summary import compose_summary, pick_frame, repo_path
 from companion.streams.screen_text import ScreenReader
 from tools.changed_lines import ChangeLog
 
@@ -178,8 +178,8 @@ def test_reader_refuses_off_and_unknown_modes(tmp_path):
 
 
 def test_screen_read_key_in_the_rules_file(tmp_path):
-    from companion.config_errors import ConfigError
-    from companion.rules import load_rules
+    from companion.rules.config_errors import ConfigError
+    from companion.rules.store import load_rules
     path = tmp_path / ".companion.toml"
     path.write_text('[screen]\nread = "off"\n')
     assert load_rules([path], ("companion-dark",)).screen.read == "off"
@@ -189,7 +189,7 @@ def test_screen_read_key_in_the_rules_file(tmp_path):
 
 
 def test_see_lines_carry_error_summaries_and_the_context_line():
-    from companion.protocol import Chunk, serialize_chunk
+    from companion.core.protocol import Chunk, serialize_chunk
     error = ScreenError(t=1.0, language="python", exception="KeyError", message="'k'",
                         summary="the script in your terminal raised KeyError 'k' in app.py line 4")
     context = ScreenText(t=1.1, x=0, y=0, width=10, height=10, text="", confidence=0.9,
@@ -202,7 +202,7 @@ def test_see_lines_carry_error_summaries_and_the_context_line():
 
 
 def test_screen_text_and_errors_survive_a_user_recording(tmp_path):
-    from companion.recording import Recorder, read_recording
+    from companion.record.recorder import Recorder, read_recording
     error = ScreenError(t=501.0, language="rust", exception="E0308", message="mismatched types",
                         file="src/main.rs", line=14, in_repo=True, summary="the compiler ...")
     text = ScreenText(t=501.5, x=0, y=40, width=400, height=120, text="fn main() {}",

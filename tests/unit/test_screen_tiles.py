@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from companion.events import ScreenPatches, StreamState
+from companion.core.events import ScreenPatches, StreamState
 from companion.streams.screen import ScreenWatch
 from companion.streams.screen_tiles import (
     TileDiff,

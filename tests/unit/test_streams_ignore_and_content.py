@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from companion.events import FileChanged
+from companion.core.events import FileChanged
+from companion.core.ignore import IgnoreRules
 from companion.streams.file_content import FileContent, describe_change, read_content
-from companion.streams.ignore import IgnoreRules
 
 
 def test_ignore_rules_follow_git_precedence(tmp_path: Path):

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from companion.protocol import SPECIAL_TOKENS, format_output, parse_output, serialize_chunk
+from companion.core.protocol import SPECIAL_TOKENS, format_output, parse_output, serialize_chunk
 from model_server.training.code_corpus import make_file
 from model_server.training.data import build_example, corpus_texts
 from model_server.training.edits import BUG_KINDS, clean_edit, plant_bug, revert

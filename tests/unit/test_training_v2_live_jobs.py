@@ -9,11 +9,11 @@ from collections import defaultdict
 
 import pytest
 
-from companion.agent import BackgroundAgent
-from companion.clock import MicroTurnClock
-from companion.interaction import InteractionLoop
-from companion.protocol import Chunk, job_status
-from companion.session_client import TurnResult
+from companion.agent.background import BackgroundAgent
+from companion.core.clock import MicroTurnClock
+from companion.core.protocol import Chunk, job_status
+from companion.model.session_client import TurnResult
+from companion.model.turn_loop import InteractionLoop
 from companion.streams.file_content import FileContent, describe_change
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.data import turn_text

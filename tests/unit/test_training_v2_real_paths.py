@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from benchmarks.heldout import HELD_OUT_CODE_DIRS, HELD_OUT_VOICES, TRAINING_VOICES
-from companion.events import AudioBlock, FileChanged
-from companion.protocol import Action, format_output, serialize_chunk
+from companion.core.events import AudioBlock, FileChanged
+from companion.core.protocol import Action, format_output, serialize_chunk
 from companion.streams.audio import AudioIn
 from companion.streams.file_content import describe_change, read_content
 from model_server.training.v2 import code_runs, lines, speech

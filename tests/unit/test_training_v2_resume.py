@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from companion.protocol import SPECIAL_TOKENS_V2
+from companion.core.protocol import SPECIAL_TOKENS_V2
 from model_server.training.__main__ import _args
 from model_server.training.tokenizer import save_tokenizer, train_tokenizer
 from model_server.training.v2.data import ROWS_PER_SHARD

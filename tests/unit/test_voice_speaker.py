@@ -3,7 +3,7 @@
 import threading
 import time
 
-from companion.events import SelfSpeech, StreamState
+from companion.core.events import SelfSpeech, StreamState
 from companion.voice.speaker import Speaker
 
 

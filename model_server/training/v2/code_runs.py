@@ -9,7 +9,7 @@ same files is deterministic; so is the agent's on-save lint of a version (`tools
 Every key also holds a hash of the source of the code that makes the result (`code_version`), so
 a change to the runner, the localization or the summaries invalidates the cache by itself.
 A save's run (`saved_run`) is made as the agent makes it: the ChangeLog's changed lines traced by
-the pytest plugin, each failure localized by `companion.bug_report.build_report`.
+the pytest plugin, each failure localized by `companion.agent.bug_report.build_report`.
 Nothing here reads benchmarks/ (HELD_OUT_CODE_DIRS).
 """
 
@@ -29,7 +29,7 @@ from functools import cache as memoize
 from importlib.util import find_spec
 from pathlib import Path
 
-from companion.bug_report import BugReport, build_report
+from companion.agent.bug_report import BugReport, build_report
 from tools.lint import run_lint
 from tools.registry import ToolError
 from tools.test_runner import TestRun, TestsConfig, run_tests
@@ -42,9 +42,9 @@ EVAL_EVERY = 8
 # The modules whose code decides a cached result: a run and its spoken report, a lint, a git call.
 RUN_CODE = ("tools.test_runner", "tools.junit_report", "tools.pytest_details", "tools.pytest_values",
             "tools.process", "tools.registry", "tools.localize", "tools.changed_lines", "tools.failure_values",
-            "companion.bug_report", "companion.summaries", "model_server.training.v2.code_runs")
+            "companion.agent.bug_report", "companion.agent.summaries", "model_server.training.v2.code_runs")
 LINT_CODE = ("tools.lint", "tools.process", "model_server.training.v2.code_runs")
-GIT_CODE = ("companion.tool_jobs", "companion.summaries", "tools.git_ops", "tools.git_changes",
+GIT_CODE = ("companion.agent.tool_jobs", "companion.agent.summaries", "tools.git_ops", "tools.git_changes",
             "tools.git_paths", "tools.lint", "tools.registry", "tools.catalog",
             "model_server.training.v2.git_runs", "model_server.training.v2.lines")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from companion.protocol import SPECIAL_TOKENS_V2
+from companion.core.protocol import SPECIAL_TOKENS_V2
 from model_server.training.tokenizer import load_tokenizer, save_tokenizer, special_ids
 from model_server.training.v2.sessions import SYSTEM_TEXT
 from model_server.training.v2.trainer import build_model

@@ -16,7 +16,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from companion.tool_jobs import ToolJobs
+from companion.agent.tool_jobs import ToolJobs
 from model_server.training.v2.code_runs import CACHE, GIT_CODE, Project, code_version
 from model_server.training.v2.lines import REQUESTS, typed_requests
 from tools.catalog import default_registry

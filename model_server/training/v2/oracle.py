@@ -8,7 +8,7 @@ requested result, a reminder, an unprompted result (rules and cooldown permittin
 
 from __future__ import annotations
 
-from companion.protocol import Action, job_ref
+from companion.core.protocol import Action, job_ref
 from model_server.training.v2.playback import Playback, companion_speech
 
 STOP_AFTER = 2  # turns of user speech over ours before stopping (1-2 turns: 0.2-0.4 s)

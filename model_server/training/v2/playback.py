@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from companion.events import SelfSpeech
+from companion.core.events import SelfSpeech
 from companion.streams.dmel import BLOCK, SAMPLE_RATE
 from companion.voice.speech_text import speakable
 from companion.voice.tts import EspeakVoice, Synthesis

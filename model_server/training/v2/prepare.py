@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from companion.protocol import SPECIAL_TOKENS_V2
+from companion.core.protocol import SPECIAL_TOKENS_V2
 from model_server.training.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from model_server.training.v2 import speech_cache
 from model_server.training.v2.code_runs import load_projects

@@ -3,7 +3,7 @@
 Saves are real project versions diffed by FileWatch's `describe_change`, each diff recorded in a
 ChangeLog as the agent's `record_save` does; on-save and requested test results are real
 `run_tests` runs of the changed lines, localized by `build_report` and summarized by
-`companion.summaries` with a live `TestMemory`, exactly as `ToolJobs.tests` does;
+`companion.agent.summaries` with a live `TestMemory`, exactly as `ToolJobs.tests` does;
 lint and git results are the agent's own (git_runs); the user's speech is real TTS in a training
 voice, its words the real recognizer's; the mic carries room noise, keystrokes and the echo of
 the companion's own speech. `oracle.decide` labels every tick.
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.events import FileChanged, JobEvent, ScreenPatches, TypedText, UserWords
-from companion.protocol import Action, Chunk, job_ref, system_prefix
-from companion.redact import redact
+from companion.core.events import FileChanged, JobEvent, ScreenPatches, TypedText, UserWords
+from companion.core.protocol import Action, Chunk, job_ref, system_prefix
+from companion.core.redact import redact
 from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
 from companion.streams.file_content import FileContent, describe_change
-from companion.summaries import (
+from companion.agent.summaries import (
     LintMemory,
     TestMemory,
     summarize_lint,
@@ -62,7 +62,7 @@ class Spoken:
 @dataclass(slots=True)
 class Turn:
     chunk: Chunk
-    act: Action  # the oracle's label, written by companion.protocol.format_output(protocol=2)
+    act: Action  # the oracle's label, written by companion.core.protocol.format_output(protocol=2)
     tag: str
     needs: int  # earliest tick whose input the label depends on (-1: none)
 
@@ -270,7 +270,7 @@ class SessionSim:
                 block += echo
             said = self.playing.self_speech(k, t)
             self_speech = (said,) if said is not None else ()
-        from companion.events import AudioBlock
+        from companion.core.events import AudioBlock
         from companion.streams.audio import level_dbfs
 
         audio = (AudioBlock(t, block, level_dbfs(block), self.dmel.push(block)),)

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.heldout import HELD_OUT_VOICES, TRAINING_VOICES
-from companion.events import AudioBlock, UserWords
+from companion.core.events import AudioBlock, UserWords
 from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
-from companion.voice.resample import resample
+from companion.audio.resample import resample
 
 CACHE = Path("/work/cache/training/speech")
 TAIL_S = 1.0  # silence after the utterance so the recognizer's endpointer commits the words

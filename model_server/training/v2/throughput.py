@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from companion.protocol import SPECIAL_TOKENS_V2
+from companion.core.protocol import SPECIAL_TOKENS_V2
 from model_server.training.train import output_loss
 from model_server.training.v2.trainer import build_model
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from companion.protocol import SPECIAL_TOKENS_V2
-from model_server.models.interaction import FrontendConfig, InteractionFrontend
+from companion.core.protocol import SPECIAL_TOKENS_V2
+from model_server.models.frontend import FrontendConfig, InteractionFrontend
 from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
 from model_server.training.tokenizer import load_tokenizer, special_ids
 from model_server.training.train import InteractionModel, output_loss

@@ -1,0 +1,1 @@
+"""The background agent: jobs, tool dispatch, spoken summaries, bug reports and "why?" answers."""

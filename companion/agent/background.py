@@ -1,0 +1,356 @@
+"""The background agent: runs delegated and on-save tool jobs concurrently and reports JobEvents.
+
+It lives on the companion's asyncio loop and never blocks it. Public API (call from the loop):
+
+    agent = BackgroundAgent(root, sink, config=OnSaveConfig(), max_concurrent=2)
+    agent.tool_descriptions()            -> text for the model's pinned prefix
+    agent.submit_call(call_json, context) -> job id   (the model's `<|call|>` JSON)
+    agent.submit(tool, args, context)     -> job id   (the UI, already-parsed)
+    agent.on_file_saved(path, diff)       -> job ids  (rules-driven: affected tests, ruff; the
+                                                   FileChanged diff pins failures on your edits)
+    agent.confirm(job_id) / deny(job_id)  -> bool     (repository-changing git calls)
+    agent.cancel(job_id) -> bool;  agent.list_jobs() -> list[JobInfo]
+    await agent.wait(job_id); await agent.wait_idle(); await agent.aclose()
+
+Every outcome is a `JobEvent` given to `sink`; a bad call is an error event, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from companion.agent.job import Job, JobInfo, context_ref, tool_name_guess
+from companion.core.events import JobEvent, JobPhase
+from companion.core.redact import redact
+from companion.agent.summaries import summarize_progress
+from companion.rules.schema import ReasoningConfig
+from companion.agent.tool_jobs import Outcome, ToolJobs
+from tools.catalog import default_registry
+from tools.on_save import OnSaveConfig
+from tools.registry import CallError, ToolError, ToolRegistry
+from tools.test_runner import TestProgress
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL_S = 0.25  # at most this often per job, so a 5000-test suite is not 5000 events
+HISTORY = 200  # finished jobs kept for list_jobs
+
+__all__ = ["BackgroundAgent", "JobInfo"]
+
+
+class BackgroundAgent:
+    """Runs tool jobs for one repository root, at most `max_concurrent` at a time."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        sink: Callable[[JobEvent], None],
+        *,
+        config: OnSaveConfig | None = None,
+        max_concurrent: int = 2,
+        registry: ToolRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        warm_tests: bool = True,
+    ) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
+        self.root = Path(root).resolve()
+        self.sink = sink
+        self.registry = registry or default_registry()
+        self.clock = clock
+        self.jobs_runner = ToolJobs(
+            self.root, config or OnSaveConfig(), warm=warm_tests, clock=clock
+        )
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._git_lock = asyncio.Lock()  # one repository change at a time
+        self._jobs: dict[str, Job] = {}
+        self._ids = itertools.count(1)
+        self._save_jobs: dict[str, str] = {}  # "tests"/"lint" -> job id of the latest save run
+        self._pending_saves: dict[str, set[str]] = {"tests": set(), "lint": set()}
+        self._pending_all = False
+
+    # ---- public API -------------------------------------------------------------------------
+
+    @property
+    def config(self) -> OnSaveConfig:
+        return self.jobs_runner.config
+
+    def set_config(self, config: OnSaveConfig) -> None:
+        """New rules (hot reload): later jobs use them; running ones finish as they started."""
+        self.jobs_runner.config = config
+
+    def set_reasoning(self, config: ReasoningConfig) -> None:
+        """The [reasoning] table (hot reload): where `explain` asks "why?"."""
+        self.jobs_runner.reasoning = config
+
+    def tool_descriptions(self) -> str:
+        return self.registry.describe()
+
+    def submit_call(self, call_json: str, context: dict | None = None) -> str:
+        """Take the model's delegation (`{"tool": ..., "args": ...}`) with its context package."""
+        job = self._new_job("call", {}, context or {}, "model")
+        try:
+            call = self.registry.parse_call(call_json)
+        except CallError as exc:
+            job.tool = tool_name_guess(call_json)
+            self._finish(job, "error", str(exc), {"error": str(exc), "call": call_json[:500]})
+            return job.job_id
+        job.tool, job.args = call.tool, call.args
+        self._start(job)
+        return job.job_id
+
+    def submit(
+        self,
+        tool: str,
+        args: dict | None = None,
+        context: dict | None = None,
+        *,
+        origin: str = "ui",
+    ) -> str:
+        """Start a call that is already parsed (the UI, the rules); validated like the model's."""
+        job = self._new_job(tool, {}, context or {}, origin)
+        try:
+            job.args = self.registry.get(tool).validate(args or {})
+        except CallError as exc:
+            self._finish(job, "error", str(exc), {"error": str(exc)})
+            return job.job_id
+        self._start(job)
+        return job.job_id
+
+    def on_file_saved(self, path: str | Path, diff: str = "") -> list[str]:
+        """A file was saved: run what the on-save rules say (a newer save cancels a stale run).
+
+        `diff` is the FileChanged unified diff; its lines are remembered until the tests pass,
+        so a failure can be pinned on the line you changed."""
+        return self.on_files_saved([(path, diff)])
+
+    def on_files_saved(self, saves: list[tuple[str | Path, str]]) -> list[str]:
+        """Files were saved together (a burst of (path, diff)): one restart of each on-save job
+        for all of them, not one per file (30k generated files must not cost 30k restarts)."""
+        wanted: dict[str, dict] = {}
+        for path, diff in saves:
+            self.jobs_runner.record_save(str(path), diff)
+            rel = self.jobs_runner.relative(str(path))
+            plan = self.config.plan_for(rel)
+            if plan.tests != "none":
+                self._pending_saves["tests"].add(rel)
+                self._pending_all |= plan.tests == "all"
+                wanted["tests"] = {"scope": "all" if self._pending_all else "affected"}
+            if plan.lint and rel.endswith((".py", ".pyi")) and (self.root / rel).is_file():
+                self._pending_saves["lint"].add(rel)
+                wanted["lint"] = {}
+        return [self._restart_save_job(kind, args) for kind, args in wanted.items()]
+
+    def confirm(self, job_id: str) -> bool:
+        job = self._jobs.get(job_id)
+        if job is None or job.state != "needs_confirmation" or job.change is None:
+            return False
+        job.state = "queued"
+        job.task = _running_loop().create_task(self._apply(job))
+        job.task.add_done_callback(lambda task: self._cancelled_before_start(job, task))
+        return True
+
+    def deny(self, job_id: str) -> bool:
+        job = self._jobs.get(job_id)
+        if job is None or job.state != "needs_confirmation":
+            return False
+        job.change = None
+        summary = f"{job.tool.replace('_', ' ')} dropped; nothing changed"
+        self._finish(job, "cancelled", summary, {"denied": True})
+        return True
+
+    def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return False
+        if job.state == "needs_confirmation":
+            return self.deny(job_id)
+        if job.state not in ("queued", "running") or job.task is None:
+            return False
+        job.cancel_reason = reason
+        job.task.cancel()
+        return True
+
+    def list_jobs(self) -> list[JobInfo]:
+        return [job.info() for job in self._jobs.values()]
+
+    async def wait(self, job_id: str) -> str:
+        """Wait until the job stops running; returns its state ("unknown" for no such job)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return "unknown"
+        while job.task is not None and not job.task.done():
+            await asyncio.wait({job.task})
+        return job.state
+
+    async def wait_idle(self) -> None:
+        while tasks := [j.task for j in self._jobs.values() if j.task and not j.task.done()]:
+            await asyncio.wait(tasks)
+
+    async def aclose(self) -> None:
+        for job in list(self._jobs.values()):
+            self.cancel(job.job_id, "the companion is shutting down")
+        await self.wait_idle()
+        await self.jobs_runner.aclose()
+
+    # ---- job lifecycle ------------------------------------------------------------------------
+
+    def _new_job(self, tool: str, args: dict, context: dict, origin: str) -> Job:
+        job = Job(f"job-{next(self._ids)}", tool, args, dict(context), origin, self.clock())
+        self._jobs[job.job_id] = job
+        finished = [j for j in self._jobs.values() if j.state in ("done", "error", "cancelled")]
+        for old in finished[: max(0, len(finished) - HISTORY)]:
+            del self._jobs[old.job_id]
+        return job
+
+    def _start(self, job: Job) -> None:
+        job.task = _running_loop().create_task(self._run(job), name=job.job_id)
+        job.task.add_done_callback(lambda task: self._cancelled_before_start(job, task))
+
+    def _cancelled_before_start(self, job: Job, task: asyncio.Task) -> None:
+        # a task cancelled before its first step never runs its body, so say it here
+        if task.cancelled() and job.state in ("queued", "running"):
+            self._cancelled(job)
+
+    def _cancelled(self, job: Job) -> None:
+        reason = job.cancel_reason
+        self._finish(job, "cancelled", f"{job.tool} {reason}", {"reason": reason})
+
+    def _restart_save_job(self, kind: str, args: dict) -> str:
+        previous = self._save_jobs.get(kind)
+        if previous:
+            self.cancel(previous, "superseded by a newer save")
+        if kind == "lint":  # a file deleted since its save has nothing left to lint
+            self._pending_saves[kind] = {
+                p for p in self._pending_saves[kind] if (self.root / p).is_file()
+            }
+        paths = sorted(self._pending_saves[kind])
+        job_id = self.submit(kind, {**args, "paths": paths}, {"saved": paths}, origin="save")
+        self._save_jobs[kind] = job_id
+        return job_id
+
+    async def _run(self, job: Job) -> None:
+        try:
+            async with self._slots:
+                job.state = "running"
+                self._emit(job, "started", f"{job.tool.replace('_', ' ')} started")
+                if self.registry.get(job.tool).changes_repository:
+                    async with self._git_lock:
+                        job.change = await self.jobs_runner.git_prepare(job.tool, job.args)
+                    job.state = "needs_confirmation"
+                    self._emit(
+                        job,
+                        "needs_confirmation",
+                        job.change.summary,
+                        {"preview": job.change.preview, "confirmation_id": job.job_id},
+                    )
+                    return
+                outcome = await self._execute(job)
+        except asyncio.CancelledError:
+            self._cancelled(job)
+        except Exception as exc:  # noqa: BLE001 — any failure becomes an error event
+            self._failed(job, exc)
+            self._after_save_job(job, ok=False)
+        else:
+            self._finish(job, "result", outcome.summary, outcome.data)
+            self._after_save_job(job, ok=not outcome.data.get("failures"))
+
+    async def _execute(self, job: Job) -> Outcome:
+        everything = job.origin != "save"
+        if job.tool == "tests":
+            return await self.jobs_runner.tests(
+                job.args,
+                job.context,
+                everything=everything,
+                on_progress=lambda progress: self._progress(job, progress),
+                on_start=job.pids.append,
+            )
+        if job.tool == "lint":
+            return await self.jobs_runner.lint(job.args, job.context, everything=everything)
+        if job.tool == "explain":
+            return await self.jobs_runner.explain(job.args, lambda text: self._answer(job, text))
+        return await self.jobs_runner.git_read(job.tool, job.args)
+
+    async def _apply(self, job: Job) -> None:
+        change, job.change = job.change, None
+        try:
+            async with self._git_lock:
+                job.state = "running"
+                outcome = await self.jobs_runner.git_apply(change)
+        except asyncio.CancelledError:
+            self._cancelled(job)
+        except Exception as exc:  # noqa: BLE001 — any failure becomes an error event
+            self._failed(job, exc)
+        else:
+            self._finish(job, "result", outcome.summary, outcome.data)
+
+    def _failed(self, job: Job, exc: Exception) -> None:
+        if isinstance(exc, ToolError):
+            self._finish(job, "error", str(exc), {"error": str(exc), **exc.data})
+            return
+        # a bug in a tool must not take the companion down; it is logged and said plainly
+        log.exception("job %s (%s) failed", job.job_id, job.tool, exc_info=exc)
+        message = f"{job.tool} failed unexpectedly: {type(exc).__name__}: {exc}"
+        self._finish(job, "error", message, {"error": message})
+
+    def _after_save_job(self, job: Job, ok: bool) -> None:
+        """A save run finished: its paths are covered; maybe the full suite follows."""
+        if job.origin != "save" or self._save_jobs.get(job.tool) != job.job_id:
+            return
+        del self._save_jobs[job.tool]
+        self._pending_saves[job.tool] -= set(job.args.get("paths") or [])
+        if job.tool == "tests":
+            ran_affected = job.args.get("scope") == "affected"
+            self._pending_all = False
+            if ok and ran_affected and self.config.tests.full_suite_after:
+                full_id = self.submit(
+                    "tests", {"scope": "all"}, {"after": job.job_id}, origin="save"
+                )
+                self._save_jobs["tests"] = full_id
+
+    def _progress(self, job: Job, p: TestProgress) -> None:
+        now = self.clock()
+        if p.done and p.done != p.total and now - job.last_progress < PROGRESS_INTERVAL_S:
+            return
+        job.last_progress = now
+        data = {"done": p.done, "total": p.total, "failed": p.failed, "test": p.test}
+        self._emit(job, "progress", summarize_progress(p.done, p.total, p.failed), data)
+
+    def _answer(self, job: Job, text: str) -> None:
+        """A streamed explanation so far, as a progress event (the card grows as it arrives)."""
+        now = self.clock()
+        if now - job.last_progress < PROGRESS_INTERVAL_S:
+            return
+        job.last_progress = now
+        self._emit(job, "progress", "explaining", {"answer": text, "partial": True})
+
+    def _finish(self, job: Job, phase: JobPhase, summary: str, data: dict) -> None:
+        job.state = {"result": "done"}.get(phase, phase)
+        self._emit(job, phase, summary, data)
+
+    def _emit(self, job: Job, phase: JobPhase, summary: str, data: dict | None = None) -> None:
+        payload: dict[str, Any] = {
+            **(data or {}),
+            "context_ref": context_ref(job),
+            "origin": job.origin,
+        }
+        try:
+            # the summary is spoken, shown and relayed verbatim: no secret from tool output in it
+            self.sink(JobEvent(self.clock(), job.job_id, job.tool, phase, redact(summary), payload))
+        except Exception:  # the sink is someone else's; a broken one must not stop the jobs
+            log.exception("job event sink failed")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "BackgroundAgent must be called from its asyncio event loop's thread "
+            "(from another thread use loop.call_soon_threadsafe)"
+        ) from None

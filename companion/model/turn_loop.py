@@ -1,0 +1,207 @@
+"""InteractionLoop: every micro-turn, send the chunk to the model session and act on its answer.
+
+Timing is the model's job: this loop never decides whether to speak, it only carries chunks in
+and actions out (DESIGN §1). Nothing the user did is lost on the way: a chunk the server could
+not take is held and sent with the next one, a chunk too large for one request goes in pieces,
+and a session lost to a crash is re-primed with the pinned prefix plus a compacted summary of
+recent turns that fits the window by construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from companion.core.chunk_budget import approx_tokens
+from companion.core.clock import MicroTurnClock
+from companion.core.events import Event, ModelTurn, StreamState
+from companion.core.protocol import Action, Chunk, SerializedChunk, parse_output, serialize_chunk
+from companion.model.link import ModelLink
+from companion.model.session_client import ServerError, TurnResult, encode_features
+from companion.model.turn_pieces import TurnPiece, split_in_two
+
+RECENT_TURNS = 24  # re-prime context after a crash: about five seconds of conversation
+# protocol 2 emits one whole utterance in a turn: room for 24 words (an action ends far sooner;
+# a turn that still hits the cap is a valid grammar prefix and is parsed as it stands)
+V2_MAX_NEW_TOKENS = 96
+# Re-prime budget in approximate tokens: with the real tokenizer's worst ratio on code (~1.5x)
+# it stays well inside the embedded server's 900-token window; a 413 halves it anyway.
+RECENT_BUDGET = 240
+MAX_SPLITS = 8  # halvings of one turn before it is given up (2**8 pieces)
+# File changes over a chunk's file budget go with the next chunk, up to this many; a larger
+# flood (a generator writing 30k files) is summarized in one line instead.
+DEFER_FILES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class RecentTurn:
+    text: str  # the turn as the model saw it (text form) and what it answered
+    files: tuple[str, ...]
+
+
+def merge_chunks(held: Chunk, new: Chunk) -> Chunk:
+    """One chunk covering both windows: what could not be sent waits for the next turn."""
+    fields = [f.name for f in dataclasses.fields(Chunk) if f.name not in ("tick", "t", "ticks")]
+    return Chunk(tick=held.tick, t=held.t, ticks=new.tick + new.ticks - held.tick,
+                 **{f: getattr(held, f) + getattr(new, f) for f in fields})
+
+
+class InteractionLoop:
+    def __init__(
+        self,
+        clock: MicroTurnClock,
+        link: ModelLink,
+        emit: Callable[[Event], None],
+        act: Callable[[Action, Chunk], None],
+        prefix: Callable[[], str],
+        *,
+        max_new_tokens: int = 8,
+        observe: Callable[[Chunk, SerializedChunk], None] | None = None,
+        grammar: str | None = None,
+    ) -> None:
+        self.clock = clock
+        self.link = link
+        self._emit = emit
+        self._act = act
+        self._prefix = prefix
+        self.max_new_tokens = max_new_tokens
+        self._observe = observe
+        self.grammar = grammar  # the v2 action grammar, sent as `ebnf` when the model is v2
+        self._recent: deque[RecentTurn] = deque(maxlen=RECENT_TURNS)
+        self._needs_prefix = True
+        self._output_open = False
+        self._held: Chunk | None = None  # a chunk not yet delivered: goes with the next one
+        self.turns = 0
+        self.skipped = 0
+        self.held_turns = 0
+        self.latency_ms: deque[float] = deque(maxlen=300)
+
+    @property
+    def protocol(self) -> int:
+        return getattr(self.link, "protocol", 1)
+
+    def recent_summary(self, budget: int) -> str:
+        """The newest recent turns that fit `budget` (approximate tokens), after one line that
+        compacts the older ones (how many, which files)."""
+        kept: list[str] = []
+        used = 0
+        turns = list(self._recent)
+        while turns and used + approx_tokens(turns[-1].text) <= budget:
+            kept.insert(0, turns.pop().text)
+            used += approx_tokens(kept[0])
+        if turns:
+            files = sorted({f for turn in turns for f in turn.files})
+            names = ", ".join(f[-40:] for f in files[:4]) + (" and more" if len(files) > 4 else "")
+            line = f"<|more|>{len(turns)} earlier micro-turns" + (f", files {names}" if files else "")
+            if approx_tokens(line) + used <= budget:
+                kept.insert(0, line)
+        return "".join(kept)
+
+    async def _prime(self) -> None:
+        """A new session's first turns: the pinned prefix, then recent context after a crash.
+
+        Each goes as its own request that decodes nothing, so the prefix is the session's pinned
+        first turn (kept through window eviction). The recent context is a summary within
+        RECENT_BUDGET; a 413 halves the budget (down to none) instead of reconnecting.
+        """
+        client = self.link.client
+        assert client is not None, "connect the model link first"
+        await client.generate(self._prefix(), max_new_tokens=0)
+        budget = RECENT_BUDGET
+        while budget >= 16:
+            recent = self.recent_summary(budget)
+            if not recent:
+                break
+            try:
+                await client.generate(recent, max_new_tokens=0)
+                break
+            except ServerError as exc:
+                if exc.status != 413:
+                    raise
+                budget //= 2
+        self._needs_prefix = False
+
+    async def _send(self, piece: TurnPiece, decode: bool, splits: int = 0) -> TurnResult:
+        """Append one piece; one the server finds too large (413) goes as two smaller ones."""
+        client = self.link.client
+        assert client is not None
+        features = encode_features(piece.audio, piece.patches) if self.link.accepts_features \
+            else None
+        v2 = self.protocol == 2
+        max_new = (V2_MAX_NEW_TOKENS if v2 else self.max_new_tokens) if decode else 0
+        try:
+            return await client.generate(piece.text, features=features,
+                                         ebnf=self.grammar if v2 and decode else None,
+                                         max_new_tokens=max_new)
+        except ServerError as exc:
+            pieces = split_in_two(piece) if exc.status == 413 and splits < MAX_SPLITS else []
+            if not pieces or (len(pieces) == 1 and pieces[0].text == piece.text):
+                raise
+            for first in pieces[:-1]:
+                await self._send(first, False, splits + 1)
+            return await self._send(pieces[-1], decode, splits + 1)
+
+    async def step(self, chunk: Chunk) -> list[Action]:
+        """One micro-turn: append the chunk (with any held one), decode, act.
+
+        A turn the server cannot take now (busy, full, gone) is held and merged into the next;
+        a lost session or server triggers recovery and a re-prime.
+        """
+        if self._held is not None:
+            chunk = merge_chunks(self._held, chunk)
+        features = self.link.accepts_features
+        protocol = self.protocol
+        serialized = serialize_chunk(chunk, features=features, defer_files=DEFER_FILES,
+                                     protocol=protocol)
+        plain = serialized.text if not features else serialize_chunk(
+            chunk, features=False, defer_files=DEFER_FILES, protocol=protocol).text
+        text = ("<|end|>" if self._output_open else "") + serialized.text
+        try:
+            if self._needs_prefix:
+                await self._prime()
+            result = await self._send(TurnPiece(text, serialized.audio, serialized.patches),
+                                      decode=True)
+        except ServerError as exc:
+            self._held = chunk
+            self.held_turns += 1
+            reason = str(exc).splitlines()[0]
+            if exc.status in (409, 413, 429) and not self._needs_prefix:
+                self.skipped += 1
+                self._emit(StreamState(time.monotonic(), "model", "degraded",
+                                       f"micro-turn {chunk.tick} held for the next: {reason}"))
+                return []
+            self._needs_prefix = True
+            self._output_open = False
+            await self.link.recover(reason)
+            return []
+        # changes that did not fit wait for the next turn (as if they had just happened)
+        self._held = None if not serialized.deferred else Chunk(
+            tick=chunk.tick + chunk.ticks, t=round(chunk.t + self.clock.period * chunk.ticks, 6),
+            ticks=0,
+            files=serialized.deferred)
+        if self._observe is not None:  # what reached the model, once it has
+            self._observe(chunk, serialized)
+        actions, ended = parse_output(result.text, self.protocol)
+        finish = result.finish_reason
+        stopped = isinstance(finish, dict) and finish.get("type") == "stop"
+        self._output_open = not (ended or stopped)
+        answer = plain + result.text.removesuffix("<|end|>") + "<|end|>"
+        self._recent.append(RecentTurn(answer, tuple(c.path for c in chunk.files[:8])))
+        self.turns += 1
+        self.latency_ms.append(result.latency_ms)
+        stats = self.clock.stats()
+        for action in actions:
+            self._emit(ModelTurn(time.monotonic(), chunk.tick, action.kind,
+                                 action.text or action.job, result.latency_ms,
+                                 stats.late_ticks))
+            self._act(action, chunk)
+        return actions
+
+    async def run(self) -> None:
+        """Tick until cancelled."""
+        while True:
+            chunk = await self.clock.next_chunk()
+            await self.step(chunk)
