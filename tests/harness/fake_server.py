@@ -100,6 +100,7 @@ class FakeServer:
         self.info = info if info is not None else {"model_path": "fake-model"}
         self.token = token
         self.seen: list[Seen] = []
+        self.answered: list[dict] = []  # /generate bodies the server took (200), in order
         self.rule: Callable[[dict], Reply | None] | None = None  # consulted for /generate
         self._script: dict[str, deque[Reply]] = {}
         self.sessions: dict[str, _Session] = {}
@@ -250,5 +251,6 @@ class FakeServer:
         meta = {"id": rid, "prompt_tokens": prompt, "completion_tokens": len(output_ids),
                 "cached_tokens": session.length, "finish_reason": finish, **reply.meta}
         session.last_rid = meta["id"]
+        self.answered.append(body)
         session.length = meta["prompt_tokens"] + meta["completion_tokens"]
         return web.json_response({"text": text, "output_ids": output_ids, "meta_info": meta})
