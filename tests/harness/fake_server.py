@@ -108,6 +108,7 @@ class FakeServer:
         self.closed: list[str] = []  # session ids closed by the client, in order
         self._rids = itertools.count(1)
         self._server: TestServer | None = None
+        self._holds: list[asyncio.Event] = []  # released on exit, so a failed test never hangs
 
     # --- scripting ----------------------------------------------------------------------------
     def on(self, path: str, *replies: Reply) -> FakeServer:
@@ -155,6 +156,8 @@ class FakeServer:
 
     async def __aexit__(self, *exc) -> None:
         assert self._server is not None
+        for hold in self._holds:
+            hold.set()
         await self._server.close()
 
     async def _record(self, request: web.Request) -> dict | None:
@@ -180,6 +183,7 @@ class FakeServer:
         if reply is None:
             return None
         if reply.hold is not None:
+            self._holds.append(reply.hold)
             await reply.hold.wait()
         if reply.drop:
             request.transport.close()

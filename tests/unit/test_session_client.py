@@ -165,5 +165,6 @@ async def test_a_session_the_server_no_longer_knows_is_not_kept_as_abandoned(ser
     server.on("/generate", lost_session())
     with pytest.raises(ServerError):
         await client.generate("x")
-    await client.open()  # its close answers 404: gone already, nothing to remember
+    await client.open()  # its close answers 404: gone already, nothing to remember or retry
     assert client.abandoned == [] and client.session_id == "s2"
+    assert server.bodies("/close_session") == [{"session_id": "s1"}]
