@@ -26,7 +26,8 @@ class EventHub:
 
     def unsubscribe(self, sink: Callable[[Event], None]) -> None:
         with self._lock:
-            self._sinks = [s for s in self._sinks if s is not sink]
+            # equality, not identity: `obj.method` is a new bound-method object on every access
+            self._sinks = [s for s in self._sinks if s != sink]
 
     def emit(self, event: Event) -> None:
         for sink in self._sinks:  # a snapshot: subscribe() replaces the list, never mutates it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Awaitable, Callable
 
 from companion.core.events import Event, StreamState
 from companion.model.server_process import ServerProcess, ServerStartError
@@ -19,8 +19,10 @@ from companion.model.session_client import ServerError, SessionClient
 class ModelLink:
     def __init__(self, emit: Callable[[Event], None], *, server_url: str | None = None,
                  token: str | None = None, model: str = "embedded",
-                 server_args: list[str] | None = None, protocol: int | None = None) -> None:
+                 server_args: list[str] | None = None, protocol: int | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._emit = emit
+        self._sleep = sleep  # the reconnect backoff's wait; injected so tests run it on fake time
         self._protocol = protocol  # for servers that do not report one (SGLang)
         self._external = server_url
         self._token = token
@@ -98,7 +100,7 @@ class ModelLink:
             except ServerError as exc:
                 failures += 1
                 self._state("degraded", f"reconnecting in {delay:.0f} s: {exc}".splitlines()[0])
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
                 # our own child is cheap to ask again: a paused one (SIGSTOP) answers within
                 # about 2 s of resuming; a remote server gets the longer backoff
                 delay = min(delay * 2, 2.0 if self.process is not None else 10.0)

@@ -82,7 +82,8 @@ class SessionClient:
     async def _call(self, method: str, path: str, payload: dict | None = None,
                     timeout_s: float | None = None) -> Any:
         url = self.base_url + path
-        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
+        # aiohttp reads an explicit timeout=None as "no timeout": pass the session's own default
+        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else self._http.timeout
         try:
             async with self._http.request(method, url, json=payload, timeout=timeout) as resp:
                 body = await resp.text()

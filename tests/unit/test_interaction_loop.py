@@ -1,0 +1,200 @@
+"""The interaction loop's recovery paths, one at a time, against a scripted loopback server on
+fake time: a turn too large goes in pieces (never skipped), a turn the server cannot take now
+(409 / 429) is held and merged into the next, a lost session or a dropped connection reopens the
+session and re-primes it (prefix, then recent context within a budget that halves on 413), and
+an output the model left open is closed with `<|end|>` before the next turn."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from types import SimpleNamespace
+
+import pytest
+
+from companion.clock import MicroTurnClock
+from companion.events import FileChanged, ModelTurn, StreamState, TypedText
+from companion.interaction import InteractionLoop
+from companion.model_link import ModelLink
+from tests.harness.fake_server import (
+    FakeServer,
+    busy,
+    dropped,
+    lost_session,
+    ok,
+    throttled,
+    too_large,
+)
+from tests.harness.stage_harness import StageHarness
+
+pytestmark = pytest.mark.timeout(20)
+
+PREFIX = "<|system|>You are the companion.<|end|>"
+
+
+@pytest.fixture
+async def stage():
+    """A loop on a live link to the fake server, its clock and backoff on the harness's time."""
+    async with FakeServer() as server:
+        harness = StageHarness()
+        link = ModelLink(harness.emit, server_url=server.url, token=server.token,
+                         sleep=harness.clock.sleep)
+        await link.connect()
+        clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
+        clock.start(0.0)
+        acted = []
+        loop = InteractionLoop(clock, link, harness.emit, lambda action, chunk: acted.append(action),
+                               lambda: PREFIX)
+
+        async def turns(*timeline, n: int = 1):
+            return await harness.run_turns(clock, loop.step, timeline, n)
+
+        try:
+            yield SimpleNamespace(server=server, harness=harness, link=link, loop=loop,
+                                  acted=acted, turns=turns)
+        finally:
+            await link.close()
+
+
+def typed(t: float, text: str) -> tuple[float, TypedText]:
+    return t, TypedText(t, text)
+
+
+def model_states(harness: StageHarness) -> list[tuple[str, str]]:
+    return [(e.status, e.reason) for e in harness.of(StreamState) if e.stream == "model"]
+
+
+def session_texts(server: FakeServer, session: str) -> list[tuple[str, int]]:
+    """(text, max_new_tokens) of what `session` took, in order."""
+    return [(b["text"], b["sampling_params"]["max_new_tokens"]) for b in server.answered
+            if b["session_params"]["id"] == session]
+
+
+async def test_the_first_turn_primes_the_pinned_prefix_then_decodes(stage):
+    actions = await stage.turns(typed(0.05, "hello"))
+    assert [a.kind for a in actions[0]] == ["silence"]
+    assert session_texts(stage.server, "s1") == [(PREFIX, 0), ("<|t|>0.0<|user|>hello<|out|>", 8)]
+    assert [(e.tick, e.action) for e in stage.harness.of(ModelTurn)] == [(0, "silence")]
+
+
+async def test_a_turn_over_the_chunk_limit_goes_in_pieces_not_skipped(stage):
+    limit = 90  # characters: the prefix fits, the whole turn does not, each part does
+    stage.server.rule = lambda body: too_large() if len(body["text"]) > limit else None
+    diff = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-a = 1\n+a = 2  # the edit\n"
+    whole = await stage.turns((0.05, FileChanged(0.05, "m.py", "modified", diff)),
+                              typed(0.1, "why does the edit break the parser test"))
+    assert whole[0], "the turn was decoded"
+    sent = session_texts(stage.server, "s1")[1:]  # after the prefix
+    assert len(sent) >= 2, "the turn went in pieces"
+    assert all(n == 0 for _, n in sent[:-1]) and sent[-1][1] == 8  # only the last decodes
+    text = "".join(t for t, _ in sent)
+    assert text.startswith("<|t|>0.0<|file|>") and text.endswith("<|out|>")
+    assert "the edit" in text and "<|user|>why does the edit break the parser test" in text
+    assert stage.loop.turns == 1 and stage.loop.skipped == 0
+    assert [e.tick for e in stage.harness.of(ModelTurn)] == [0]
+    assert not [s for s in model_states(stage.harness) if "held" in s[1]]
+
+
+@pytest.mark.parametrize("refusal", [busy(), throttled(retry_after=1)], ids=["409", "429"])
+async def test_a_turn_the_server_cannot_take_now_is_held_and_sent_with_the_next(stage, refusal):
+    await stage.turns(typed(0.05, "warm up"))
+    stage.server.on("/generate", refusal)
+    held, merged = await stage.turns(typed(0.25, "first words"), typed(0.45, "second words"), n=2)
+    assert held == [] and merged, "the first is held, the second turn carries both"
+    assert stage.loop.skipped == 1
+    text = session_texts(stage.server, "s1")[-1][0]
+    assert text.startswith("<|t|>0.2") and "first words\nsecond words" in text
+    assert [e.tick for e in stage.harness.of(ModelTurn)] == [0, 1]  # the held window's tick
+    reasons = [r for status, r in model_states(stage.harness) if "held" in r]
+    assert len(reasons) == 1 and "micro-turn 1 held for the next" in reasons[0]
+    assert str(refusal.status) in reasons[0]
+    assert stage.server.opened == ["s1"] and stage.link.restarts == 0  # no reconnect
+
+
+@pytest.mark.parametrize("failure", [lost_session(), dropped()], ids=["404-lost", "dropped"])
+async def test_a_lost_session_is_reopened_reprimed_and_nothing_the_user_did_is_lost(stage, failure):
+    await stage.turns(typed(0.05, "alpha"), typed(0.25, "beta"), n=2)
+    stage.server.on("/generate", failure)
+    lost, back = await stage.turns(typed(0.45, "gamma"), typed(0.65, "delta"), n=2)
+    assert lost == [] and back
+    assert stage.server.opened == ["s1", "s2"]
+    states = model_states(stage.harness)
+    assert states[-1] == ("live", "session reopened")
+    assert any(s == "degraded" and r.startswith("reconnecting:") for s, r in states)
+    sent = session_texts(stage.server, "s2")
+    assert [n for _, n in sent] == [0, 0, 8]  # prefix, recent context, the turn
+    assert sent[0][0] == PREFIX
+    assert "<|user|>alpha" in sent[1][0] and "<|user|>beta" in sent[1][0]
+    assert sent[2][0].startswith("<|t|>0.4") and "gamma\ndelta" in sent[2][0]
+
+
+async def test_an_open_output_is_closed_with_end_before_the_next_turn(stage):
+    stage.server.on("/generate", ok(""), ok(" the parser"),  # prefix; a fragment, cut by length
+                    ok(" test fails"),  # still open (finish_reason length)
+                    ok("<|silence|>", finish_reason={"type": "stop", "matched": "<|end|>"}),
+                    ok(" done<|end|>"))
+    await stage.turns(*[typed(0.05 + 0.2 * i, f"w{i}") for i in range(5)], n=5)
+    turns = [t for t, n in session_texts(stage.server, "s1") if n]
+    assert turns[0].startswith("<|t|>0.0")
+    assert turns[1].startswith("<|end|><|t|>0.2") and turns[2].startswith("<|end|><|t|>0.4")
+    assert turns[3].startswith("<|t|>0.6")  # stopped at <|end|> (SGLang trims it): closed
+    assert turns[4].startswith("<|t|>0.8")  # ended by <|end|> in the text: closed
+    assert [a.text for a in stage.acted if a.kind == "speech"] == [" the parser", " test fails",
+                                                                    " done"]
+
+
+async def test_a_held_turn_is_still_closed_with_end_once(stage):
+    stage.server.on("/generate", ok(""), ok(" still talking"), busy())
+    await stage.turns(typed(0.05, "a"), typed(0.25, "b"), typed(0.45, "c"), n=3)
+    turns = [t for t, n in session_texts(stage.server, "s1") if n]
+    assert len(turns) == 2 and turns[1].startswith("<|end|><|t|>0.2")
+    assert turns[1].count("<|end|>") == 1
+
+
+async def test_a_new_session_does_not_inherit_the_lost_sessions_open_output(stage):
+    stage.server.on("/generate", ok(""), ok(" half a sent"), lost_session())
+    await stage.turns(typed(0.05, "a"), typed(0.25, "b"), typed(0.45, "c"), n=3)
+    turn = next(t for t, n in session_texts(stage.server, "s2") if n)
+    assert turn.startswith("<|t|>0.2")  # nothing to close in a session that never saw it
+
+
+async def test_a_reprime_over_the_window_halves_the_recent_context_instead_of_reconnecting(stage):
+    words = [f"sentence number {i} about the parser and its failing test" for i in range(24)]
+    await stage.turns(*[typed(0.05 + 0.2 * i, w) for i, w in enumerate(words)], n=24)
+    limit = 400  # characters an append may hold: the recent summary must shrink to fit
+    stage.server.rule = lambda body: too_large() if len(body["text"]) > limit else None
+    stage.server.on("/generate", lost_session())
+    await stage.turns(typed(4.85, "lost here"), typed(5.05, "and after"), n=2)
+    assert stage.loop.turns == 25, "the re-primed session took the held turn"
+    assert stage.server.opened == ["s1", "s2"] and stage.link.restarts == 0
+    refused = [b["text"] for b in stage.server.appends
+               if b["session_params"]["id"] == "s2" and b not in stage.server.answered]
+    assert len(refused) >= 1
+    assert all(len(a) > len(b) for a, b in pairwise(refused))  # each try smaller
+    sent = session_texts(stage.server, "s2")
+    assert [n for _, n in sent] == [0, 0, 8]
+    recent = sent[1][0]
+    assert len(recent) <= limit and words[-1] in recent  # the newest turn made it in
+    assert recent.startswith("<|more|>") and "earlier micro-turns" in recent
+    assert "lost here\nand after" in sent[2][0]
+
+
+async def test_a_reprime_whose_recent_context_never_fits_still_delivers_the_turn(stage):
+    await stage.turns(*[typed(0.05 + 0.2 * i, f"turn {i} words") for i in range(4)], n=4)
+    stage.server.on("/generate", lost_session())
+    stage.server.rule = lambda body: (too_large() if body["sampling_params"]["max_new_tokens"] == 0
+                                      and body["text"] != PREFIX else None)
+    await stage.turns(typed(0.85, "lost"), typed(1.05, "after"), n=2)
+    assert stage.loop.turns == 5 and stage.server.opened == ["s1", "s2"]
+    assert [n for _, n in session_texts(stage.server, "s2")] == [0, 8]  # prefix, the turn
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: a turn split after a 413 whose later piece is "
+                   "refused is held whole, so the pieces the session already took go again")
+async def test_a_split_turn_refused_halfway_does_not_append_its_first_piece_twice(stage):
+    await stage.turns(typed(0.05, "warm up"))
+    stage.server.on("/generate", too_large(), ok(), throttled())  # split; first piece in; 429
+    diff = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-a = 1\n+a = 2  # the edit\n"
+    await stage.turns((0.25, FileChanged(0.25, "m.py", "modified", diff)),
+                      typed(0.3, "second part"), typed(0.45, "third"), n=2)
+    took = "".join(t for t, _ in session_texts(stage.server, "s1"))
+    assert took.count("+a = 2  # the edit") == 1
