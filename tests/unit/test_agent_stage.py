@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from companion.agent import BackgroundAgent
-from companion.events import FileChanged, JobEvent
+from benchmarks.sample_project import fix_bug, make_sample_project
+from companion.agent.background import BackgroundAgent
+from companion.core.events import FileChanged, JobEvent
 from tests.harness.stage_harness import StageHarness
 from tools.on_save import OnSaveConfig, OnSaveRule
-from tools.sample_project import fix_bug, make_sample_project
 from tools.test_runner import TestsConfig
 
 pytestmark = pytest.mark.timeout(60)

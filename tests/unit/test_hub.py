@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 
-from companion.events import StreamState, TypedText
-from companion.hub import EventHub
+from companion.core.events import StreamState, TypedText
+from companion.core.hub import EventHub
 
 
 def test_every_subscriber_gets_every_event_in_order():

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from companion.clock import MicroTurnClock
-from companion.events import FileChanged, ModelTurn, StreamState, TypedText
-from companion.interaction import InteractionLoop
-from companion.model_link import ModelLink
+from companion.core.clock import MicroTurnClock
+from companion.core.events import FileChanged, ModelTurn, StreamState, TypedText
+from companion.model.link import ModelLink
+from companion.model.turn_loop import InteractionLoop
 from tests.harness.fake_server import (
     FakeServer,
     busy,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from companion.events import StreamState
-from companion.model_link import ModelLink
-from companion.server_process import ServerStartError
-from companion.session_client import ServerError
+from companion.core.events import StreamState
+from companion.model.link import ModelLink
+from companion.model.server_process import ServerStartError
+from companion.model.session_client import ServerError
 from tests.harness.fake_server import FakeServer, Reply, dropped
 from tests.harness.stage_harness import StageHarness
 
@@ -26,6 +26,7 @@ class FakeChild:
         self.running = False
         self.starts = 0
         self.stops = 0
+        self.spare_kept: list[bool] = []  # per stop(): whether the spare server was kept
         self.failures = list(failures or [])  # start() raises these first, one per start
 
     async def start(self) -> str:
@@ -35,8 +36,9 @@ class FakeChild:
         self.running = True
         return self.server.url
 
-    async def stop(self) -> None:
+    async def stop(self, keep_spare: bool = False) -> None:
         self.stops += 1
+        self.spare_kept.append(keep_spare)
         self.running = False
 
 
@@ -144,11 +146,13 @@ async def test_a_dead_child_is_restarted_at_once(server):
         child.running = False  # it crashed
         await link.recover("the server died")
         assert (child.stops, child.starts, link.restarts) == (1, 2, 1)
+        assert child.spare_kept == [True]  # a restart takes the ready spare server
         assert harness.clock.slept == []
         assert states(harness)[-1] == ("live", "tiny-model")
         assert link.client.session_id == "s2"
     finally:
         await link.close()
+    assert child.spare_kept[-1] is False  # closing the link stops the spare too
 
 
 async def test_a_hung_child_is_restarted_after_three_failed_tries(server):

@@ -9,8 +9,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from companion.events import Patch
-from companion.session_client import ServerError, SessionClient, encode_features
+from companion.core.events import Patch
+from companion.model.session_client import ServerError, SessionClient, encode_features
 from tests.harness.fake_server import (
     FakeServer,
     Reply,

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from companion.events import RulesChanged, StreamState, UserWords
-from companion.speech_policy import SpeechPolicy
+from companion.core.events import RulesChanged, StreamState, UserWords
+from companion.rules.speech_policy import SpeechPolicy
 from tests.harness.stage_harness import StageHarness
 
 pytestmark = pytest.mark.timeout(20)

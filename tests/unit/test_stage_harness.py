@@ -4,8 +4,8 @@ the stage tests pass)."""
 
 from __future__ import annotations
 
-from companion.clock import MicroTurnClock
-from companion.events import TypedText
+from companion.core.clock import MicroTurnClock
+from companion.core.events import TypedText
 from tests.harness.stage_harness import FakeClock, StageHarness
 
 
