@@ -231,3 +231,7 @@ class Runtime:
     def cancel_job(self, job_id: str) -> None:
         if self.agent is not None:
             self.agent.cancel(job_id)
+
+    def explain(self, test: str = "") -> None:
+        if self.agent is not None:
+            self.agent.submit("explain", {"test": test} if test else {}, origin="ui")

@@ -40,3 +40,7 @@ class CompanionControls(Protocol):
         """Answer a repository action that waits for confirmation (JobEvent needs_confirmation)."""
 
     def cancel_job(self, job_id: str) -> None: ...
+
+    def explain(self, test: str = "") -> None:
+        """Ask the [reasoning] model why `test` (default: the latest failure) fails; the answer
+        streams back as an `explain` job (a card, its first sentence relayed)."""

@@ -53,6 +53,7 @@ class CompanionApp(App[int]):
         Binding("ctrl+y", "confirm(True)", "Confirm", tooltip="Allow the pending repo action"),
         Binding("ctrl+n", "confirm(False)", "Deny", tooltip="Refuse the pending repository action"),
         Binding("f6", "cancel_job", "Cancel job", tooltip="Cancel the newest running job"),
+        Binding("f7", "explain", "Why?", tooltip="Ask the reasoning model why the latest failure fails"),
         Binding("f8", "toggle_panel('jobs')", "Jobs"),
         Binding("f9", "toggle_panel('rules')", "Rules"),
         Binding("f10", "history", "History"),
@@ -206,6 +207,11 @@ class CompanionApp(App[int]):
 
     def action_stop_speaking(self) -> None:
         self._command("stop_speaking")
+
+    def action_explain(self) -> None:
+        """Why does the latest failure fail? (the [reasoning] model, off unless configured)"""
+        if self._command("explain"):
+            self.notify("Asking why the latest failure fails…")
 
     def action_confirm(self, approve: bool) -> None:
         pending = self.main_screen.query_one(PendingAction)

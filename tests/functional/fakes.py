@@ -56,6 +56,9 @@ class FakeControls:
     def cancel_job(self, job_id: str) -> None:
         self.calls.append(("cancel_job", job_id))
 
+    def explain(self, test: str = "") -> None:
+        self.calls.append(("explain", test))
+
     def run_streams(self, audio_hz: float = 200.0) -> None:
         """Emit audio blocks, screen frames and file changes from three threads until stop()."""
         samples = np.zeros(3200, dtype=np.float32)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from companion.core.events import JobEvent, ModelTurn, SelfSpeech, StreamState, UserWords
 from companion.tui.app import CompanionApp
 from companion.tui.widgets.jobs_panel import JobRow
 from companion.tui.widgets.pending_action import PendingAction
+from companion.tui.widgets.result_card import ResultCard
 from companion.tui.widgets.status_bar import StatusBar
 from tests.functional.fakes import FakeControls
 
@@ -130,6 +131,21 @@ async def test_jobs_panel_shows_progress_and_cancels():
         await settle(pilot, app)
         assert not row.cancel.display
     assert [c for c in controls.calls if c[0] == "cancel_job"] == [("cancel_job", "t1")] * 2
+
+
+async def test_why_key_asks_for_an_explanation_and_its_answer_shows_on_a_card():
+    controls = FakeControls()
+    app = CompanionApp(controls)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("f7")
+        answer = "median sorts a copy but indexes the original list. Use ordered[mid]."
+        controls.emit(JobEvent(2.0, "x1", "explain", "result", "median sorts a copy but indexes "
+                               "the original list.", {"answer": answer, "test_id": "t::test_med"}))
+        await settle(pilot, app)
+        cards = [c for c in app.main_screen.query(ResultCard) if c.entry.card["tool"] == "explain"]
+        assert cards and answer in "".join(str(s.render()) for s in cards[0].query(Static))
+    assert ("explain", "") in controls.calls
 
 
 async def test_result_card_shows_failures_with_file_and_line():
