@@ -15,7 +15,7 @@ from model_server.training.v2.sessions import Pending, SessionSim
 
 # episode kind -> weight
 WEIGHTS = {"edit": 40, "spoken_request": 14, "typed_request": 6, "question": 11, "thinking": 6,
-           "filler": 5, "aside": 6, "musing": 6, "reminder": 4, "idle": 6, "run_script": 8, "look": 6}
+           "filler": 5, "aside": 6, "musing": 6, "reminder": 4, "idle": 6, "run_script": 10, "look": 6}
 
 
 def maybe_episode(sim: SessionSim, k: int) -> None:
@@ -113,7 +113,9 @@ def _run_script(sim: SessionSim, k: int) -> None:
     """The developer runs a test's body as a script in the terminal: against a failing version
     the real traceback settles on screen a few turns later; sometimes the same error is read
     again (run again, scrolled, redrawn), which the reader does not report twice."""
-    project = sim.rng.choice(sim.projects)
+    broken = [p for p in sim.projects if sim.current[p.name].run.failures]
+    # mostly the code that is broken (that is when one runs it to see), sometimes any
+    project = sim.rng.choice(broken if broken and sim.rng.random() < 0.8 else sim.projects)
     version = sim.current[project.name]
     failures = [f.test_id for f in version.run.failures]
     test_id = sim.rng.choice(failures) if failures else f"test_{project.name}.py::test_{project.name}_1"
