@@ -41,6 +41,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--stop-after", type=int, default=0, help="train only this many steps in this call")
+    p.add_argument("--data-nice", type=int, default=5,
+                   help="all: the data generator child's niceness above this process's own (nice is "
+                        "relative: under `nice -n 19` the child is at 19 too)")
     args = p.parse_args(argv)
     args.steps = max(1, args.tokens // (args.batch * args.seq_len))
     args.shards = args.shards or -(-args.steps * args.batch // ROWS_PER_SHARD)
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         first = 2 if args.command == "all" else args.shards
         prepare(data, min(first, args.shards), args.vocab, args.seq_len)
         if args.command == "all" and args.shards > first:  # the rest beside the trainer, at low priority
-            child = subprocess.Popen(["nice", "-n", "5", sys.executable, "-m", "model_server.training", "data",
+            child = subprocess.Popen(["nice", "-n", str(args.data_nice), sys.executable, "-m", "model_server.training", "data",
                                       "--data", str(data), "--shards", str(args.shards),
                                       "--seq-len", str(args.seq_len), "--vocab", str(args.vocab)])
             print(f"data generator pid {child.pid}", flush=True)

@@ -1,4 +1,5 @@
-"""What the simulated developer does next: save an edit, ask, request, think aloud, talk aside.
+"""What the simulated developer does next: save an edit, ask, request, think aloud, talk aside,
+run the code in a terminal (a real traceback on screen), look at a file in the editor.
 
 Episodes only write future inputs into the SessionSim (speech, typing, saves); labels are the
 oracle's. Edits walk each project through real versions: the clean code, mutmut mutants (most
@@ -9,11 +10,12 @@ the fix back to clean (the test passes again).
 from __future__ import annotations
 
 from model_server.training.v2 import lines
+from model_server.training.v2.screen_runs import editor_view, run_script, script_for, terminal_text
 from model_server.training.v2.sessions import Pending, SessionSim
 
 # episode kind -> weight
 WEIGHTS = {"edit": 40, "spoken_request": 14, "typed_request": 6, "question": 11, "thinking": 6,
-           "filler": 5, "aside": 6, "musing": 6, "reminder": 4, "idle": 6}
+           "filler": 5, "aside": 6, "musing": 6, "reminder": 4, "idle": 6, "run_script": 10, "look": 6}
 
 
 def maybe_episode(sim: SessionSim, k: int) -> None:
@@ -107,11 +109,48 @@ def _reminder(sim: SessionSim, k: int) -> None:
         sim.pending.append(Pending(spoken.end + int(seconds / 0.2), "remind", spoken.start, {"what": what}))
 
 
+def _run_script(sim: SessionSim, k: int) -> None:
+    """The developer runs a test's body as a script in the terminal: against a failing version
+    the real traceback settles on screen a few turns later; sometimes the same error is read
+    again (run again, scrolled, redrawn), which the reader does not report twice."""
+    broken = [p for p in sim.projects if sim.current[p.name].run.failures]
+    # mostly the code that is broken (that is when one runs it to see), sometimes any
+    project = sim.rng.choice(broken if broken and sim.rng.random() < 0.8 else sim.projects)
+    version = sim.current[project.name]
+    failures = [f.test_id for f in version.run.failures]
+    test_id = sim.rng.choice(failures) if failures else f"test_{project.name}.py::test_{project.name}_1"
+    script = script_for(project.name, project.test_source, test_id)
+    if script is None:
+        return
+    stderr = run_script(project.name, version.source, script)
+    command = f"python try_{project.name}.py"
+    sim.keystrokes(k, len(command) * 0.08)
+    at = k + sim.rng.randint(3, 6)  # run, settle (0.5 s), OCR
+    confidence = round(sim.rng.uniform(0.75, 0.97), 3)
+    text = terminal_text(project.name, stderr, sim.screen.shown_root, sim.rng) if stderr \
+        else f"$ {command}\n$ "
+    sim.screen.schedule(at, text, sim.screen.terminal, confidence)
+    if stderr and sim.rng.random() < 0.4:
+        sim.screen.schedule(at + sim.rng.randint(5, 40), text, sim.screen.terminal, confidence)
+
+
+def _look(sim: SessionSim, k: int) -> None:
+    """The developer looks at the module or its tests in the editor: a context line, when it
+    changed and at most every 3 s (the reader's rule)."""
+    project = sim.rng.choice(sim.projects)
+    if sim.rng.random() < 0.75:
+        file, source = f"{project.name}.py", sim.current[project.name].source
+    else:
+        file, source = f"test_{project.name}.py", project.test_source
+    sim.screen.schedule(k + sim.rng.randint(2, 4), editor_view(source, sim.rng), sim.screen.editor_title(file),
+                        round(sim.rng.uniform(0.8, 0.97), 3))
+
+
 _EPISODES = {
     "edit": _edit, "spoken_request": _spoken_request, "typed_request": _typed_request,
     "question": _question, "thinking": _thinking, "filler": _simple("filler", lines.FILLERS),
     "aside": _simple("aside", lines.ASIDES), "musing": _simple("musing", lines.MUSING),
-    "reminder": _reminder, "idle": lambda sim, k: None,
+    "reminder": _reminder, "idle": lambda sim, k: None, "run_script": _run_script, "look": _look,
 }
 
 

@@ -13,6 +13,8 @@ Metrics, per oracle label (ORACLE.md), W = windows in 200 ms turns:
 - silence on quiet / harmless-event / user-speaking / own-utterance-playing turns;
 - relay recall after a new failure: the model relays that job (`relay jN`) from the result's
   arrival to 10 turns after the oracle's relay; delay in turns from the arrival (oracle's beside);
+- screen-error recall: the model speaks the error (its exception name among the words) from the
+  `ScreenError`'s arrival to 10 turns after the oracle's utterance; delay as for relays;
 - requested-result and recovery relay recall (same window; a requested one counts from the
   request); requests: a call with the oracle's tool and args within 2 turns before to 5 after
   the oracle's call (and with the right tool only);
@@ -78,6 +80,17 @@ def score(sim: SessionSim, session, got: list, c: Counter, delays: dict) -> None
             delays[f"{turn.tag}_oracle"].append(k - arrived)
             if hit is not None:
                 delays[f"{turn.tag}_model"].append(hit - arrived)
+        if turn.tag == "relay_screen":
+            arrived = max(turn.needs, 0)
+            words = turn.act.text.split()
+            exception = words[words.index("raised") + 1] if "raised" in words[:-1] else turn.act.text
+            hit = next((j for j in range(arrived, min(len(turns), k + RELAY_LATE + 1))
+                        if kinds[j] == "speech" and exception in got[j].text), None)
+            c["relay_screen_n"] += 1
+            c["relay_screen_hit"] += hit is not None
+            delays["relay_screen_oracle"].append(k - arrived)
+            if hit is not None:
+                delays["relay_screen_model"].append(hit - arrived)
         if turn.tag == "stop":
             c["stop_n"] += 1
             c["stop_hit"] += "stop" in kinds[k:k + 2]
@@ -117,6 +130,8 @@ def summarize(c: Counter, delays: dict) -> dict:
         "relay_recall_new_failure": rate("relay_failures_hit", "relay_failures_n"),
         "relay_delay_turns_new_failure": median("relay_failures_model"),
         "relay_delay_turns_new_failure_oracle": median("relay_failures_oracle"),
+        "speak_recall_new_screen_error": rate("relay_screen_hit", "relay_screen_n"),
+        "speak_delay_turns_new_screen_error": median("relay_screen_model"),
         "relay_recall_requested": rate("relay_requested_hit", "relay_requested_n"),
         "relay_recall_recovery": rate("relay_recoveries_hit", "relay_recoveries_n"),
         "request_tool_and_args": rate("call_hit", "call_n"),

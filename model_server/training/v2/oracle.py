@@ -8,7 +8,10 @@ requested result, a reminder, an unprompted result (rules and cooldown permittin
 
 from __future__ import annotations
 
-from companion.core.protocol import Action, job_ref
+from companion.core.chunk_budget import clip
+from companion.core.protocol import SEE_TEXT_TOKENS, Action, format_output, job_ref
+from companion.core.redact import redact_then_clip
+from companion.streams.screen_summary import compose_summary
 from model_server.training.v2.playback import Playback, companion_speech
 
 STOP_AFTER = 2  # turns of user speech over ours before stopping (1-2 turns: 0.2-0.4 s)
@@ -43,6 +46,36 @@ def answer(sim, topic: str) -> Action:
         return speak("yes." if brief else "yes, I'm here.")
     return speak("tests, lint and git." if brief else
                "I can run tests, lint and git for you, and tell you when something breaks.")
+
+
+def screen_error_speech(error) -> str:
+    """What to say about a new ScreenError: its summary, or the longest shortening of it (no
+    function, no message, no "which you changed …", then just the exception) that the utterance
+    grammar accepts and whose every word the model's `<|see|>error …` line shows; "" if none."""
+    visible, _ = redact_then_clip(f"error {error.summary or error.exception + ' ' + error.message}",
+                                  lambda t: clip(t, SEE_TEXT_TOKENS))
+    seen = {w.strip(",.") for w in visible.split()}
+    candidates, s = [error.summary], error.summary
+    if error.function:
+        s = s.replace(f", in {error.function}", "", 1)
+        candidates.append(s)
+    message = " ".join(error.message.split()[:8])
+    if message:
+        s = s.replace(f" {message}", "", 1)
+        candidates.append(s)
+    if ", which you changed" in s:
+        s = s[:s.index(", which you changed")]
+        candidates.append(s)
+    candidates.append(compose_summary(error.language, error.exception, "", "", 0))
+    for text in candidates:
+        if not text or not all(w.strip(",.") in seen for w in text.split()):
+            continue
+        try:
+            format_output([speak(text)], protocol=2)
+        except ValueError:
+            continue
+        return text
+    return ""
 
 
 def _talked_over(sim, k: int, pb: Playback) -> int | None:
@@ -90,7 +123,8 @@ def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
         if act.kind == "call":
             tag = "call"
         return act, tag, p.since
-    inputs = chunk.files or chunk.jobs or chunk.typed or chunk.words
+    inputs = (chunk.files or chunk.jobs or chunk.typed or chunk.words or chunk.screen_text
+              or chunk.screen_errors)
     return SILENCE, ("event" if inputs else "quiet"), -1
 
 
@@ -109,13 +143,15 @@ def _act_for(sim, k: int, p) -> Action | None:
         return relay(p.data["job"])
     if p.kind == "remind":
         return speak(f"time to {p.data['what']}.")
-    allowed = sim.rules.failures if p.data["topic"] == "failures" else sim.rules.recoveries
+    allowed = sim.rules.failures if p.data["topic"] in ("failures", "screen") else sim.rules.recoveries
     if not allowed:
         sim.pending.remove(p)
         return None
     if (k - sim.last_auto) * 0.2 < sim.rules.cooldown_s:
         return None
     sim.last_auto = k
+    if "say" in p.data:  # a screen error has no job to relay: its summary is spoken
+        return speak(p.data["say"])
     return relay(p.data["job"])
 
 

@@ -6,7 +6,9 @@ ChangeLog as the agent's `record_save` does; on-save and requested test results 
 `companion.agent.summaries` with a live `TestMemory`, exactly as `ToolJobs.tests` does;
 lint and git results are the agent's own (git_runs); the user's speech is real TTS in a training
 voice, its words the real recognizer's; the mic carries room noise, keystrokes and the echo of
-the companion's own speech. `oracle.decide` labels every tick.
+the companion's own speech; screen reading is the live ScreenReader's ScreenText / ScreenError
+events over real tracebacks of the running code and real editor views (screen_runs).
+`oracle.decide` labels every tick.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.core.events import FileChanged, JobEvent, ScreenPatches, TypedText, UserWords
+from companion.core.events import (
+    FileChanged,
+    JobEvent,
+    ScreenError,
+    ScreenPatches,
+    ScreenText,
+    TypedText,
+    UserWords,
+)
 from companion.core.protocol import Action, Chunk, job_ref, system_prefix
 from companion.core.redact import redact
 from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
@@ -35,6 +45,7 @@ from model_server.training.v2 import rules as rules_mod
 from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
 from model_server.training.v2.git_runs import call_key, git_results
 from model_server.training.v2.playback import Playback
+from model_server.training.v2.screen_runs import SessionScreen
 from model_server.training.v2.speech import Utterance, utterance
 from model_server.training.v2.speech_cache import level_for, voices_for
 from tools.catalog import default_registry
@@ -95,6 +106,7 @@ class SessionSim:
                                     default_registry().describe())
         self.projects = self.rng.sample(projects, min(2, len(projects)))
         self.current: dict[str, Version] = {p.name: p.clean for p in self.projects}
+        self.screen = SessionScreen(self)  # the live ScreenReader over this session's repository
         self.memory: dict[str, TestMemory] = defaultdict(TestMemory)
         self.lint_memory = LintMemory()  # one agent, one ToolJobs: one LintMemory for all files
         self.changes = ChangeLog()  # ToolJobs.changes: lines saved since the tests last passed
@@ -174,6 +186,7 @@ class SessionSim:
         if change is None:
             return
         self.files[k].append(change)
+        self.screen.on_event(change)  # the hub delivers FileChanged to the ScreenReader too
         self.changes.record(change.path, change.diff, self.t(k))  # ToolJobs.record_save
         self.current[project.name] = version
         self.run_tests(k + 1, project, version, everything=False, requested_by=None)
@@ -279,9 +292,25 @@ class SessionSim:
             tiles = tuple(screen_tile(self.np_rng) for _ in range(int(self.np_rng.integers(1, 6))))
             screen = (ScreenPatches(t=t, frame=k, width=1920, height=1080, patches=tiles),)
         jobs = tuple(self.jobs.get(k, ()))
+        read = self.screen.read(k, t)
+        screen_errors = tuple(e for e in read if isinstance(e, ScreenError))
+        for error in screen_errors:
+            self.screen_error(k, error)
         return Chunk(tick=round(t / TICK), t=t, audio=audio, words=tuple(self.words.get(k, ())),
                      screen=screen, files=tuple(self.files.get(k, ())), jobs=jobs,
-                     typed=tuple(TypedText(t, x) for x in self.typed.get(k, ())), self_speech=self_speech)
+                     typed=tuple(TypedText(t, x) for x in self.typed.get(k, ())), self_speech=self_speech,
+                     screen_text=tuple(e for e in read if isinstance(e, ScreenText)),
+                     screen_errors=screen_errors)
+
+    def screen_error(self, k: int, error: ScreenError) -> None:
+        """A new error read on screen: said like a new test failure (its summary, as far as the
+        input shows it and the utterance grammar allows), two turns later, if the user is quiet."""
+        say = oracle.screen_error_speech(error)
+        if not say:
+            return
+        project = next((p.name for p in self.projects if error.file.endswith(f"{p.name}.py")), "")
+        self.pending.append(Pending(k + 2, "relay_auto", k, {"say": say, "project": project,
+                                                             "topic": "screen"}))
 
     def run(self, features: bool) -> Session:
         from model_server.training.v2.episodes import maybe_episode
