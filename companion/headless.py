@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from companion.core.chunk_budget import job_status
 from companion.core.events import (
     Event,
     JobEvent,
@@ -79,7 +80,8 @@ class TranscriptWriter:
                          "status": event.status, "reason": event.reason})
         elif isinstance(event, JobEvent) and event.phase != "progress":
             self._write({"type": "job", "t": self._t(event.t), "job": event.job_id,
-                         "tool": event.tool, "phase": event.phase, "summary": event.summary})
+                         "tool": event.tool, "phase": event.phase, "summary": event.summary,
+                         "status": job_status(event)})
         elif isinstance(event, UserWords) and event.text.strip():
             self._write({"type": "heard", "t": self._t(event.t), "text": event.text,
                          "final": event.final})

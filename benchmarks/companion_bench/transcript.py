@@ -77,12 +77,19 @@ def calls(lines: list[dict]) -> list[tuple[float, str, dict]]:
 
 
 def is_failure(line: dict) -> bool:
-    """A finished tests job that reports a failing or timed-out run."""
+    """A finished tests job that reports a failing run (by its `status`, the result data's
+    verdict; transcripts written before `status` existed by their wording) or that erred (a
+    hang stopped at the timeout, a run that could not finish)."""
     if line.get("type") != "job" or line.get("tool") != "tests":
         return False
+    if line.get("phase") == "error":
+        return True
+    if line.get("phase") != "result":
+        return False
+    if "status" in line:
+        return line["status"] == "failed"
     summary = (line.get("summary") or "").lower()
-    return line.get("phase") in ("result", "error") and any(
-        w in summary for w in ("fail", "timed out", "timeout", "error"))
+    return any(w in summary for w in ("fail", "timed out", "timeout", "error"))
 
 
 def job_results(lines: list[dict]) -> list[dict]:

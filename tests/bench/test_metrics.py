@@ -122,6 +122,14 @@ def test_calls_and_failures_from_lines():
     assert is_failure({"type": "job", "tool": "tests", "phase": "result", "summary": "one test failed in x"})
     assert not is_failure({"type": "job", "tool": "tests", "phase": "result", "summary": "all 6 tests passed"})
     assert not is_failure({"type": "job", "tool": "lint", "phase": "result", "summary": "1 error"})
+    # the composed bug report does not say "fail": the status from the result's data decides
+    report = "median returns 3 for [3, 1, 2], expected 2, stats.py line 5, changed just now"
+    assert is_failure({"type": "job", "tool": "tests", "phase": "result", "summary": report,
+                       "status": "failed"})
+    assert not is_failure({"type": "job", "tool": "tests", "phase": "result",
+                           "summary": "the failing test passes again", "status": "done"})
+    assert is_failure({"type": "job", "tool": "tests", "phase": "error",
+                       "summary": "test_root hangs: stopped after 8 seconds, spinning at a.py line 3"})
 
 
 def test_read_transcript_needs_the_schema_1_header(tmp_path):
