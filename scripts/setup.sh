@@ -36,6 +36,12 @@ python=${PYTHON:-python3}
 extras=""
 (( want_test )) && extras="[dev]"
 .venv/bin/python -m pip install -q -e ".${extras}"
+# Hugging Face's `kernels` package (a dependency of transformers >= 5.25, pinned below that in
+# pyproject.toml) installs the import name of our own kernels/: neither works beside the other
+if .venv/bin/python -m pip show -q kernels >/dev/null 2>&1; then
+  echo "setup: removing the 'kernels' package: its import name is this project's kernels/"
+  .venv/bin/python -m pip uninstall -q -y kernels
+fi
 touch "$stamp"
 (( want_test )) && touch .venv/.setup-0
 echo "setup: done (.venv)"
