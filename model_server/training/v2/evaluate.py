@@ -33,7 +33,7 @@ from collections import Counter, defaultdict
 
 from companion.model.action_grammar import default_action_grammar
 from companion.core.clock import MicroTurnClock
-from companion.model.turn_loop import InteractionLoop
+from companion.model.turn_loop import TurnLoop
 from companion.model.link import ModelLink
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.sessions import TICK, SessionSim
@@ -47,7 +47,7 @@ RELAY_LATE, CALL_EARLY, CALL_LATE, ASIDE_AFTER, BABBLE_NEAR = 10, 2, 5, 15, 10
 async def decode_session(link: ModelLink, prefix: str, chunks) -> list:
     """The model's one action per chunk, through the live InteractionLoop (grammar on)."""
     got: list = []
-    loop = InteractionLoop(MicroTurnClock(), link, lambda e: None, lambda a, c: None,
+    loop = TurnLoop(MicroTurnClock(), link, lambda e: None,
                            lambda: prefix, grammar=default_action_grammar())
     await link.client.close_session()  # a fresh session per simulated session
     await link.client.open()

@@ -1,0 +1,50 @@
+"""EventHub: one emit, delivered by declared type to stages and to every observer, in order."""
+
+from __future__ import annotations
+
+from companion.core.events import Say, StopSpeaking, TypedText, UserWords
+from companion.core.hub import EventHub
+from companion.core.stage import Stage
+
+
+class Recording:
+    def __init__(self, consumes: tuple[type, ...], log: list) -> None:
+        self.consumes, self.emits, self.log = consumes, (), log
+
+    def process(self, event) -> None:
+        self.log.append((self, event))
+
+
+def test_stages_get_only_their_declared_types_and_observers_get_everything():
+    hub, log = EventHub(), []
+    speaker, hearing = Recording((Say, StopSpeaking), log), Recording((UserWords,), log)
+    assert isinstance(speaker, Stage)
+    seen = []
+    hub.connect(speaker)
+    hub.subscribe(seen.append)
+    hub.connect(hearing)
+    events = [Say(1.0, "hi"), UserWords(2.0, "run the tests", True), TypedText(3.0, "x"),
+              StopSpeaking(4.0, "user")]
+    for event in events:
+        hub.emit(event)
+    assert log == [(speaker, events[0]), (hearing, events[1]), (speaker, events[3])]
+    assert seen == events  # including TypedText, which no stage consumes
+
+
+def test_delivery_follows_connection_order_and_a_failing_consumer_is_isolated():
+    hub, order = EventHub(), []
+
+    def broken(event) -> None:
+        order.append("broken")
+        raise RuntimeError("closed file")
+
+    first = Recording((Say,), [])
+    first.process = lambda event: order.append("first")
+    hub.connect(first)
+    hub.subscribe(broken)
+    hub.subscribe(lambda event: order.append("last"))
+    hub.emit(Say(0.0, "a"))
+    assert order == ["first", "broken", "last"] and hub.failures == 1
+    hub.unsubscribe(broken)
+    hub.emit(Say(0.0, "b"))
+    assert order[3:] == ["first", "last"]
