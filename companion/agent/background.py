@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from companion.agent.job import Job, JobInfo, context_ref, tool_name_guess
+from companion.agent.summaries import summarize_progress
+from companion.agent.tool_jobs import Outcome, ToolJobs
 from companion.core.events import JobEvent, JobPhase
 from companion.core.redact import redact
-from companion.agent.summaries import summarize_progress
 from companion.rules.schema import ReasoningConfig
-from companion.agent.tool_jobs import Outcome, ToolJobs
 from tools.catalog import EXPLAIN, LINT, TESTS, default_registry
 from tools.on_save import OnSaveConfig
 from tools.registry import CallError, ToolError, ToolRegistry

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
+from companion.core.action import MAX_SPEAK_WORDS
 from companion.core.events import JobEvent
 from companion.core.protocol import job_ref
-from companion.core.action import MAX_SPEAK_WORDS
 
 log = logging.getLogger("companion.rules.utterances")
 
