@@ -1,10 +1,23 @@
-"""EventHub: one emit, delivered by declared type to stages and to every observer, in order."""
+"""EventHub: one emit, delivered by declared type to stages and observers; every stage declares its types."""
 
 from __future__ import annotations
 
+import typing
+
+from companion.agent.stage import AgentStage
+from companion.core import events
+from companion.core.clock import MicroTurnClock
 from companion.core.events import Say, StopSpeaking, TypedText, UserWords
 from companion.core.hub import EventHub
 from companion.core.stage import Stage
+from companion.model.turn_loop import TurnLoop
+from companion.rules.speech_policy import SpeechPolicy
+from companion.streams.audio import AudioIn
+from companion.streams.files import FileWatch
+from companion.streams.screen import ScreenWatch
+from companion.streams.screen_text import ScreenReader
+from companion.voice.hearing import Hearing
+from companion.voice.speaker import Speaker
 
 
 class Recording:
@@ -48,3 +61,12 @@ def test_delivery_follows_connection_order_and_a_failing_consumer_is_isolated():
     hub.unsubscribe(broken)
     hub.emit(Say(0.0, "b"))
     assert order[3:] == ["first", "last"]
+
+
+def test_every_stage_declares_event_types_it_consumes_and_emits():
+    kinds = set(typing.get_args(events.Event))
+    for cls in (AudioIn, FileWatch, ScreenWatch, ScreenReader, Hearing, MicroTurnClock, TurnLoop,
+                SpeechPolicy, Speaker, AgentStage):
+        assert isinstance(cls.consumes, tuple) and isinstance(cls.emits, tuple), cls
+        assert set(cls.consumes) <= kinds and set(cls.emits) <= kinds, cls
+        assert not cls.consumes or callable(getattr(cls, "process", None)), cls
