@@ -44,8 +44,12 @@ class Perception:
         self._emit(StreamState(time.monotonic(), stream, "unavailable", reason))
 
     def start(self, rules=None, echo: EchoFilter | None = None) -> None:
-        """Start every enabled source; `rules` (a Rules object) sets the screen options, `echo`
-        (the echo canceller, when the companion speaks) cleans the mic."""
+        """Start every enabled source (the runtime starts the voice between the two halves)."""
+        self.start_watching(rules)
+        self.start_listening(echo)
+
+    def start_watching(self, rules=None) -> None:
+        """The files and the screen; `rules` (a Rules object) sets the screen options."""
         opts = self.options
         if opts.files:
             self.files = FileWatch(self.repo, self._emit, own_outputs=opts.own_outputs)
@@ -66,6 +70,10 @@ class Perception:
             self.screen.start()
         else:
             self._unavailable("screen", "off (--no-screen)")
+
+    def start_listening(self, echo: EchoFilter | None = None) -> None:
+        """The mic; `echo` (the echo canceller, when the companion speaks) cleans it."""
+        opts = self.options
         if opts.mic or opts.mic_file:
             self.audio = AudioIn(self._emit, mic_file=opts.mic_file, echo=echo)
             self.audio.start()

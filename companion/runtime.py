@@ -93,6 +93,9 @@ class Runtime:
         self.policy.load_rules()  # its RulesChanged configures the agent
         rules = self.policy.rules
         opts = self.options.perception
+        self.perception.start_watching(rules)
+        if self.perception.reader is not None:
+            self.hub.connect(self.perception.reader)
         echo = self._start_voice(rules) if opts.voice else None
         if not opts.voice:
             self.emit(StreamState(time.monotonic(), "speaker", "unavailable", "off: text only"))
@@ -100,9 +103,7 @@ class Runtime:
             self.hearing = Hearing(self.options.repo, self.emit)
             self.hub.connect(self.hearing)
             self.hearing.start()
-        self.perception.start(rules, echo=echo)
-        if self.perception.reader is not None:
-            self.hub.connect(self.perception.reader)
+        self.perception.start_listening(echo)
         if self.options.use_model:
             self.link = ModelLink(self.emit, server_url=self.options.server_url,
                                   token=self.options.token, model=self.options.model,
