@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from companion.voice.asr import EngineUnavailable
-from companion.voice.vad import SpeechGate
+from companion.voice.vad import VoiceActivityGate
 from companion.voice.whisper_engine import WhisperEngine, weights_dir
 
 
@@ -71,7 +71,7 @@ def check_hearing() -> Check:
     """Loads the recognizer and the speech gate as the companion would (about a second)."""
     try:
         engine = WhisperEngine(threads=1)
-        SpeechGate()
+        VoiceActivityGate()
     except (EngineUnavailable, ImportError, OSError, RuntimeError) as exc:
         return Check("hearing (speech recognizer)", "degraded", f"hearing unavailable ({exc})")
     return Check("hearing (speech recognizer)", "ok",

@@ -1,29 +1,23 @@
-"""Perception and voice devices: file, screen and audio streams, ASR, echo cancelling and the Speaker.
+"""Perception: starts the file, screen and audio streams (and the screen reader) and controls them.
 
-Each part starts on its own; one that cannot (no display, no sound card, no espeak) reports a
-StreamState and the others keep working. The runtime only calls the methods here.
+Each source starts on its own; one that cannot (no display, no sound card) reports a StreamState
+and the others keep working. Sources only emit into the hub; the runtime connects the screen
+reader (a stage) and pauses or mutes sources for the TUI.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.core.events import AudioBlock, Event, SelfSpeech, StreamState
-from companion.streams.audio import AudioIn
+from companion.core.events import Event, StreamState
+from companion.streams.audio import AudioIn, EchoFilter
 from companion.streams.files import FileWatch
 from companion.streams.screen import ScreenWatch
 from companion.streams.screen_text import ScreenReader
 from companion.streams.x11_windows import X11Windows
-from companion.voice.asr import SpeechRecognizer
-from companion.voice.echo import EchoCanceller
-from companion.voice.speaker import Speaker
-from companion.voice.tts import EspeakVoice, TTSUnavailable
-from companion.voice.vocabulary import repository_prompt
 
 
 @dataclass(slots=True)
@@ -42,19 +36,20 @@ class Perception:
         self.repo = repo
         self.options = options
         self._emit = emit
-        self.files = self.screen = self.audio = self.asr = self.speaker = self.echo = None
+        self.files = self.screen = self.audio = None
         self.reader = None  # the screen reader (OCR), when screen reading is on
         self._windows = None  # its X connection for window titles
-        self._asr_blocks: deque[AudioBlock] = deque(maxlen=10)
-        self._asr_ready = threading.Condition()
-        self._asr_thread: threading.Thread | None = None
-        self._closing = False
 
     def _unavailable(self, stream: str, reason: str) -> None:
         self._emit(StreamState(time.monotonic(), stream, "unavailable", reason))
 
-    def start(self, rules=None) -> None:
-        """Start every enabled part; `rules` (a Rules object) sets screen and voice options."""
+    def start(self, rules=None, echo: EchoFilter | None = None) -> None:
+        """Start every enabled source (the runtime starts the voice between the two halves)."""
+        self.start_watching(rules)
+        self.start_listening(echo)
+
+    def start_watching(self, rules=None) -> None:
+        """The files and the screen; `rules` (a Rules object) sets the screen options."""
         opts = self.options
         if opts.files:
             self.files = FileWatch(self.repo, self._emit, own_outputs=opts.own_outputs)
@@ -75,20 +70,17 @@ class Perception:
             self.screen.start()
         else:
             self._unavailable("screen", "off (--no-screen)")
-        if opts.voice:
-            self._start_voice(rules)
-        else:
-            self._unavailable("speaker", "off: text only")
+
+    def start_listening(self, echo: EchoFilter | None = None) -> None:
+        """The mic; `echo` (the echo canceller, when the companion speaks) cleans it."""
+        opts = self.options
         if opts.mic or opts.mic_file:
-            if opts.asr:  # the recognizer loads (about a second) on its own thread
-                self._asr_thread = threading.Thread(target=self._recognize, name="asr", daemon=True)
-                self._asr_thread.start()
-            self.audio = AudioIn(self._emit, mic_file=opts.mic_file, echo=self.echo)
+            self.audio = AudioIn(self._emit, mic_file=opts.mic_file, echo=echo)
             self.audio.start()
         else:
             self._unavailable("audio", "off (--no-mic)")
 
-    def _screen_reader(self, mode: str):
+    def _screen_reader(self, mode: str) -> ScreenReader:
         titles = None
         try:
             self._windows = X11Windows()
@@ -98,66 +90,6 @@ class Perception:
         reader = ScreenReader(self._emit, self.repo, mode=mode, titles=titles)
         reader.start()
         return reader
-
-    def on_event(self, event: Event) -> None:
-        """Events from the hub that perception's stages consume (the reader's FileChanged)."""
-        if self.reader is not None:
-            self.reader.on_event(event)
-
-    def _start_voice(self, rules) -> None:
-        voice_rules = getattr(rules, "voice", None)
-        voice = None
-        try:
-            kwargs = {}
-            if voice_rules is not None:
-                kwargs = {"voice": voice_rules.voice, "rate": voice_rules.rate}
-            voice = EspeakVoice(**{k: v for k, v in kwargs.items() if v is not None})
-        except (TTSUnavailable, ValueError) as exc:
-            self._unavailable("speaker", f"no voice: {exc}; text only")
-        self.echo = EchoCanceller()
-        self.speaker = Speaker(self._said, voice=voice, reference=self.echo.add_reference)
-        self.speaker.start()
-        if voice_rules is not None and getattr(voice_rules, "mute", False):
-            self.speaker.mute()
-
-    def _said(self, event: Event) -> None:
-        """The Speaker's events; what it played also tells the recognizer which words are echo."""
-        asr = self.asr
-        if isinstance(event, SelfSpeech) and asr is not None and asr.available:
-            asr.companion_said(event)
-        self._emit(event)
-
-    def hear(self, block: AudioBlock) -> None:
-        """Called on the audio thread for every block; recognition (a decode every 0.4 s of speech)
-        runs on its own thread so it never holds up the audio path. A backlog keeps only the
-        newest two seconds (the recognizer resynchronizes over the gap)."""
-        asr = self.asr
-        if self._asr_thread is not None and (asr is None or asr.available):  # None: still loading
-            with self._asr_ready:
-                self._asr_blocks.append(block)
-                self._asr_ready.notify()
-
-    def _recognize(self) -> None:
-
-        self.asr = SpeechRecognizer(self._emit, prompt=repository_prompt(self.repo))
-        if not self.asr.available:
-            return
-        while True:
-            with self._asr_ready:
-                while not self._asr_blocks and not self._closing:
-                    self._asr_ready.wait()
-                if self._closing:
-                    return
-                block = self._asr_blocks.popleft()
-            self.asr.feed(block)
-
-    def say(self, text: str) -> None:
-        if self.speaker is not None:
-            self.speaker.say(text)
-
-    def stop_speaking(self) -> None:
-        if self.speaker is not None:
-            self.speaker.stop()
 
     def set_mic_muted(self, muted: bool) -> None:
         if self.audio is not None:
@@ -173,12 +105,3 @@ class Perception:
                 part.stop()
         if self._windows is not None:
             self._windows.close()
-        with self._asr_ready:
-            self._closing = True
-            self._asr_ready.notify()
-        if self._asr_thread is not None:
-            self._asr_thread.join(timeout=2)
-            if not self._asr_thread.is_alive() and self.asr is not None:
-                self.asr.flush()
-        if self.speaker is not None:
-            self.speaker.close()

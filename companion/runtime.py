@@ -1,35 +1,39 @@
-"""Runtime: builds the running companion — streams, clock, model link, speaker, agent — and wires them.
+"""Runtime: the composition root — builds the stages and connects them to the hub, nothing else.
 
-This is the composition root: the only module that knows every part. Data flows one way:
-streams -> hub -> clock -> interaction loop -> actions -> speaker / agent -> hub (DESIGN §2).
-It implements `CompanionControls` for the TUI and serves headless mode the same way.
+Events travel only through the hub (DESIGN §2): sources (files, screen, mic) -> Hearing ->
+MicroTurnClock -> TurnLoop -> ModelAction -> SpeechPolicy -> Say -> Speaker, and
+ModelAction -> AgentStage -> JobEvent; SelfSpeech and JobEvent go back into the next chunk as
+events. No stage calls another. The runtime implements `CompanionControls` for the TUI (and
+headless mode) by emitting events or calling the one part that owns the control.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from companion.core.clock import MicroTurnClock
-from companion.core.events import (
-    AudioBlock, Event, FileChanged, JobEvent, SelfSpeech, StreamState, TypedText, UserWords,
-)
-from companion.core.hub import EventHub
-from companion.model.turn_loop import InteractionLoop
-from companion.model.link import ModelLink
-from companion.perception import Perception, PerceptionOptions
-from companion.rules.prefix_budget import pinned_prefix
-from companion.core.protocol import Action, Chunk, SerializedChunk, serialize_chunk
-from companion.model.session_client import ServerError
-from companion.rules.speech_policy import SpeechPolicy
-from companion.model.utterances import JobSummaries, cap_utterance
-from companion.record.recorder import Recorder
 from companion.agent.background import BackgroundAgent
+from companion.agent.stage import AgentStage
+from companion.core.clock import MicroTurnClock
+from companion.core.events import Event, StopSpeaking, StreamState, TypedText
+from companion.core.hub import EventHub
+from companion.core.protocol import Chunk, SerializedChunk, serialize_chunk
 from companion.model.action_grammar import action_grammar
+from companion.model.link import ModelLink
+from companion.model.session_client import ServerError
+from companion.model.turn_loop import TurnLoop
+from companion.perception import Perception, PerceptionOptions
+from companion.record.recorder import Recorder
+from companion.rules.prefix_budget import pinned_prefix
+from companion.rules.schema import Rules
+from companion.rules.speech_policy import SpeechPolicy
+from companion.voice.echo import EchoCanceller
+from companion.voice.hearing import Hearing
+from companion.voice.speaker import Speaker
+from companion.voice.tts import EspeakVoice, TTSUnavailable
 
 SYSTEM_TEXT = (
     "You are a pair-programming companion. You see the developer's screen and file changes, "
@@ -58,74 +62,48 @@ class Runtime:
                  on_turn: Callable[[Chunk, SerializedChunk], None] | None = None) -> None:
         self.options = options
         self.hub = EventHub()
+        self.emit = self.hub.emit  # the one emit every part is given
         self.clock = MicroTurnClock()
         self._on_turn = on_turn
-        self._saved: list[tuple[str, str]] = []  # (path, diff) saves not yet handed to the agent
-        self._saves_lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
         self.recorder = None
         self.link: ModelLink | None = None
-        self.policy = SpeechPolicy(self.hub.emit, options.repo)
+        self.turn_loop: TurnLoop | None = None
+        self.agent: BackgroundAgent | None = None
+        self.speaker: Speaker | None = None
+        self.hearing: Hearing | None = None
+        self.policy = SpeechPolicy(self.emit, options.repo)
         self.perception = Perception(options.repo, options.perception, self.emit)
-        self.agent = None
-        self._recent_lines: list[str] = []
-        self.job_summaries = JobSummaries()  # what a protocol-2 relay speaks
+        self.hub.connect(self.clock)
+        self.hub.connect(self.policy)
 
-    # --- events -------------------------------------------------------------------------------
     def subscribe(self, sink: Callable[[Event], None]) -> None:
         self.hub.subscribe(sink)
 
-    def emit(self, event: Event) -> None:
-        """The sink every part emits into, from any thread."""
-        self.hub.emit(event)
-        self.clock.put(event)
-        self._route(event)
-
-    def _route(self, event: Event) -> None:
-        if isinstance(event, AudioBlock):
-            self.perception.hear(event)
-        elif isinstance(event, UserWords):
-            self.policy.user_spoke(event)
-            if event.final and event.text:
-                self._remember(f"user: {event.text}")
-        elif isinstance(event, TypedText):
-            self._remember(f"user typed: {event.text}")
-        elif isinstance(event, SelfSpeech) and event.text:
-            self._remember(f"companion: {event.text}")
-        elif isinstance(event, JobEvent):
-            self.job_summaries.remember(event)
-        elif isinstance(event, FileChanged):
-            self.perception.on_event(event)  # the screen reader's "which you changed a minute ago"
-            if self.agent is not None and self._loop is not None:
-                # a burst of saves reaches the agent as one batch per loop turn
-                with self._saves_lock:
-                    first = not self._saved
-                    self._saved.append((event.path, event.diff))
-                if first:
-                    self._loop.call_soon_threadsafe(self._flush_saves)
-
-    def _flush_saves(self) -> None:
-        with self._saves_lock:
-            saves, self._saved = self._saved, []
-        if saves and self.agent is not None:
-            self.agent.on_files_saved(saves)
-
-    def _remember(self, line: str) -> None:
-        self._recent_lines = [*self._recent_lines[-19:], line]
-
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         t0 = time.monotonic()
         self.clock.start(t0)
         if self.options.record_dir is not None:
             self.recorder = Recorder(self.options.record_dir, t0)
             self.hub.subscribe(self.recorder.put)
-        self.policy.load_rules()
         self.agent = BackgroundAgent(self.options.repo, self.emit)
-        self.policy.configure_agent(self.agent)
-        self.perception.start(self.policy.rules)
+        self.hub.connect(AgentStage(self.agent, self.emit, loop, lambda: self.policy.rules))
+        self.policy.load_rules()  # its RulesChanged configures the agent
+        rules = self.policy.rules
+        opts = self.options.perception
+        self.perception.start_watching(rules)
+        if self.perception.reader is not None:
+            self.hub.connect(self.perception.reader)
+        echo = self._start_voice(rules) if opts.voice else None
+        if not opts.voice:
+            self.emit(StreamState(time.monotonic(), "speaker", "unavailable", "off: text only"))
+        if (opts.mic or opts.mic_file) and opts.asr:  # the recognizer loads on its own thread
+            self.hearing = Hearing(self.options.repo, self.emit)
+            self.hub.connect(self.hearing)
+            self.hearing.start()
+        self.perception.start_listening(echo)
         if self.options.use_model:
             self.link = ModelLink(self.emit, server_url=self.options.server_url,
                                   token=self.options.token, model=self.options.model,
@@ -134,17 +112,37 @@ class Runtime:
         else:
             self._tasks.append(asyncio.create_task(self._run_clock_only(), name="clock"))
 
+    def _start_voice(self, rules: Rules) -> EchoCanceller:
+        """The Speaker (a stage) and the echo canceller it feeds with what it plays; the mic side
+        of the canceller is AudioIn's (samples, not events)."""
+        voice_rules = getattr(rules, "voice", None)
+        voice = None
+        try:
+            kwargs = {}
+            if voice_rules is not None:
+                kwargs = {"voice": voice_rules.voice, "rate": voice_rules.rate}
+            voice = EspeakVoice(**{k: v for k, v in kwargs.items() if v is not None})
+        except (TTSUnavailable, ValueError) as exc:
+            self.emit(StreamState(time.monotonic(), "speaker", "unavailable",
+                                  f"no voice: {exc}; text only"))
+        echo = EchoCanceller()
+        self.speaker = Speaker(self.emit, voice=voice, reference=echo.add_reference)
+        self.hub.connect(self.speaker)
+        self.speaker.start()
+        if voice_rules is not None and getattr(voice_rules, "mute", False):
+            self.speaker.mute()
+        return echo
+
     async def _run_model(self) -> None:
-        assert self.link is not None
+        assert self.link is not None and self.agent is not None
         try:
             await self.link.connect()
         except ServerError:
             await self.link.recover("the model server did not start")
-        loop = InteractionLoop(self.clock, self.link, self.emit, self._act, self._prefix,
-                               observe=self._on_turn, max_new_tokens=32,
-                               grammar=action_grammar(self.agent.registry))
-        self.interaction = loop
-        await loop.run()
+        self.turn_loop = TurnLoop(self.clock, self.link, self.emit, self._prefix,
+                                           observe=self._on_turn, max_new_tokens=32,
+                                           grammar=action_grammar(self.agent.registry))
+        await self.turn_loop.run()
 
     async def _run_clock_only(self) -> None:
         while True:
@@ -159,36 +157,6 @@ class Runtime:
         texts = [r.text.strip() for r in self.policy.rules.rules]
         return pinned_prefix(texts, prompt, SYSTEM_TEXT, self.policy.rules_text(), tools)
 
-    def _say_whole(self, text: str) -> None:
-        """Protocol 2: one complete utterance, gated on its own; the Speaker plays it over the
-        next seconds while the model's silences let it play."""
-        if not text:
-            return
-        self.policy.utterance_ended()
-        if self.policy.may_say(text):
-            self.perception.say(text + " ")
-
-    def _act(self, action: Action, chunk: Chunk) -> None:
-        if action.kind == "speech" and action.whole:
-            self._say_whole(cap_utterance(action.text))
-        elif action.kind == "relay":
-            self._say_whole(self.job_summaries.relay_text(action.job))  # verbatim; unknown: ''
-        elif action.kind == "speech":
-            if self.policy.may_say(action.text):
-                self.perception.say(action.text)
-        elif action.kind == "stop":
-            self.policy.utterance_ended()
-            self.perception.stop_speaking()
-        elif action.kind == "call" and self.agent is not None:
-            if action.error:
-                self.emit(JobEvent(time.monotonic(), "-", action.tool or "?", "error", action.error))
-                return
-            context = {"recent": list(self._recent_lines), "t": chunk.t,
-                       "files": [f.path for f in chunk.files]}
-            self.agent.submit_call(action.text, context)
-        elif action.kind == "silence":
-            self.policy.utterance_ended()
-
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -199,6 +167,10 @@ class Runtime:
                 pass
         self._tasks.clear()
         self.perception.stop()
+        if self.hearing is not None:
+            self.hearing.stop()
+        if self.speaker is not None:
+            self.speaker.close()
         if self.agent is not None:
             await self.agent.aclose()
         if self.link is not None:
@@ -206,7 +178,7 @@ class Runtime:
         self.policy.close()
         if self.recorder is not None:
             self.recorder.close()
-        self.hub.emit(StreamState(time.monotonic(), "model", "stopped"))
+        self.emit(StreamState(time.monotonic(), "model", "stopped"))
 
     # --- CompanionControls --------------------------------------------------------------------
     def set_mic_muted(self, muted: bool) -> None:
@@ -219,7 +191,7 @@ class Runtime:
         self.policy.snooze(minutes)
 
     def stop_speaking(self) -> None:
-        self.perception.stop_speaking()
+        self.emit(StopSpeaking(time.monotonic(), "user"))
 
     def send_text(self, text: str) -> None:
         self.emit(TypedText(time.monotonic(), text))

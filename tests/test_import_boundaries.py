@@ -48,15 +48,14 @@ LAYERS: dict[str, set[str]] = {
     "companion.voice": {"companion.core", "companion.audio"},
     "companion.model": {"companion.core", "tools"},  # the action grammar comes from the registry
     "companion.agent": {"companion.core", "companion.rules", "tools"},
-    "companion.rules": {"companion.core", "themes", "tools"},
+    "companion.rules": {"companion.core", "themes"},
     "companion.record": {"companion.core"},
     # the composition root (runtime, perception, headless, cli, doctor) builds every stage
-    "companion": {"companion.core", "companion.audio", "companion.streams", "companion.voice",
-                  "companion.model", "companion.agent", "companion.rules", "companion.record",
-                  "companion.tui", "tools"},
-    "companion.tui": {"companion.core", "companion.rules", "companion.agent"},
+    "companion": {"companion.core", "companion.streams", "companion.voice", "companion.model",
+                  "companion.agent", "companion.rules", "companion.record", "companion.tui"},
+    "companion.tui": {"companion.core", "companion.rules"},
     # the engine: nothing from companion (the wire format reaches it as token ids and JSON)
-    "model_server": {"kernels"},
+    "model_server": {"kernels"},  # the triton backend, through importlib when selected
     # training data comes from the product's own code paths (DESIGN §7): it may use the
     # companion's stages, never its TUI or composition root
     "model_server.training": {"model_server", "companion.core", "companion.audio",

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from tools.registry import Arg, ToolRegistry, ToolSpec
 
+# Every tool's name, defined once: the agent dispatches on these, never on string literals.
+TESTS = "tests"
+LINT = "lint"
+GIT_STATUS = "git_status"
+GIT_DIFF = "git_diff"
+GIT_LOG = "git_log"
+GIT_SHOW = "git_show"
+GIT_BLAME = "git_blame"
+GIT_BRANCHES = "git_branches"
+GIT_STASH_LIST = "git_stash_list"
+GIT_COMMIT = "git_commit"
+GIT_BRANCH_CREATE = "git_branch_create"
+GIT_SWITCH = "git_switch"
+GIT_STASH_PUSH = "git_stash_push"
+GIT_STASH_POP = "git_stash_pop"
+EXPLAIN = "explain"
+
 _PATHS = Arg(
     "paths", "array", "files relative to the repository root", items="string", no_leading_dash=True
 )
 
 TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
-        "tests",
+        TESTS,
         "run the tests; affected = those importing or named after the changed files "
         "(paths, else the file the user is on)",
         (
@@ -19,11 +36,11 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         ),
     ),
     ToolSpec(
-        "lint", "ruff on files (paths, else the file the user is on, else everything)", (_PATHS,)
+        LINT, "ruff on files (paths, else the file the user is on, else everything)", (_PATHS,)
     ),
-    ToolSpec("git_status", "branch, staged/unstaged/untracked/conflicted files"),
+    ToolSpec(GIT_STATUS, "branch, staged/unstaged/untracked/conflicted files"),
     ToolSpec(
-        "git_diff",
+        GIT_DIFF,
         "changes: unstaged (default), staged, or the working tree against a ref",
         (
             Arg("staged", "boolean", "staged changes instead of unstaged", default=False),
@@ -37,7 +54,7 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         ),
     ),
     ToolSpec(
-        "git_log",
+        GIT_LOG,
         "recent commits",
         (
             Arg("n", "integer", "how many", default=10, minimum=1, maximum=100),
@@ -46,12 +63,12 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         ),
     ),
     ToolSpec(
-        "git_show",
+        GIT_SHOW,
         "one commit: message and changed files",
         (Arg("ref", "string", "the revision", default="HEAD", no_leading_dash=True),),
     ),
     ToolSpec(
-        "git_blame",
+        GIT_BLAME,
         "who last changed a range of lines",
         (
             Arg("path", "string", "the file", required=True, no_leading_dash=True),
@@ -59,10 +76,10 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
             Arg("end", "integer", "last line (default: start)", minimum=1),
         ),
     ),
-    ToolSpec("git_branches", "local branches and the current one"),
-    ToolSpec("git_stash_list", "stashed changes"),
+    ToolSpec(GIT_BRANCHES, "local branches and the current one"),
+    ToolSpec(GIT_STASH_LIST, "stashed changes"),
     ToolSpec(
-        "git_commit",
+        GIT_COMMIT,
         "commit the given paths, or all changes to tracked files",
         (
             Arg("message", "string", "the commit message", required=True),
@@ -71,7 +88,7 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         changes_repository=True,
     ),
     ToolSpec(
-        "git_branch_create",
+        GIT_BRANCH_CREATE,
         "create a branch at HEAD",
         (
             Arg("name", "string", "branch name", required=True, no_leading_dash=True),
@@ -80,20 +97,20 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         changes_repository=True,
     ),
     ToolSpec(
-        "git_switch",
+        GIT_SWITCH,
         "switch to an existing branch",
         (Arg("name", "string", "branch name", required=True, no_leading_dash=True),),
         changes_repository=True,
     ),
     ToolSpec(
-        "git_stash_push",
+        GIT_STASH_PUSH,
         "stash the changes to tracked files",
         (Arg("message", "string", "stash message"),),
         changes_repository=True,
     ),
-    ToolSpec("git_stash_pop", "re-apply and drop the newest stash", changes_repository=True),
+    ToolSpec(GIT_STASH_POP, "re-apply and drop the newest stash", changes_repository=True),
     ToolSpec(
-        "explain",
+        EXPLAIN,
         "ask the bigger reasoning model why the latest failing test fails (streams a card, "
         "says its first sentence)",
         (

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import git
 
+from tools.catalog import (
+    GIT_BRANCH_CREATE, GIT_COMMIT, GIT_STASH_POP, GIT_STASH_PUSH, GIT_SWITCH,
+)
 from tools.git_ops import branch_state, check_ref, has_commits, numstat, run_git, status
 from tools.git_paths import repo_path
 from tools.registry import ToolError
@@ -32,11 +35,11 @@ class PreparedChange:
 
 def prepare_change(repo: git.Repo, tool: str, args: dict) -> PreparedChange:
     preparers = {
-        "git_commit": lambda: _prepare_commit(repo, args["message"], list(args.get("paths") or [])),
-        "git_branch_create": lambda: _prepare_branch_create(repo, args["name"], args["switch"]),
-        "git_switch": lambda: _prepare_switch(repo, args["name"]),
-        "git_stash_push": lambda: _prepare_stash_push(repo, args.get("message")),
-        "git_stash_pop": lambda: _prepare_stash_pop(repo),
+        GIT_COMMIT: lambda: _prepare_commit(repo, args["message"], list(args.get("paths") or [])),
+        GIT_BRANCH_CREATE: lambda: _prepare_branch_create(repo, args["name"], args["switch"]),
+        GIT_SWITCH: lambda: _prepare_switch(repo, args["name"]),
+        GIT_STASH_PUSH: lambda: _prepare_stash_push(repo, args.get("message")),
+        GIT_STASH_POP: lambda: _prepare_stash_pop(repo),
     }
     if tool not in preparers:
         raise ToolError(f"{tool} does not change the repository")

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from companion.agent.job import Job, JobInfo, context_ref, tool_name_guess
+from companion.agent.summaries import summarize_progress
+from companion.agent.tool_jobs import Outcome, ToolJobs
 from companion.core.events import JobEvent, JobPhase
 from companion.core.redact import redact
-from companion.agent.summaries import summarize_progress
 from companion.rules.schema import ReasoningConfig
-from companion.agent.tool_jobs import Outcome, ToolJobs
-from tools.catalog import default_registry
+from tools.catalog import EXPLAIN, LINT, TESTS, default_registry
 from tools.on_save import OnSaveConfig
 from tools.registry import CallError, ToolError, ToolRegistry
 from tools.test_runner import TestProgress
@@ -70,8 +70,10 @@ class BackgroundAgent:
         self._git_lock = asyncio.Lock()  # one repository change at a time
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
-        self._save_jobs: dict[str, str] = {}  # "tests"/"lint" -> job id of the latest save run
-        self._pending_saves: dict[str, set[str]] = {"tests": set(), "lint": set()}
+        self._save_jobs: dict[str, str] = {}  # TESTS/LINT -> job id of the latest save run
+        self._pending_saves: dict[str, set[str]] = {TESTS: set(), LINT: set()}
+        # how each tool runs; every other registered tool is a read-only git tool
+        self._runners = {TESTS: self._run_tests, LINT: self._run_lint, EXPLAIN: self._explain}
         self._pending_all = False
 
     # ---- public API -------------------------------------------------------------------------
@@ -138,12 +140,12 @@ class BackgroundAgent:
             rel = self.jobs_runner.relative(str(path))
             plan = self.config.plan_for(rel)
             if plan.tests != "none":
-                self._pending_saves["tests"].add(rel)
+                self._pending_saves[TESTS].add(rel)
                 self._pending_all |= plan.tests == "all"
-                wanted["tests"] = {"scope": "all" if self._pending_all else "affected"}
+                wanted[TESTS] = {"scope": "all" if self._pending_all else "affected"}
             if plan.lint and rel.endswith((".py", ".pyi")) and (self.root / rel).is_file():
-                self._pending_saves["lint"].add(rel)
-                wanted["lint"] = {}
+                self._pending_saves[LINT].add(rel)
+                wanted[LINT] = {}
         return [self._restart_save_job(kind, args) for kind, args in wanted.items()]
 
     def confirm(self, job_id: str) -> bool:
@@ -225,7 +227,7 @@ class BackgroundAgent:
         previous = self._save_jobs.get(kind)
         if previous:
             self.cancel(previous, "superseded by a newer save")
-        if kind == "lint":  # a file deleted since its save has nothing left to lint
+        if kind == LINT:  # a file deleted since its save has nothing left to lint
             self._pending_saves[kind] = {
                 p for p in self._pending_saves[kind] if (self.root / p).is_file()
             }
@@ -261,19 +263,24 @@ class BackgroundAgent:
             self._after_save_job(job, ok=not outcome.data.get("failures"))
 
     async def _execute(self, job: Job) -> Outcome:
-        everything = job.origin != "save"
-        if job.tool == "tests":
-            return await self.jobs_runner.tests(
-                job.args,
-                job.context,
-                everything=everything,
-                on_progress=lambda progress: self._progress(job, progress),
-                on_start=job.pids.append,
-            )
-        if job.tool == "lint":
-            return await self.jobs_runner.lint(job.args, job.context, everything=everything)
-        if job.tool == "explain":
-            return await self.jobs_runner.explain(job.args, lambda text: self._answer(job, text))
+        return await self._runners.get(job.tool, self._git_read)(job)
+
+    async def _run_tests(self, job: Job) -> Outcome:
+        return await self.jobs_runner.tests(
+            job.args,
+            job.context,
+            everything=job.origin != "save",
+            on_progress=lambda progress: self._progress(job, progress),
+            on_start=job.pids.append,
+        )
+
+    async def _run_lint(self, job: Job) -> Outcome:
+        return await self.jobs_runner.lint(job.args, job.context, everything=job.origin != "save")
+
+    async def _explain(self, job: Job) -> Outcome:
+        return await self.jobs_runner.explain(job.args, lambda text: self._answer(job, text))
+
+    async def _git_read(self, job: Job) -> Outcome:
         return await self.jobs_runner.git_read(job.tool, job.args)
 
     async def _apply(self, job: Job) -> None:
@@ -304,14 +311,14 @@ class BackgroundAgent:
             return
         del self._save_jobs[job.tool]
         self._pending_saves[job.tool] -= set(job.args.get("paths") or [])
-        if job.tool == "tests":
+        if job.tool == TESTS:
             ran_affected = job.args.get("scope") == "affected"
             self._pending_all = False
             if ok and ran_affected and self.config.tests.full_suite_after:
                 full_id = self.submit(
-                    "tests", {"scope": "all"}, {"after": job.job_id}, origin="save"
+                    TESTS, {"scope": "all"}, {"after": job.job_id}, origin="save"
                 )
-                self._save_jobs["tests"] = full_id
+                self._save_jobs[TESTS] = full_id
 
     def _progress(self, job: Job, p: TestProgress) -> None:
         now = self.clock()

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from companion.agent.bug_report import BugReport, reports_sentence
+from tools.catalog import (
+    GIT_BLAME, GIT_BRANCHES, GIT_DIFF, GIT_LOG, GIT_SHOW, GIT_STASH_LIST, GIT_STATUS,
+)
 from tools.junit_report import TestFailure
 from tools.test_runner import TestRun
 
@@ -200,30 +203,36 @@ def summarize_lint(findings: list[dict], *, files: list[str], everything: bool) 
 
 def summarize_git(tool: str, data: dict) -> str:
     """One sentence for a git result (read-only tools and confirmed changes alike)."""
-    if tool == "git_status":
-        return _status_sentence(data)
-    if tool == "git_diff":
-        return _stat_sentence(data["files"]) if data["files"] else "no changes"
-    if tool == "git_log":
-        commits = data["commits"]
-        if not commits:
-            return data.get("note", "no commits")
-        last = commits[0]
-        return f"latest of {count(len(commits), 'commit')}: {last['subject']}, by {last['author']}"
-    if tool == "git_show":
-        return (
-            f"commit {data['sha'][:7]} by {data['author']}: {data['subject']}; "
-            f"{_stat_sentence(data['files'])}"
-        )
-    if tool == "git_blame":
-        return _blame_sentence(data)
-    if tool == "git_branches":
-        where = data["branch"] or f"a detached HEAD at {data['head']}"
-        return f"on {where}; {count(len(data['branches']), 'branch', 'branches')}"
-    if tool == "git_stash_list":
-        n = len(data["stashes"])
-        return "the stash is empty" if n == 0 else count(n, "stash", "stashes")
-    return _change_sentence(data)
+    return _GIT_SENTENCES.get(tool, _change_sentence)(data)
+
+
+def _diff_sentence(data: dict) -> str:
+    return _stat_sentence(data["files"]) if data["files"] else "no changes"
+
+
+def _log_sentence(data: dict) -> str:
+    commits = data["commits"]
+    if not commits:
+        return data.get("note", "no commits")
+    last = commits[0]
+    return f"latest of {count(len(commits), 'commit')}: {last['subject']}, by {last['author']}"
+
+
+def _show_sentence(data: dict) -> str:
+    return (
+        f"commit {data['sha'][:7]} by {data['author']}: {data['subject']}; "
+        f"{_stat_sentence(data['files'])}"
+    )
+
+
+def _branches_sentence(data: dict) -> str:
+    where = data["branch"] or f"a detached HEAD at {data['head']}"
+    return f"on {where}; {count(len(data['branches']), 'branch', 'branches')}"
+
+
+def _stash_list_sentence(data: dict) -> str:
+    n = len(data["stashes"])
+    return "the stash is empty" if n == 0 else count(n, "stash", "stashes")
 
 
 def _blame_sentence(data: dict) -> str:
@@ -276,3 +285,11 @@ def _stat_sentence(files: list[dict]) -> str:
     binary = sum(1 for f in files if f["binary"])
     text = f"{count(len(files), 'file')} changed, {count(added, 'line')} added, {deleted} removed"
     return text + (f", {count(binary, 'binary file')}" if binary else "")
+
+
+# one sentence per read-only git tool; the repository-changing ones say what changed
+_GIT_SENTENCES = {
+    GIT_STATUS: _status_sentence, GIT_DIFF: _diff_sentence, GIT_LOG: _log_sentence,
+    GIT_SHOW: _show_sentence, GIT_BLAME: _blame_sentence, GIT_BRANCHES: _branches_sentence,
+    GIT_STASH_LIST: _stash_list_sentence,
+}

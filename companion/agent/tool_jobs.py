@@ -28,6 +28,9 @@ from companion.core.ignore import IgnoreRules
 from companion.rules.schema import ReasoningConfig
 from tools import git_ops
 from tools.affected import ImportIndex, affected_tests
+from tools.catalog import (
+    GIT_BLAME, GIT_BRANCHES, GIT_DIFF, GIT_LOG, GIT_SHOW, GIT_STASH_LIST, GIT_STATUS,
+)
 from tools.changed_lines import ChangeLog
 from tools.git_changes import PreparedChange, prepare_change
 from tools.lint import run_lint
@@ -36,14 +39,14 @@ from tools.registry import ToolError
 from tools.test_runner import ProgressCallback, TestRun, run_tests
 from tools.warm_runner import WarmRunner
 
-_GIT_READERS: dict[str, Callable] = {
-    "git_status": lambda repo, a: git_ops.status(repo),
-    "git_diff": lambda repo, a: git_ops.diff(repo, a["staged"], a["ref"], a["paths"] or ()),
-    "git_log": lambda repo, a: git_ops.log(repo, a["n"], a["path"], a["ref"]),
-    "git_show": lambda repo, a: git_ops.show(repo, a["ref"]),
-    "git_blame": lambda repo, a: git_ops.blame(repo, a["path"], a["start"], a["end"] or a["start"]),
-    "git_branches": lambda repo, a: git_ops.branches(repo),
-    "git_stash_list": lambda repo, a: git_ops.stash_list(repo),
+_GIT_READERS: dict[str, Callable] = {  # the read-only git tools, by registry name
+    GIT_STATUS: lambda repo, a: git_ops.status(repo),
+    GIT_DIFF: lambda repo, a: git_ops.diff(repo, a["staged"], a["ref"], a["paths"] or ()),
+    GIT_LOG: lambda repo, a: git_ops.log(repo, a["n"], a["path"], a["ref"]),
+    GIT_SHOW: lambda repo, a: git_ops.show(repo, a["ref"]),
+    GIT_BLAME: lambda repo, a: git_ops.blame(repo, a["path"], a["start"], a["end"] or a["start"]),
+    GIT_BRANCHES: lambda repo, a: git_ops.branches(repo),
+    GIT_STASH_LIST: lambda repo, a: git_ops.stash_list(repo),
 }
 
 

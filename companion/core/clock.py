@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from companion.core.events import (
-    AudioBlock, Event, FileChanged, JobEvent, ScreenError, ScreenPatches, ScreenText, SelfSpeech,
+    MICRO_TURN_S, AudioBlock, Event, FileChanged, JobEvent, ScreenError, ScreenPatches, ScreenText, SelfSpeech,
     TypedText, UserWords,
 )
 from companion.core.protocol import Chunk
@@ -46,11 +46,17 @@ class ClockStats:
 
 
 class MicroTurnClock:
-    """Collects events from any thread (`put`) and hands out chunks on the asyncio side."""
+    """Collects events from any thread (`put`) and hands out chunks on the asyncio side.
+
+    As a stage it consumes every event type a chunk is made of; its output is not an event but
+    the chunk the interaction loop awaits (`next_chunk`)."""
+
+    consumes = tuple(_CHUNK_FIELDS)
+    emits = ()
 
     def __init__(
         self,
-        period: float = 0.2,
+        period: float = MICRO_TURN_S,
         *,
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -82,6 +88,8 @@ class MicroTurnClock:
             if len(queue) > _BACKLOG_CAP.get(name, _OTHER_CAP):
                 queue.popleft()
                 self._dropped += 1
+
+    process = put
 
     def stats(self) -> ClockStats:
         return ClockStats(self._chunks, self._next_tick, self._late_ticks, self._dropped)

@@ -12,7 +12,8 @@ class CompanionControls(Protocol):
 
     Events reach subscribers from any thread; a subscriber must hand them to its own loop
     (Textual: `App.call_from_thread` or `post_message`) and never block. Commands return at
-    once; their effects show up as events (a StreamState, a JobEvent, a ModelTurn).
+    once; their effects show up as events (a StreamState, a JobEvent, a ModelTurn, the speech
+    gate's GateState after a snooze).
     """
 
     def subscribe(self, sink: Callable[[Event], None]) -> None:

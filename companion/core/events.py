@@ -12,6 +12,10 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
+from companion.core.action import Action
+
+MICRO_TURN_S = 0.2  # the micro-turn: one clock window, one chunk, one model decision (DESIGN §4)
+
 StreamName = Literal["files", "screen", "audio", "speaker", "asr", "model", "agent", "rules"]
 StreamStatus = Literal["live", "paused", "degraded", "unavailable", "stopped"]
 FileChangeKind = Literal["created", "modified", "deleted", "moved", "note"]
@@ -155,6 +159,47 @@ class ModelTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelAction:
+    """One decision of the model in a micro-turn, for the stages that carry it out: the speech
+    policy (speech, relay, stop, silence) and the agent (call). `files` and `chunk_t` are the
+    chunk's, the context a call is run in."""
+
+    t: float
+    tick: int
+    action: Action
+    chunk_t: float = 0.0
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Words the speech policy let through, for the Speaker: a fragment (protocol 1) or one whole
+    utterance (protocol 2, with a trailing space)."""
+
+    t: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopSpeaking:
+    """Stop what is being said now: the model decided so, or the user pressed hush."""
+
+    t: float
+    by: Literal["model", "user"]
+
+
+@dataclass(frozen=True, slots=True)
+class GateState:
+    """The speech gate's state, for the TUI: why interjections are held now ('' when they may be
+    said), whether a snooze is on, and the rules' snooze time (what the snooze key holds for)."""
+
+    t: float
+    status: str
+    snoozed: bool
+    snooze_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class AudioUnderruns:
     """Audio xruns so far from one source: "speaker" (PortAudio's underflow flag) or "native"
     (underrun lines the C libraries printed, routed to the log). The status bar counts them."""
@@ -202,5 +247,6 @@ class ScreenError:
 
 Event = Union[
     StreamState, FileChanged, ScreenPatches, AudioBlock, UserWords, TypedText, SelfSpeech,
-    JobEvent, RulesChanged, ModelTurn, AudioUnderruns, ScreenText, ScreenError,
+    JobEvent, RulesChanged, ModelTurn, AudioUnderruns, ScreenText, ScreenError, ModelAction, Say,
+    StopSpeaking, GateState,
 ]

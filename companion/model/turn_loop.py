@@ -1,7 +1,7 @@
-"""InteractionLoop: every micro-turn, send the chunk to the model session and act on its answer.
+"""TurnLoop: every micro-turn, send the chunk to the model session and emit its decisions.
 
 Timing is the model's job: this loop never decides whether to speak, it only carries chunks in
-and actions out (DESIGN §1). Nothing the user did is lost on the way: a chunk the server could
+and ModelAction events out (DESIGN §1); the speech policy, the Speaker and the agent consume them. Nothing the user did is lost on the way: a chunk the server could
 not take is held and sent with the next one, a chunk too large for one request goes in pieces,
 and a session lost to a crash is re-primed with the pinned prefix plus a compacted summary of
 recent turns that fits the window by construction.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from companion.core.chunk_budget import approx_tokens
 from companion.core.clock import MicroTurnClock
-from companion.core.events import Event, ModelTurn, StreamState
+from companion.core.events import Event, ModelAction, ModelTurn, StreamState
 from companion.core.protocol import Action, Chunk, SerializedChunk, parse_output, serialize_chunk
 from companion.model.link import ModelLink
 from companion.model.session_client import ServerError, TurnResult, encode_features
@@ -49,13 +49,18 @@ def merge_chunks(held: Chunk, new: Chunk) -> Chunk:
                  **{f: getattr(held, f) + getattr(new, f) for f in fields})
 
 
-class InteractionLoop:
+class TurnLoop:
+    """The stage after the clock: its input is the clock's chunks (`next_chunk`), its output the
+    model's decisions as events."""
+
+    consumes = ()  # chunks come from the clock it was given
+    emits = (ModelTurn, ModelAction, StreamState)
+
     def __init__(
         self,
         clock: MicroTurnClock,
         link: ModelLink,
         emit: Callable[[Event], None],
-        act: Callable[[Action, Chunk], None],
         prefix: Callable[[], str],
         *,
         max_new_tokens: int = 8,
@@ -65,7 +70,6 @@ class InteractionLoop:
         self.clock = clock
         self.link = link
         self._emit = emit
-        self._act = act
         self._prefix = prefix
         self.max_new_tokens = max_new_tokens
         self._observe = observe
@@ -145,7 +149,7 @@ class InteractionLoop:
             return await self._send(pieces[-1], decode, splits + 1)
 
     async def step(self, chunk: Chunk) -> list[Action]:
-        """One micro-turn: append the chunk (with any held one), decode, act.
+        """One micro-turn: append the chunk (with any held one), decode, emit the decisions.
 
         A turn the server cannot take now (busy, full, gone) is held and merged into the next;
         a lost session or server triggers recovery and a re-prime.
@@ -193,11 +197,12 @@ class InteractionLoop:
         self.turns += 1
         self.latency_ms.append(result.latency_ms)
         stats = self.clock.stats()
+        files = tuple(f.path for f in chunk.files)
         for action in actions:
-            self._emit(ModelTurn(time.monotonic(), chunk.tick, action.kind,
-                                 action.text or action.job, result.latency_ms,
-                                 stats.late_ticks))
-            self._act(action, chunk)
+            now = time.monotonic()
+            self._emit(ModelTurn(now, chunk.tick, action.kind, action.text or action.job,
+                                 result.latency_ms, stats.late_ticks))
+            self._emit(ModelAction(now, chunk.tick, action, chunk.t, files))
         return actions
 
     async def run(self) -> None:

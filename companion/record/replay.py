@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from companion.core.clock import MicroTurnClock, VirtualTime
+from companion.core.events import MICRO_TURN_S
 from companion.core.protocol import Chunk, SerializedChunk, serialize_chunk
 from companion.record.recorder import read_recording
 
@@ -23,7 +24,7 @@ def chunk_record(chunk: Chunk, serialized: SerializedChunk) -> dict:
 
 
 async def replay_chunks(directory: str | Path, *, realtime: bool = False, features: bool = True,
-                        period: float = 0.2) -> AsyncIterator[tuple[Chunk, SerializedChunk]]:
+                        period: float = MICRO_TURN_S) -> AsyncIterator[tuple[Chunk, SerializedChunk]]:
     """Yield every micro-turn of a recording, up to the window of its last event."""
     if realtime:
         clock = MicroTurnClock(period)

@@ -47,6 +47,9 @@ def level_dbfs(samples: np.ndarray) -> float:
 class AudioIn:
     """Emits AudioBlock every 200 ms from the default (or given) input device or from `mic_file`."""
 
+    consumes = ()  # a source; its echo filter gets samples, not events
+    emits = (AudioBlock, StreamState)
+
     def __init__(self, sink: Callable[[Event], None], *, device: int | str | None = None,
                  mic_file: str | Path | None = None, realtime: bool = True,
                  echo: EchoFilter | None = None, clock: Callable[[], float] = time.monotonic) -> None:

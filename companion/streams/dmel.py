@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion.core.events import MICRO_TURN_S
+
 SAMPLE_RATE = 16_000
 WINDOW = 400
 HOP = 200
@@ -23,7 +25,7 @@ N_MELS = 80
 LEVELS = 16
 DB_MIN = -70.0  # about the floor of a quiet room mic in this scale
 DB_MAX = 30.0  # a full-scale tone concentrated in one mel bin reaches about +40 dB
-BLOCK = 3200
+BLOCK = round(SAMPLE_RATE * MICRO_TURN_S)  # 3200 samples: one micro-turn of audio
 FRAMES_PER_BLOCK = BLOCK // HOP  # 16
 
 

@@ -12,7 +12,7 @@ from watchdog.events import FileSystemEvent
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from companion.core.events import Event, StreamState, StreamStatus
+from companion.core.events import Event, FileChanged, StreamState, StreamStatus
 from companion.core.ignore import IGNORE_FILE_NAMES, IgnoreRules
 from companion.streams.file_content import (
     DEFAULT_SIZE_CAP,
@@ -34,6 +34,9 @@ class FileWatch:
     not on the raw event sequence, so an editor's temp-file + rename save comes out as one
     `modified` of the real path. Symlinks are not followed or read (no loops, no escaping the repo).
     """
+
+    consumes = ()  # a source
+    emits = (FileChanged, StreamState)
 
     def __init__(
         self,

@@ -26,12 +26,17 @@ def _open_mss():
 class ScreenWatch:
     """Captures in its own thread; frames live only in memory, only as long as the next diff needs.
 
+    A source (consumes no events); whole frames go to the screen reader's `frame_sink`.
+
     `exclude_regions` are (x, y, w, h) in screen pixels and `exclude_titles` are case-insensitive
     parts of X11 window titles; both are blacked out in the pixels before a frame is compared or
     any tile leaves the capture. The first frame is only the reference for the next one unless
     `emit_first_frame` is set (then its non-black tiles are emitted, capped like any frame).
     At most `max_patches` tiles go out per frame: the most-changed ones; `dropped` counts the rest.
     """
+
+    consumes = ()
+    emits = (ScreenPatches, StreamState)
 
     def __init__(
         self,

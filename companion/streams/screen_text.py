@@ -42,7 +42,13 @@ class _Work:
 
 class ScreenReader:
     """`mode`: "all" emits ScreenText with the full text; "errors" emits ScreenError and only the
-    short context line (ScreenText with empty text); "off" is never constructed (no OCR at all)."""
+    short context line (ScreenText with empty text); "off" is never constructed (no OCR at all).
+
+    As a stage it consumes FileChanged (which lines the user changed, for the summaries); its
+    frames come straight from ScreenWatch's `frame_sink` (pixels never travel as events)."""
+
+    consumes = (FileChanged,)
+    emits = (ScreenText, ScreenError, StreamState)
 
     def __init__(self, sink: Callable[[Event], None], repo: Path, *, mode: str = "errors",
                  settle: float = 0.5, cpu_share: float = 0.10, burst: float = 1.0,
@@ -86,13 +92,12 @@ class ScreenReader:
             if settled:
                 self._lock.notify()
 
-    def on_event(self, event: Event) -> None:
-        """Hub subscriber: remembers which lines the user changed, for the summaries."""
-        if isinstance(event, FileChanged):
-            with self._lock:
-                self._changes.record(event.path, event.diff, event.t)
-                while len(self._changes.files) > KEEP_FILES:  # first recorded, first forgotten
-                    self._changes.forget(next(iter(self._changes.files)))
+    def process(self, event: FileChanged) -> None:
+        """Remembers which lines the user changed, for the summaries."""
+        with self._lock:
+            self._changes.record(event.path, event.diff, event.t)
+            while len(self._changes.files) > KEEP_FILES:  # first recorded, first forgotten
+                self._changes.forget(next(iter(self._changes.files)))
 
     # --- the worker ------------------------------------------------------------------------------
     def start(self) -> None:

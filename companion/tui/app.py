@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import time
 from collections.abc import Callable, Iterable
 
@@ -14,9 +13,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from companion.core.controls import CompanionControls
-from companion.core.events import Event, JobEvent, RulesChanged, StreamState
+from companion.core.events import GateState, JobEvent, RulesChanged, StreamState
 from companion.rules import themes
-from companion.rules.gates import SpeechGate
+from companion.rules.schema import Gates
 from companion.rules.store import RulesStore, config_dir
 from companion.tui.bridge import EventBridge
 from companion.tui.screens.history import HistoryScreen
@@ -30,16 +29,14 @@ SNOOZE_MINUTES = 15.0
 STREAMS_SHOWN = ("audio", "screen", "files", "model")
 
 
-def _time_of_day() -> datetime.time:
-    return datetime.datetime.now().time()
-
-
 class CompanionApp(App[int]):
     """The TUI. `controls` is the running companion (None: nothing connected, all unavailable).
 
     `rules` is the store whose rules the panels show and whose [ui] theme applies unless
-    `theme` is given; `clock` is the monotonic clock the transcript's gutter counts from and
-    `local_time` the time of day for quiet hours (both injectable for tests).
+    `theme` is given; with a runtime connected, its reloads arrive as the runtime's RulesChanged
+    events (the runtime owns the store). `clock` is the monotonic clock the transcript's gutter
+    counts from (injectable for tests). The speech gate is the runtime's: the status bar shows
+    the GateState events it emits.
     """
 
     CSS_PATH = "app.tcss"
@@ -62,15 +59,12 @@ class CompanionApp(App[int]):
     ]
 
     def __init__(self, controls: CompanionControls | None = None, rules: RulesStore | None = None,
-                 theme: str | None = None, clock: Callable[[], float] = time.monotonic,
-                 local_time: Callable[[], datetime.time] | None = None) -> None:
+                 theme: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.controls, self.rules_store, self.clock = controls, rules, clock
         self.bridge = EventBridge(self)
         self.transcript = Transcript(t0=clock())
-        self.gate = SpeechGate(monotonic=clock, local_time=local_time or _time_of_day)
-        if rules is not None:
-            self.gate.update(rules.rules.gates, rules.rules.rules)
+        self.gate_state = GateState(clock(), "", False, Gates().snooze)  # until the runtime says
         self.mic_muted = self.screen_paused = self._quitting = False
         self.explicit_theme = theme
         self.theme_set = themes.load_themes(rules.config_dir if rules else config_dir())
@@ -106,7 +100,8 @@ class CompanionApp(App[int]):
                 count = len(store.rules.rules)
                 self._note(f"{count} rule{'s' * (count != 1)} loaded from "
                            + ", ".join(store.rules.sources))
-            self.rules_store.subscribe(self.bridge)
+            if self.controls is None:  # else the runtime forwards the store's RulesChanged
+                self.rules_store.subscribe(self.bridge)
             self.rules_store.start()
         if self.controls is None:
             for stream in STREAMS_SHOWN:
@@ -115,15 +110,9 @@ class CompanionApp(App[int]):
             self.main_screen.query_one("#status").redraw()
             self._note("no companion runtime connected: run `companion` to watch, listen and talk")
         else:
-            self.controls.subscribe(self._from_runtime)
+            self.controls.subscribe(self.bridge)
             self.start_runtime()
         self._refresh_hold()
-        self.set_interval(1.0, self._refresh_hold)
-
-    def _from_runtime(self, event: Event) -> None:
-        # With our own rules store, its reloads reach us directly; the runtime's copy would repeat.
-        if not (isinstance(event, RulesChanged) and self.rules_store is not None):
-            self.bridge(event)
 
     @work(group="runtime", exclusive=True, exit_on_error=False, description="start the runtime")
     async def start_runtime(self) -> None:
@@ -141,7 +130,7 @@ class CompanionApp(App[int]):
             self._note(text, kind)
 
     def _refresh_hold(self) -> None:
-        self.main_screen.set_hold(self.gate.status())
+        self.main_screen.set_hold(self.gate_state.status)
 
     # Events from the runtime, already on the app's loop.
     def on_event_bridge_arrived(self, message: EventBridge.Arrived) -> None:
@@ -149,9 +138,11 @@ class CompanionApp(App[int]):
         self.main_screen.apply(event)
         if isinstance(event, JobEvent):
             self.refresh_bindings()  # confirm/deny appear in the footer only while one waits
+        if isinstance(event, GateState):
+            self.gate_state = event
+            self._refresh_hold()
         if isinstance(event, RulesChanged) and self.rules_store is not None:
             rules = self.rules_store.rules
-            self.gate.update(rules.gates, rules.rules)
             self.main_screen.show_rules(rules, self.rules_store.error)
             self._refresh_hold()
             if rules.ui.theme != self._rules_theme:
@@ -197,13 +188,11 @@ class CompanionApp(App[int]):
 
     def action_snooze(self, minutes: float | None = -1) -> None:
         """Snooze for the rules' snooze time (-1), for `minutes`, or until resumed (None)."""
-        minutes = self.gate.gates.snooze / 60.0 if minutes == -1 else minutes
-        if self._command("snooze", minutes):
-            self.gate.snooze(minutes)
-            self._refresh_hold()
+        minutes = self.gate_state.snooze_s / 60.0 if minutes == -1 else minutes
+        self._command("snooze", minutes)  # the runtime's GateState shows the result
 
     def action_snooze_hold(self) -> None:
-        self.action_snooze(0 if self.gate.snoozed else None)
+        self.action_snooze(0 if self.gate_state.snoozed else None)
 
     def action_stop_speaking(self) -> None:
         self._command("stop_speaking")

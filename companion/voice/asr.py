@@ -1,6 +1,6 @@
 """SpeechRecognizer: streaming Whisper tiny.en words from 200 ms AudioBlocks, gated by Silero VAD; `transcribe`.
 
-Live: `SpeechRecognizer(sink).feed(block)` on one thread (never the audio thread). The SpeechGate
+Live: `SpeechRecognizer(sink).feed(block)` on one thread (never the audio thread). The VoiceActivityGate
 (Silero VAD) opens an utterance window 0.2 s before speech starts; while it is open the window
 is re-decoded every `partial_interval` (0.4 s) and a changed hypothesis is emitted as a partial
 UserWords; 0.12 s of non-speech closes it with one final decode (with word times) emitted as a
@@ -34,7 +34,7 @@ import numpy as np
 from companion.audio.resample import resample
 from companion.core.events import AudioBlock, Event, SelfSpeech, StreamState, UserWords
 from companion.voice.own_words import OwnWords
-from companion.voice.vad import SpeechGate
+from companion.voice.vad import VoiceActivityGate
 from companion.voice.whisper_engine import Decoding, EngineUnavailable, WhisperEngine, Word
 
 __all__ = ["EngineUnavailable", "SpeechRecognizer", "Word", "plausible", "transcribe"]
@@ -106,7 +106,7 @@ class SpeechRecognizer:
         self.own_words = OwnWords()
         try:
             self.engine = engine or WhisperEngine()
-            self._gate = SpeechGate()
+            self._gate = VoiceActivityGate()
         except (EngineUnavailable, ImportError, OSError, RuntimeError) as exc:
             self.reason = str(exc)  # the status bar shows "hearing unavailable (reason)"
             sink(StreamState(clock(), "asr", "unavailable", self.reason))

@@ -26,13 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from companion.audio.sample_clock import DacClock
-from companion.core.events import AudioUnderruns, Event, SelfSpeech, StreamState
+from companion.core.events import (
+    MICRO_TURN_S, AudioUnderruns, Event, Say, SelfSpeech, StopSpeaking, StreamState,
+)
 from companion.voice.speech_text import speakable
 from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
 
 RATE = 16_000
 CALLBACK_FRAMES = 160  # 10 ms
-EMIT_EVERY = 0.2  # SelfSpeech granularity: one micro-turn
+EMIT_EVERY = MICRO_TURN_S  # SelfSpeech granularity: one micro-turn
 OUTPUT_LATENCY = 0.15  # s buffered: "low" starved under GIL load and mistimed words (docs/transcript.md)
 MAX_PHRASE_WORDS = 12
 _BOUNDARY = re.compile(r"[.!?;:,](?=\s)")
@@ -48,7 +50,12 @@ class _Segment:
 
 
 class Speaker:
-    """Plays speech text through the default (or given) output device; see the module docstring."""
+    """Plays speech text through the default (or given) output device; see the module docstring.
+
+    As a stage it consumes what the speech policy let through (Say) and hush (StopSpeaking)."""
+
+    consumes = (Say, StopSpeaking)
+    emits = (SelfSpeech, StreamState, AudioUnderruns)
 
     def __init__(self, sink: Callable[[Event], None], *, voice: EspeakVoice | None = None,
                  device: int | str | None = None,
@@ -122,6 +129,12 @@ class Speaker:
             self._reason = f"no usable output device ({self._device or 'default'}): {exc}"
             return
         self._sink(StreamState(self._clock(), "speaker", "live", "espeak-ng voice, 16 kHz"))
+
+    def process(self, event: Say | StopSpeaking) -> None:
+        if isinstance(event, Say):
+            self.say(event.text)
+        else:
+            self.stop()
 
     def say(self, fragment: str) -> None:
         """Queue more of what the model is saying (any granularity: words, phrases, sentences)."""

@@ -1,4 +1,4 @@
-"""SpeechGate: Silero VAD (v6 ONNX, shipped inside the faster-whisper wheel) deciding when the recognizer runs.
+"""VoiceActivityGate: Silero VAD (v6 ONNX, shipped inside the faster-whisper wheel) deciding when the recognizer runs.
 
 It only gates the recognizer: no decode runs on silence, keyboard or fan noise, which is where
 Whisper invents words. It never decides turn-taking (that is the interaction model's job).
@@ -32,7 +32,7 @@ class GateChange:
     at: int
 
 
-class SpeechGate:
+class VoiceActivityGate:
     """Streaming speech/non-speech with hysteresis: on at `on`, off after `hangover` s below `off`."""
 
     def __init__(self, *, on: float = 0.5, off: float = 0.35, hangover: float = 0.12,

@@ -88,7 +88,7 @@ async def test_a_crashed_model_server_is_restarted_and_the_session_reprimed(repo
                                 and e.status == "degraded" for e in seen[crashed_at:]))
         await until(lambda: sum(isinstance(e, ModelTurn) for e in seen[crashed_at:]) >= 3)
         assert runtime.link.restarts >= 1
-        assert runtime.interaction._needs_prefix is False
+        assert runtime.turn_loop._needs_prefix is False
     finally:
         await runtime.stop()
     assert runtime.link.process.proc is None

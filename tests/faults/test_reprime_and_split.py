@@ -11,7 +11,7 @@ from companion.core.clock import MicroTurnClock
 from companion.core.events import FileChanged
 from companion.core.protocol import Chunk
 from companion.model.link import ModelLink
-from companion.model.turn_loop import InteractionLoop, RecentTurn
+from companion.model.turn_loop import RecentTurn, TurnLoop
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ async def test_reprime_over_the_window_and_a_turn_over_the_chunk_limit(tmp_path)
                                                  "--window-tokens", "160", "--threads", "1"])
     await link.connect()
     try:
-        loop = InteractionLoop(MicroTurnClock(), link, events.append, lambda a, c: None,
+        loop = TurnLoop(MicroTurnClock(), link, events.append,
                                lambda: "<|system|>You are companion.<|end|>")
         for i in range(24):  # recent turns far over the 160-token window
             loop._recent.append(RecentTurn(f"<|t|>{i}.0<|file|>f{i}.py\n+value_{i} = {i} "

@@ -7,13 +7,18 @@ import time
 
 import numpy as np
 
-from companion.core.events import AudioBlock, Event, FileChanged, Patch, ScreenPatches
+from companion.core.events import (
+    AudioBlock, Event, FileChanged, GateState, Patch, ScreenPatches,
+)
+from companion.rules.gates import SpeechGate
 
 
 class FakeControls:
-    """Records every command; `emit` delivers events like the runtime does, from any thread."""
+    """Records every command; `emit` delivers events like the runtime does, from any thread.
+    Its `gate` stands for the runtime's speech gate: a snooze emits the GateState it leads to."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: SpeechGate | None = None) -> None:
+        self.gate = gate or SpeechGate()
         self.calls: list[tuple] = []
         self.sinks: list = []
         self._halt = threading.Event()
@@ -43,6 +48,12 @@ class FakeControls:
 
     def snooze(self, minutes: float | None) -> None:
         self.calls.append(("snooze", minutes))
+        self.gate.snooze(minutes)
+        self.emit_gate()
+
+    def emit_gate(self) -> None:
+        gate = self.gate
+        self.emit(GateState(time.monotonic(), gate.status(), gate.snoozed, gate.gates.snooze))
 
     def stop_speaking(self) -> None:
         self.calls.append(("stop_speaking",))

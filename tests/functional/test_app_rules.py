@@ -36,7 +36,9 @@ async def test_rules_hot_reload_and_invalid_file_keeps_last_good(tmp_path, confi
     rules_file = repo / ".companion.toml"
     rules_file.write_text('[[rule]]\nname = "obo"\ntext = "Catch off-by-one errors."\n')
     store = RulesStore(repo, poll_s=0.05)
-    app = CompanionApp(FakeControls(), store)
+    controls = FakeControls()
+    store.subscribe(controls.emit)  # as the runtime forwards its store's reloads
+    app = CompanionApp(controls, store)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
         panel = app.main_screen.query_one(RulesPanel)

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from companion.core.events import JobEvent, TypedText
+from companion.core.events import JobEvent, Say, TypedText
 from companion.model.action_grammar import action_grammar
 from companion.perception import PerceptionOptions
 from companion.runtime import Runtime, RuntimeOptions
@@ -77,7 +77,7 @@ async def run_session(tmp_path, info: dict, protocol: int, option: int | None, e
         rt = Runtime(RuntimeOptions(repo=tmp_path, perception=off, protocol=option,
                                     server_url=str(ts.make_url("")), token="t"))
         said: list[str] = []
-        rt.perception.say = said.append
+        rt.subscribe(lambda e: said.append(e.text) if isinstance(e, Say) else None)
         await rt.start()
         try:
             deadline = time.monotonic() + 10
@@ -101,7 +101,7 @@ def failing_job(t: float) -> JobEvent:
                          ids=["declared-by-the-server", "sglang-with---protocol-2"])
 async def test_protocol_2_relays_verbatim_and_speaks_whole_capped_utterances(
         tmp_path, caplog, info, option):
-    caplog.set_level(logging.WARNING, "companion.model.utterances")
+    caplog.set_level(logging.WARNING, "companion.rules.utterances")
     events = [failing_job, lambda t: TypedText(t, "which job"), lambda t: TypedText(t, "talk a lot")]
     said, turns = await run_session(tmp_path, info, 2, option, events)
     grammar = action_grammar(default_registry())

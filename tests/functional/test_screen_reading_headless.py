@@ -36,8 +36,8 @@ class Events:
         self.items, self.cond, self._perception = [], threading.Condition(), perception_ref
 
     def __call__(self, event) -> None:
-        if isinstance(event, FileChanged) and self._perception:
-            self._perception[0].on_event(event)  # as the runtime routes it
+        if isinstance(event, FileChanged) and self._perception and self._perception[0].reader:
+            self._perception[0].reader.process(event)  # as the hub delivers it
         with self.cond:
             self.items.append(event)
             self.cond.notify_all()

@@ -1,6 +1,6 @@
 """A v2 checkpoint end to end: train a tiny one here, export it with `python -m model_server.training
 export`, serve it with our server (`python -m model_server --model DIR`, started by the companion's
-ModelLink), and run turns through the companion's InteractionLoop under protocol 2 (the v2
+ModelLink), and run turns through the companion's TurnLoop under protocol 2 (the v2
 evaluation's decode_session): every turn's output parses as one grammar-valid action."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _tiny_data(data) -> None:
 
 
 async def _turns(model_dir) -> tuple[ModelLink, list]:
-    """The evaluation's decoding (InteractionLoop, action grammar) over a served export."""
+    """The evaluation's decoding (TurnLoop, action grammar) over a served export."""
     link = ModelLink(lambda e: None, model=str(model_dir))
     await link.connect()
     try:

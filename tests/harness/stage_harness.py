@@ -14,7 +14,7 @@ result. What the stage emits goes to `harness.emit`, collected in `harness.emitt
 Asyncio stages that sleep take `harness.clock.sleep`: it advances fake time at once, so a
 backoff of 0.5 + 1 + 2 s costs nothing and is recorded in `clock.slept`. `run_turns` drives
 micro-turns: timed events into a MicroTurnClock on the fake clock, each closed window handed to
-a step function (InteractionLoop.step).
+a step function (TurnLoop.step).
 """
 
 from __future__ import annotations

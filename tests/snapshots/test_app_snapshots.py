@@ -18,6 +18,7 @@ from companion.core.events import (
     StreamState,
     UserWords,
 )
+from companion.rules.gates import SpeechGate
 from companion.rules.store import RulesStore
 from companion.tui.app import CompanionApp
 from tests.functional.fakes import FakeControls
@@ -55,10 +56,11 @@ def empty_config(tmp_path, monkeypatch):
 
 
 def scripted_app(theme: str) -> tuple[CompanionApp, FakeControls]:
-    controls = FakeControls()
     store = RulesStore(".", poll_s=3600)
-    app = CompanionApp(controls, store, theme=theme, clock=lambda: 0.0,
-                       local_time=lambda: time(23, 30))  # inside the quiet hours 22:00-07:00
+    # the runtime's speech gate, inside the quiet hours 22:00-07:00
+    controls = FakeControls(SpeechGate(store.rules.gates, store.rules.rules,
+                                       local_time=lambda: time(23, 30)))
+    app = CompanionApp(controls, store, theme=theme, clock=lambda: 0.0)
     return app, controls
 
 
@@ -71,6 +73,7 @@ def test_main_screen(snap_compare, theme, size):
         while not controls.sinks:  # the app subscribes once its main screen is mounted
             await pilot.pause(0.01)
         app.query_one(Input).cursor_blink = False
+        controls.emit_gate()
         for event in SCRIPT:
             controls.emit(event)
         await pilot.pause()

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 from companion.core.clock import MicroTurnClock
-from companion.core.events import FileChanged, ModelTurn, StreamState, TypedText
+from companion.core.events import FileChanged, ModelAction, ModelTurn, StreamState, TypedText
 from companion.model.link import ModelLink
-from companion.model.turn_loop import InteractionLoop
+from companion.model.turn_loop import TurnLoop
 from tests.harness.fake_server import (
     FakeServer,
     busy,
@@ -41,18 +41,26 @@ async def stage():
         await link.connect()
         clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
         clock.start(0.0)
-        acted = []
-        loop = InteractionLoop(clock, link, harness.emit, lambda action, chunk: acted.append(action),
-                               lambda: PREFIX)
+        loop = TurnLoop(clock, link, harness.emit, lambda: PREFIX)
 
         async def turns(*timeline, n: int = 1):
             return await harness.run_turns(clock, loop.step, timeline, n)
 
         try:
             yield SimpleNamespace(server=server, harness=harness, link=link, loop=loop,
-                                  acted=acted, turns=turns)
+                                  acted=Acted(harness), turns=turns)
         finally:
             await link.close()
+
+
+class Acted:
+    """The actions the loop emitted (ModelAction events), in order, for the stages that act."""
+
+    def __init__(self, harness: StageHarness) -> None:
+        self.harness = harness
+
+    def __iter__(self):
+        return iter([e.action for e in self.harness.of(ModelAction)])
 
 
 def typed(t: float, text: str) -> tuple[float, TypedText]:

@@ -12,10 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from companion.agent.stage import on_save_config
+from companion.core.events import RulesChanged
 from companion.rules.config_errors import ConfigError
 from companion.rules.gates import SpeechGate
 from companion.rules.schema import ARRAYS, TABLES
-from companion.rules.speech_policy import SpeechPolicy, on_save_config
+from companion.rules.speech_policy import SpeechPolicy
 from companion.rules.store import (
     REPO_FILE,
     RulesStore,
@@ -70,11 +72,12 @@ def test_check_and_start_up_refuse_each_bad_file_with_the_same_message(
     policy = SpeechPolicy(events.append, repo)
     agent = AgentConfigRecorder()
     policy.load_rules()
-    policy.configure_agent(agent)
+    agent.set_config(on_save_config(policy.rules))  # as the agent stage does on RulesChanged
     try:
         message = printed.strip().split(": ", 1)[1]
         assert message in policy.store.error  # same words, the repo path instead of the fixture's
-        assert events[-1].error == policy.store.error
+        changed = [e for e in events if isinstance(e, RulesChanged)]
+        assert changed[-1].error == policy.store.error
         assert policy.rules.rules == () and agent.configs  # defaults run; nothing crashed
     finally:
         policy.close()
@@ -127,7 +130,7 @@ def test_hot_reload_survives_every_bad_file_and_applies_the_next_good_one(tmp_pa
     repo_file.write_text("[gates]\nmax_per_10min = 3\n")
     store = RulesStore(tmp_path, user_dir=tmp_path / "cfg", poll_s=0.02)
     agent = AgentConfigRecorder()
-    store.subscribe(lambda event: agent.set_config(on_save_config(store.rules)))  # as SpeechPolicy
+    store.subscribe(lambda event: agent.set_config(on_save_config(store.rules)))  # as AgentStage
     store.start()
     try:
         good = 3

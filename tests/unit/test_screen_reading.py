@@ -144,7 +144,7 @@ def test_reader_reports_an_error_once_with_the_change_that_caused_it(tmp_path):
     (tmp_path / "app.py").write_text("a\nb\nmain()\n")
     events, now = Recorder(), [100.0]
     reader = ScreenReader(events, tmp_path, mode="errors", clock=lambda: now[0])
-    reader.on_event(FileChanged(t=40.0, path="app.py", kind="modified",
+    reader.process(FileChanged(t=40.0, path="app.py", kind="modified",
                                 diff="@@ -3,1 +3,1 @@\n-x\n+main()\n"))
     text = TRACEBACK.format(root="/elsewhere")
     reader.read_text(text, 0.9, (0, 0, 400, 200))

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from companion.agent.stage import AgentStage
 from companion.core.events import RulesChanged, StreamState, UserWords
 from companion.rules.speech_policy import SpeechPolicy
 from tests.harness.stage_harness import StageHarness
@@ -140,6 +141,7 @@ def test_the_users_own_words_hold_an_interjection_only_when_the_rules_say(repo, 
 
 
 def test_rules_changes_reach_the_agents_on_save_config(repo):
+    """The policy's store owns the rules; its RulesChanged events reconfigure the agent stage."""
     (repo / ".companion.toml").write_text('[[on_save]]\npaths = ["src/**"]\ntests = "all"\n')
     harness = StageHarness()
     policy = start(repo, harness)
@@ -155,13 +157,17 @@ def test_rules_changes_reach_the_agents_on_save_config(repo):
             pass
 
     agent = Agent()
-    policy.configure_agent(agent)
-    assert agent.configs[-1].plan_for("src/a.py").tests == "all"
+    # no saves here, so the stage needs no event loop to batch them on
+    stage = AgentStage(agent, harness.emit, loop=None, rules=lambda: policy.rules)
     policy.load_rules()
     try:
+        for event in harness.of(RulesChanged):
+            stage.process(event)
+        assert agent.configs[-1].plan_for("src/a.py").tests == "all"
         (repo / ".companion.toml").write_text('[[on_save]]\npaths = ["src/**"]\ntests = "none"\n')
         policy.store.reload()
     finally:
         policy.close()
+    stage.process(harness.of(RulesChanged)[-1])
     assert agent.configs[-1].plan_for("src/a.py").tests == "none"
     assert harness.of(RulesChanged)[-1].error == ""

@@ -1,6 +1,6 @@
 """Training's job input is the live product's: the same save gives the same JobEvents (ids,
 tools, phases, summaries, status words) from the simulator as from a real BackgroundAgent, and
-training serializes them exactly as the live InteractionLoop sends them under protocol 2."""
+training serializes them exactly as the live TurnLoop sends them under protocol 2."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from companion.agent.background import BackgroundAgent
 from companion.core.clock import MicroTurnClock
 from companion.core.protocol import Chunk, job_status
 from companion.model.session_client import TurnResult
-from companion.model.turn_loop import InteractionLoop
+from companion.model.turn_loop import TurnLoop
 from companion.streams.file_content import FileContent, describe_change
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.data import turn_text
@@ -24,7 +24,7 @@ from tools.test_runner import TestsConfig
 
 
 class _Client:
-    """Records what InteractionLoop sends; answers silence (a stand-in server, this test only)."""
+    """Records what TurnLoop sends; answers silence (a stand-in server, this test only)."""
 
     def __init__(self) -> None:
         self.texts: list[str] = []
@@ -37,7 +37,7 @@ class _Client:
 
 
 class _V2Link:
-    """The model link as InteractionLoop reads it: a protocol-2 server, text only or features."""
+    """The model link as TurnLoop reads it: a protocol-2 server, text only or features."""
 
     protocol = 2
 
@@ -46,9 +46,9 @@ class _V2Link:
 
 
 def _live_text(chunk: Chunk, features: bool) -> str:
-    """The text the live InteractionLoop.step sends the server for this chunk."""
+    """The text the live TurnLoop.step sends the server for this chunk."""
     link = _V2Link(features)
-    loop = InteractionLoop(MicroTurnClock(), link, lambda e: None, lambda a, c: None,
+    loop = TurnLoop(MicroTurnClock(), link, lambda e: None,
                            prefix=lambda: "<|system|>p<|end|>")
     asyncio.run(loop.step(chunk))
     return link.client.texts[-1]

@@ -76,7 +76,7 @@ def test_screen_error_is_the_real_traceback_read_by_the_live_reader(tmp_path, pr
     now = [0.0]
     reader = ScreenReader(events.append, tmp_path, mode="errors", titles=lambda x, y: sim.screen.terminal,
                           clock=lambda: now[0])
-    reader.on_event(change)
+    reader.process(change)
     now[0] = sim.t(12)
     reader.read_text(text, 0.9, (0, 0, 1200, 600))
     errors = [e for e in events if isinstance(e, ScreenError)]

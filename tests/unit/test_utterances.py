@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from companion.core.events import JobEvent
-from companion.model.utterances import MAX_SPEAK_CHARS, JobSummaries, cap_utterance
+from companion.rules.utterances import MAX_SPEAK_CHARS, JobSummaries, cap_utterance
 
 
 def test_relay_text_is_the_latest_summary_of_that_job(caplog):
@@ -14,7 +14,7 @@ def test_relay_text_is_the_latest_summary_of_that_job(caplog):
     jobs.remember(JobEvent(2.0, "job-3", "tests", "result", "test_median fails on line 11"))
     jobs.remember(JobEvent(2.0, "job-4", "lint", "started", ""))  # nothing to say: not kept
     assert jobs.relay_text("j3") == "test_median fails on line 11"
-    with caplog.at_level(logging.WARNING, "companion.model.utterances"):
+    with caplog.at_level(logging.WARNING, "companion.rules.utterances"):
         assert jobs.relay_text("j4") == "" and jobs.relay_text("j99") == ""
     assert "relay of j99 ignored" in caplog.text
 

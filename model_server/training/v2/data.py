@@ -46,7 +46,7 @@ def _encode(tokenizer: Tokenizer, text: str) -> list[int]:
 
 
 def turn_text(turn, features: bool):
-    """(the turn's serialized input, its target text): the call InteractionLoop.step makes
+    """(the turn's serialized input, its target text): the call TurnLoop.step makes
     (serialize_chunk with its DEFER_FILES, protocol 2) and the serving side's format_output."""
     chunk = serialize_chunk(turn.chunk, features=features, defer_files=DEFER_FILES, protocol=2)
     if chunk.deferred:  # the simulator saves one file a turn, which always fits or is summarized

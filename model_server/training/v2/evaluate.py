@@ -4,7 +4,7 @@
 
 Sessions are simulated over the every-8th HumanEval problems training never sees
 (`load_projects(split="eval")`, seeds from EVAL_SEED). Each turn goes through the companion's own
-InteractionLoop and ModelLink to our model server (`python -m model_server --model DIR`): the
+TurnLoop and ModelLink to our model server (`python -m model_server --model DIR`): the
 pinned prefix, `serialize_chunk(protocol=2)`, the action grammar as `ebnf`, greedy decoding, the
 reply parsed by `parse_output(protocol=2)`. The model's outputs stay in its context; the inputs
 follow the oracle's script (what the companion said, and so its echo, is the oracle's).
@@ -35,7 +35,7 @@ from collections import Counter, defaultdict
 
 from companion.model.action_grammar import default_action_grammar
 from companion.core.clock import MicroTurnClock
-from companion.model.turn_loop import InteractionLoop
+from companion.model.turn_loop import TurnLoop
 from companion.model.link import ModelLink
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.sessions import TICK, SessionSim
@@ -47,9 +47,9 @@ RELAY_LATE, CALL_EARLY, CALL_LATE, ASIDE_AFTER, BABBLE_NEAR = 10, 2, 5, 15, 10
 
 
 async def decode_session(link: ModelLink, prefix: str, chunks) -> list:
-    """The model's one action per chunk, through the live InteractionLoop (grammar on)."""
+    """The model's one action per chunk, through the live TurnLoop (grammar on)."""
     got: list = []
-    loop = InteractionLoop(MicroTurnClock(), link, lambda e: None, lambda a, c: None,
+    loop = TurnLoop(MicroTurnClock(), link, lambda e: None,
                            lambda: prefix, grammar=default_action_grammar())
     await link.client.close_session()  # a fresh session per simulated session
     await link.client.open()

@@ -154,7 +154,7 @@ class SessionScreen:
     def on_event(self, event: Event) -> None:
         """The hub's delivery of a FileChanged (the reader remembers which lines changed)."""
         if isinstance(event, FileChanged):
-            self.reader.on_event(event)
+            self.reader.process(event)
 
     def schedule(self, tick: int, text: str, window: str, confidence: float) -> None:
         self.reads[tick].append((text, window, confidence))

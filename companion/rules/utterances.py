@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
+from companion.core.action import MAX_SPEAK_WORDS
 from companion.core.events import JobEvent
 from companion.core.protocol import job_ref
-from companion.model.action_grammar import MAX_SPEAK_WORDS
 
-log = logging.getLogger("companion.model.utterances")
+log = logging.getLogger("companion.rules.utterances")
 
 MAX_SPEAK_CHARS = 200  # the grammar allows 24 words of up to 20 characters; speech stays short
 KEPT_JOBS = 64  # relays name recent jobs; older summaries are forgotten
