@@ -17,7 +17,11 @@ from pathlib import Path
 import git
 
 from tools.catalog import (
-    GIT_BRANCH_CREATE, GIT_COMMIT, GIT_STASH_POP, GIT_STASH_PUSH, GIT_SWITCH,
+    GIT_BRANCH_CREATE,
+    GIT_COMMIT,
+    GIT_STASH_POP,
+    GIT_STASH_PUSH,
+    GIT_SWITCH,
 )
 from tools.git_ops import branch_state, check_ref, has_commits, numstat, run_git, status
 from tools.git_paths import repo_path

@@ -16,7 +16,14 @@ from collections.abc import Callable
 
 from companion.agent.background import BackgroundAgent
 from companion.core.events import (
-    Event, FileChanged, JobEvent, ModelAction, RulesChanged, SelfSpeech, TypedText, UserWords,
+    Event,
+    FileChanged,
+    JobEvent,
+    ModelAction,
+    RulesChanged,
+    SelfSpeech,
+    TypedText,
+    UserWords,
 )
 from companion.rules.schema import Rules
 from tools.lint import LintConfig

@@ -14,7 +14,13 @@ from pathlib import PurePosixPath
 
 from companion.agent.bug_report import BugReport, reports_sentence
 from tools.catalog import (
-    GIT_BLAME, GIT_BRANCHES, GIT_DIFF, GIT_LOG, GIT_SHOW, GIT_STASH_LIST, GIT_STATUS,
+    GIT_BLAME,
+    GIT_BRANCHES,
+    GIT_DIFF,
+    GIT_LOG,
+    GIT_SHOW,
+    GIT_STASH_LIST,
+    GIT_STATUS,
 )
 from tools.junit_report import TestFailure
 from tools.test_runner import TestRun

@@ -29,7 +29,13 @@ from companion.rules.schema import ReasoningConfig
 from tools import git_ops
 from tools.affected import ImportIndex, affected_tests
 from tools.catalog import (
-    GIT_BLAME, GIT_BRANCHES, GIT_DIFF, GIT_LOG, GIT_SHOW, GIT_STASH_LIST, GIT_STATUS,
+    GIT_BLAME,
+    GIT_BRANCHES,
+    GIT_DIFF,
+    GIT_LOG,
+    GIT_SHOW,
+    GIT_STASH_LIST,
+    GIT_STATUS,
 )
 from tools.changed_lines import ChangeLog
 from tools.git_changes import PreparedChange, prepare_change

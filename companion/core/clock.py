@@ -18,8 +18,17 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from companion.core.events import (
-    MICRO_TURN_S, AudioBlock, Event, FileChanged, JobEvent, ScreenError, ScreenPatches, ScreenText, SelfSpeech,
-    TypedText, UserWords,
+    MICRO_TURN_S,
+    AudioBlock,
+    Event,
+    FileChanged,
+    JobEvent,
+    ScreenError,
+    ScreenPatches,
+    ScreenText,
+    SelfSpeech,
+    TypedText,
+    UserWords,
 )
 from companion.core.protocol import Chunk
 

@@ -13,15 +13,34 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.core.chunk_budget import (  # noqa: F401  (approx_tokens, job_ref: re-exported)
-    approx_tokens, clip, clip_head, file_parts, job_parts, job_ref, job_status,
-)
 from companion.core.action import (  # noqa: F401  (Action and the token lists: re-exported)
-    RELAY, SPEAK, SPECIAL_TOKENS, SPECIAL_TOKENS_V2, Action, call_action,
+    RELAY,
+    SPEAK,
+    SPECIAL_TOKENS,
+    SPECIAL_TOKENS_V2,
+    Action,
+    call_action,
+)
+from companion.core.chunk_budget import (  # noqa: F401  (approx_tokens, job_ref: re-exported)
+    approx_tokens,
+    clip,
+    clip_head,
+    file_parts,
+    job_parts,
+    job_ref,
+    job_status,
 )
 from companion.core.events import (
-    AudioBlock, FileChanged, JobEvent, Patch, ScreenError, ScreenPatches, ScreenText, SelfSpeech,
-    TypedText, UserWords,
+    AudioBlock,
+    FileChanged,
+    JobEvent,
+    Patch,
+    ScreenError,
+    ScreenPatches,
+    ScreenText,
+    SelfSpeech,
+    TypedText,
+    UserWords,
 )
 from companion.core.protocol_v2 import format_output_v2, parse_output_v2
 from companion.core.redact import redact, redact_then_clip

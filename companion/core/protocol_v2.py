@@ -12,7 +12,13 @@ import json
 import re
 
 from companion.core.action import (
-    MAX_SPEAK_WORDS, MAX_STRING_CHARS, MAX_WORD_CHARS, RELAY, SPEAK, SPECIAL_TOKENS_V2, Action,
+    MAX_SPEAK_WORDS,
+    MAX_STRING_CHARS,
+    MAX_WORD_CHARS,
+    RELAY,
+    SPEAK,
+    SPECIAL_TOKENS_V2,
+    Action,
     call_action,
 )
 

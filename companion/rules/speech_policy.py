@@ -15,7 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from companion.core.events import (
-    Event, GateState, JobEvent, ModelAction, RulesChanged, Say, StopSpeaking, StreamState,
+    Event,
+    GateState,
+    JobEvent,
+    ModelAction,
+    RulesChanged,
+    Say,
+    StopSpeaking,
+    StreamState,
     UserWords,
 )
 from companion.rules.gates import SpeechGate

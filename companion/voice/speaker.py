@@ -27,7 +27,13 @@ import numpy as np
 
 from companion.audio.sample_clock import DacClock
 from companion.core.events import (
-    MICRO_TURN_S, AudioUnderruns, Event, Say, SelfSpeech, StopSpeaking, StreamState,
+    MICRO_TURN_S,
+    AudioUnderruns,
+    Event,
+    Say,
+    SelfSpeech,
+    StopSpeaking,
+    StreamState,
 )
 from companion.voice.speech_text import speakable
 from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.core.events import FileChanged, JobEvent, ScreenPatches, SelfSpeech, TypedText, UserWords
+from companion.core.events import (
+    FileChanged,
+    JobEvent,
+    ScreenPatches,
+    SelfSpeech,
+    TypedText,
+    UserWords,
+)
 from companion.core.protocol import Action, Chunk, system_prefix
 from model_server.training import phrases
 from model_server.training.code_corpus import make_file

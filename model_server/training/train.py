@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model_server.training import phrases
 from model_server.models.frontend import FrontendConfig, InteractionFrontend, embed_features
+from model_server.training import phrases
 from model_server.training.data import Example, corpus_texts, example_for
 from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
 from model_server.training.tokenizer import (

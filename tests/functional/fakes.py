@@ -8,7 +8,12 @@ import time
 import numpy as np
 
 from companion.core.events import (
-    AudioBlock, Event, FileChanged, GateState, Patch, ScreenPatches,
+    AudioBlock,
+    Event,
+    FileChanged,
+    GateState,
+    Patch,
+    ScreenPatches,
 )
 from companion.rules.gates import SpeechGate
 

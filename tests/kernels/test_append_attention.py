@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 from kernels.append_attention import append_attention
 from kernels.decode_attention import decode_attention
 from kernels.paged_kv_checks import INTERPRET
 from kernels.reference.attention import append_attention_ref
 from kernels.reference.paged_cache import PagedBatch, random_paged_batch, write_tokens
+from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 DEVICE = "cpu" if INTERPRET else "cuda"
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]

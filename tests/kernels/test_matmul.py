@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 from kernels.matmul import linear
 from kernels.paged_kv_checks import INTERPRET
+from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 DEVICE = "cpu" if INTERPRET else "cuda"
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]

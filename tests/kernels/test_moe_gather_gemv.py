@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 from kernels.moe_gather_gemv import moe_experts, moe_gather_gemv, moe_grouped
 from kernels.paged_kv_checks import INTERPRET
 from kernels.reference.moe import moe_experts_ref
+from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 DEVICE = "cpu" if INTERPRET else "cuda"
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 from kernels.paged_kv_checks import INTERPRET
 from kernels.reference.rmsnorm import rmsnorm_ref
 from kernels.rmsnorm import rmsnorm
+from tests.kernels.kernel_tolerance import assert_within_torch_error
 
 DEVICE = "cpu" if INTERPRET else "cuda"
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]

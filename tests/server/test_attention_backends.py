@@ -3,9 +3,8 @@ matches the torch backend or says clearly why it is unavailable."""
 
 from __future__ import annotations
 
-import os
-
 import math
+import os
 
 import pytest
 import torch

@@ -6,13 +6,27 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from companion.core.events import (
-    AudioBlock, FileChanged, JobEvent, Patch, ScreenPatches, SelfSpeech, TypedText, UserWords,
+    AudioBlock,
+    FileChanged,
+    JobEvent,
+    Patch,
+    ScreenPatches,
+    SelfSpeech,
+    TypedText,
+    UserWords,
 )
 from companion.core.protocol import (
-    SPECIAL_TOKENS, Action, Chunk, ChunkCaps, format_output, parse_output, serialize_chunk,
+    SPECIAL_TOKENS,
+    Action,
+    Chunk,
+    ChunkCaps,
+    format_output,
+    parse_output,
+    serialize_chunk,
     system_prefix,
 )
 

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from companion.core.events import (
-    AudioBlock, FileChanged, JobEvent, Patch, ScreenPatches, SelfSpeech, StreamState, TypedText,
+    AudioBlock,
+    FileChanged,
+    JobEvent,
+    Patch,
+    ScreenPatches,
+    SelfSpeech,
+    StreamState,
+    TypedText,
     UserWords,
 )
 from companion.record.recorder import Recorder, RecordingError, read_recording

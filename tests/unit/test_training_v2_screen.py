@@ -14,8 +14,8 @@ import pytest
 
 from companion.core.events import ScreenError
 from companion.core.protocol import Chunk, serialize_chunk
-from companion.streams.screen_summary import compose_summary
 from companion.streams.file_content import describe_change, read_content
+from companion.streams.screen_summary import compose_summary
 from companion.streams.screen_text import ScreenReader
 from model_server.training.v2 import oracle
 from model_server.training.v2.code_runs import load_projects

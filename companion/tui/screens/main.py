@@ -11,7 +11,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from companion.core.events import (
-    AudioUnderruns, Event, FileChanged, JobEvent, ModelTurn, StreamState,
+    AudioUnderruns,
+    Event,
+    FileChanged,
+    JobEvent,
+    ModelTurn,
+    StreamState,
 )
 from companion.rules.schema import Rules
 from companion.tui.transcript import Change, Transcript

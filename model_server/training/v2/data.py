@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from companion.model.turn_loop import DEFER_FILES
 from companion.core.protocol import format_output, serialize_chunk
+from companion.model.turn_loop import DEFER_FILES
 from model_server.training.v2.sessions import Session, SessionSim
 
 AUDIO_ROW = 320

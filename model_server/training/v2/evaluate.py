@@ -33,10 +33,10 @@ import json
 import statistics
 from collections import Counter, defaultdict
 
-from companion.model.action_grammar import default_action_grammar
 from companion.core.clock import MicroTurnClock
-from companion.model.turn_loop import TurnLoop
+from companion.model.action_grammar import default_action_grammar
 from companion.model.link import ModelLink
+from companion.model.turn_loop import TurnLoop
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.sessions import TICK, SessionSim
 

@@ -19,6 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from companion.agent.summaries import (
+    LintMemory,
+    TestMemory,
+    summarize_lint,
+    summarize_progress,
+    summarize_tests,
+)
 from companion.core.events import (
     FileChanged,
     JobEvent,
@@ -32,13 +39,6 @@ from companion.core.protocol import Action, Chunk, job_ref, system_prefix
 from companion.core.redact import redact
 from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
 from companion.streams.file_content import FileContent, describe_change
-from companion.agent.summaries import (
-    LintMemory,
-    TestMemory,
-    summarize_lint,
-    summarize_progress,
-    summarize_tests,
-)
 from model_server.training.features import screen_tile
 from model_server.training.v2 import oracle
 from model_server.training.v2 import rules as rules_mod

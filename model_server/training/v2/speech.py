@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.heldout import HELD_OUT_VOICES, TRAINING_VOICES
+from companion.audio.resample import resample
 from companion.core.events import AudioBlock, UserWords
 from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
-from companion.audio.resample import resample
 
 CACHE = Path("/work/cache/training/speech")
 TAIL_S = 1.0  # silence after the utterance so the recognizer's endpointer commits the words
