@@ -11,6 +11,7 @@ weights serve recognizer words alone.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ def make_shard(index: int, projects: list, tokenizer: Tokenizer, seq_len: int, o
     patches = [np.stack(r.patches) if r.patches else np.zeros((0, TILE, TILE, 3), np.uint8) for r in got]
     stats["tokens"] = int(sum(len(r.ids) for r in got))
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".shard-{index:05d}.tmp.npz"
+    tmp = out_dir / f".shard-{index:05d}.{os.getpid()}.tmp.npz"  # two writers never share one
     np.savez(tmp, ids=ids, weight=weight,
              audio=np.concatenate(audio), audio_n=np.array([len(a) for a in audio]),
              patches=np.concatenate(patches), patch_n=np.array([len(p) for p in patches]),
