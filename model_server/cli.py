@@ -177,13 +177,15 @@ def run(argv: list[str] | None = None) -> int:
                              attention_backend=args.attention_backend,
                              batch_invariant=args.batch_invariant)
         model = load_model(args.model, device=args.device, dtype=args.dtype)
-        core = EngineCore(model, opts)
         warm_grammar(model)
+        # a spare waits here: what is slow to load is loaded; the KV cache (its whole budget is
+        # touched when allocated) is not yet, so a spare costs about half a live server's memory
+        if args.standby and not wait_for_start():
+            return 0
+        core = EngineCore(model, opts)
     except (ModelNotFound, ValueError, RuntimeError, OSError) as e:
         print(f"model_server: {e}", file=sys.stderr)
         return 2
-    if args.standby and not wait_for_start():
-        return 0
     engine = Engine(core).start()
     try:
         asyncio.run(serve(make_app(engine, token, args.max_body_bytes), args.host, args.port,
