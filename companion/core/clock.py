@@ -14,8 +14,8 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from companion.core.events import (
     MICRO_TURN_S,
@@ -42,8 +42,13 @@ _CHUNK_FIELDS: dict[type, str] = {
 # audio and the last few screen frames (later frames supersede earlier tiles anyway).
 # File changes are kept far longer: a generator writing 30k files must not push a real edit out
 # (the chunk summarizes the flood in one line).
-_BACKLOG_CAP: dict[str, int] = {"audio": 50, "screen": 8, "files": 50_000}
-_OTHER_CAP = 2000
+BACKLOG_CAP: dict[str, int] = {"audio": 50, "screen": 8, "files": 50_000}
+OTHER_CAP = 2000
+
+
+def backlog_cap(field: str) -> int:
+    """How many items of a chunk field (Chunk's names) a backlog keeps, newest first."""
+    return BACKLOG_CAP.get(field, OTHER_CAP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,7 @@ class MicroTurnClock:
         with self._lock:
             queue = self._pending[name]
             queue.append(event)
-            if len(queue) > _BACKLOG_CAP.get(name, _OTHER_CAP):
+            if len(queue) > backlog_cap(name):
                 queue.popleft()
                 self._dropped += 1
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from companion.core.chunk_budget import approx_tokens
-from companion.core.clock import MicroTurnClock
+from companion.core.clock import MicroTurnClock, backlog_cap
 from companion.core.events import Event, ModelAction, ModelTurn, StreamState
 from companion.core.protocol import Action, Chunk, SerializedChunk, parse_output, serialize_chunk
 from companion.model.link import ModelLink
@@ -43,10 +43,13 @@ class RecentTurn:
 
 
 def merge_chunks(held: Chunk, new: Chunk) -> Chunk:
-    """One chunk covering both windows: what could not be sent waits for the next turn."""
+    """One chunk covering both windows: what could not be sent waits for the next turn. The
+    backlog keeps what the clock's does (newest first): a server that refuses for minutes holds
+    the last 10 s of audio, not all of it (DESIGN §4: no unbounded queue); saves, jobs, words
+    and typed text are kept whole up to their far larger caps."""
     fields = [f.name for f in dataclasses.fields(Chunk) if f.name not in ("tick", "t", "ticks")]
     return Chunk(tick=held.tick, t=held.t, ticks=new.tick + new.ticks - held.tick,
-                 **{f: getattr(held, f) + getattr(new, f) for f in fields})
+                 **{f: (getattr(held, f) + getattr(new, f))[-backlog_cap(f):] for f in fields})
 
 
 class TurnLoop:

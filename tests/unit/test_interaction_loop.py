@@ -9,12 +9,21 @@ from __future__ import annotations
 from itertools import pairwise
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from companion.core.clock import MicroTurnClock
-from companion.core.events import FileChanged, ModelAction, ModelTurn, StreamState, TypedText
+from companion.core.events import (
+    AudioBlock,
+    FileChanged,
+    ModelAction,
+    ModelTurn,
+    StreamState,
+    TypedText,
+)
+from companion.core.protocol import Chunk
 from companion.model.link import ModelLink
-from companion.model.turn_loop import TurnLoop
+from companion.model.turn_loop import TurnLoop, merge_chunks
 from tests.harness.fake_server import (
     FakeServer,
     busy,
@@ -206,3 +215,19 @@ async def test_a_split_turn_refused_halfway_does_not_append_its_first_piece_twic
                       typed(0.3, "second part"), typed(0.45, "third"), n=2)
     took = "".join(t for t, _ in session_texts(stage.server, "s1"))
     assert took.count("+a = 2  # the edit") == 1
+
+
+def test_a_held_backlog_keeps_the_newest_audio_and_every_save():
+    """A server that refuses for a minute: the held chunk keeps the last 10 s of audio (the
+    clock's backlog cap), not an ever-growing queue, and loses none of the saves."""
+    def block(t: float) -> AudioBlock:
+        return AudioBlock(t, np.zeros(3200, np.float32), -60.0, np.zeros((16, 80), np.uint8))
+
+    held = Chunk(tick=0, t=0.0)
+    for k in range(1, 301):
+        saves = (FileChanged(0.2 * k, f"f{k}.py", "modified", "+x\n"),) if k % 50 == 0 else ()
+        held = merge_chunks(held, Chunk(tick=k, t=0.2 * k, audio=(block(0.2 * k),), files=saves))
+    assert len(held.audio) == 50
+    assert (held.audio[0].t, held.audio[-1].t) == (pytest.approx(50.2), pytest.approx(60.0))
+    assert [f.path for f in held.files] == [f"f{k}.py" for k in range(50, 301, 50)]
+    assert (held.tick, held.ticks) == (0, 301)
