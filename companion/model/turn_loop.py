@@ -42,6 +42,14 @@ class RecentTurn:
     files: tuple[str, ...]
 
 
+class PartlySent(ServerError):
+    """The server refused a turn after some of its pieces went in: `remaining` did not."""
+
+    def __init__(self, error: ServerError, remaining: list[TurnPiece]) -> None:
+        super().__init__(str(error), error.status, error.retry_after)
+        self.remaining = remaining
+
+
 def merge_chunks(held: Chunk, new: Chunk) -> Chunk:
     """One chunk covering both windows: what could not be sent waits for the next turn. The
     backlog keeps what the clock's does (newest first): a server that refuses for minutes holds
@@ -81,6 +89,10 @@ class TurnLoop:
         self._needs_prefix = True
         self._output_open = False
         self._held: Chunk | None = None  # a chunk not yet delivered: goes with the next one
+        # the pieces of a turn the server stopped taking half-way: they go first next turn, so
+        # what the session already took is never appended twice
+        self._rest: list[TurnPiece] = []
+        self._rest_of: tuple[Chunk, SerializedChunk] | None = None
         self.turns = 0
         self.skipped = 0
         self.held_turns = 0
@@ -131,25 +143,60 @@ class TurnLoop:
                 budget //= 2
         self._needs_prefix = False
 
-    async def _send(self, piece: TurnPiece, decode: bool, splits: int = 0) -> TurnResult:
-        """Append one piece; one the server finds too large (413) goes as two smaller ones."""
+    async def _generate(self, piece: TurnPiece, decode: bool) -> TurnResult:
         client = self.link.client
         assert client is not None
         features = encode_features(piece.audio, piece.patches) if self.link.accepts_features \
             else None
         v2 = self.protocol == 2
         max_new = (V2_MAX_NEW_TOKENS if v2 else self.max_new_tokens) if decode else 0
-        try:
-            return await client.generate(piece.text, features=features,
-                                         ebnf=self.grammar if v2 and decode else None,
-                                         max_new_tokens=max_new)
-        except ServerError as exc:
-            pieces = split_in_two(piece) if exc.status == 413 and splits < MAX_SPLITS else []
-            if not pieces or (len(pieces) == 1 and pieces[0].text == piece.text):
-                raise
-            for first in pieces[:-1]:
-                await self._send(first, False, splits + 1)
-            return await self._send(pieces[-1], decode, splits + 1)
+        return await client.generate(piece.text, features=features,
+                                     ebnf=self.grammar if v2 and decode else None,
+                                     max_new_tokens=max_new)
+
+    async def _send(self, piece: TurnPiece, decode: bool) -> TurnResult:
+        """Append one turn, decoding after its last piece; a piece the server finds too large
+        (413) goes as two smaller ones. A refusal after some pieces went in raises PartlySent
+        with the pieces that did not."""
+        queue: list[tuple[TurnPiece, int]] = [(piece, 0)]  # (piece, times split)
+        sent = False
+        while True:
+            current, splits = queue[0]
+            try:
+                result = await self._generate(current, decode and len(queue) == 1)
+            except ServerError as exc:
+                parts = split_in_two(current) if exc.status == 413 and splits < MAX_SPLITS else []
+                if not parts or (len(parts) == 1 and parts[0].text == current.text):
+                    if sent:
+                        raise PartlySent(exc, [p for p, _ in queue]) from exc
+                    raise
+                queue[0:1] = [(part, splits + 1) for part in parts]
+                continue
+            sent = True
+            queue.pop(0)
+            if not queue:
+                return result
+
+    async def _send_rest(self) -> None:
+        """The rest of a turn the server stopped taking half-way, before anything newer."""
+        while self._rest:
+            try:
+                await self._send(self._rest[0], decode=False)
+            except PartlySent as exc:
+                self._rest[0:1] = exc.remaining
+                raise ServerError(str(exc), exc.status, exc.retry_after) from exc
+            self._rest.pop(0)
+        if self._rest_of is not None and self._observe is not None:
+            self._observe(*self._rest_of)  # all of that turn has reached the model now
+        self._rest_of = None
+
+    def _deferred(self, chunk: Chunk, serialized: SerializedChunk) -> Chunk | None:
+        """Changes that did not fit the chunk wait for the next turn (as if just happened)."""
+        if not serialized.deferred:
+            return None
+        return Chunk(tick=chunk.tick + chunk.ticks,
+                     t=round(chunk.t + self.clock.period * chunk.ticks, 6), ticks=0,
+                     files=serialized.deferred)
 
     async def step(self, chunk: Chunk) -> list[Action]:
         """One micro-turn: append the chunk (with any held one), decode, emit the decisions.
@@ -169,10 +216,16 @@ class TurnLoop:
         try:
             if self._needs_prefix:
                 await self._prime()
+            await self._send_rest()
             result = await self._send(TurnPiece(text, serialized.audio, serialized.patches),
                                       decode=True)
         except ServerError as exc:
-            self._held = chunk
+            if isinstance(exc, PartlySent):  # some of this turn is in: only the rest waits
+                self._rest, self._rest_of = exc.remaining, (chunk, serialized)
+                self._held = self._deferred(chunk, serialized)
+                self._output_open = False  # its first piece (and any <|end|>) went in
+            else:
+                self._held = chunk
             self.held_turns += 1
             reason = str(exc).splitlines()[0]
             if exc.status in (409, 413, 429) and not self._needs_prefix:
@@ -184,11 +237,7 @@ class TurnLoop:
             self._output_open = False
             await self.link.recover(reason)
             return []
-        # changes that did not fit wait for the next turn (as if they had just happened)
-        self._held = None if not serialized.deferred else Chunk(
-            tick=chunk.tick + chunk.ticks, t=round(chunk.t + self.clock.period * chunk.ticks, 6),
-            ticks=0,
-            files=serialized.deferred)
+        self._held = self._deferred(chunk, serialized)
         if self._observe is not None:  # what reached the model, once it has
             self._observe(chunk, serialized)
         actions, ended = parse_output(result.text, self.protocol)

@@ -205,8 +205,6 @@ async def test_a_reprime_whose_recent_context_never_fits_still_delivers_the_turn
     assert [n for _, n in session_texts(stage.server, "s2")] == [0, 8]  # prefix, the turn
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a turn split after a 413 whose later piece is "
-                   "refused is held whole, so the pieces the session already took go again")
 async def test_a_split_turn_refused_halfway_does_not_append_its_first_piece_twice(stage):
     await stage.turns(typed(0.05, "warm up"))
     stage.server.on("/generate", too_large(), ok(), throttled())  # split; first piece in; 429
@@ -215,6 +213,9 @@ async def test_a_split_turn_refused_halfway_does_not_append_its_first_piece_twic
                       typed(0.3, "second part"), typed(0.45, "third"), n=2)
     took = "".join(t for t, _ in session_texts(stage.server, "s1"))
     assert took.count("+a = 2  # the edit") == 1
+    # the refused rest goes first next turn, once, and then the newer turn
+    assert took.count("second part") == 1 and took.index("second part") < took.index("third")
+    assert stage.loop.turns == 2 and stage.server.opened == ["s1"]
 
 
 def test_a_held_backlog_keeps_the_newest_audio_and_every_save():
