@@ -54,10 +54,15 @@ class DacClock:
         self._lag = fallback_latency
         self._base: float | None = None
 
+    def restart(self) -> None:
+        """The device's timeline changed (it played zeros we did not send, or its buffer was
+        dropped and the stream restarted): re-anchor from the next callback on."""
+        self._clock.restart()
+        self._base = None
+
     def tick(self, now: float, frames: int, lag: float, underflow: bool) -> None:
-        if underflow:  # the device played zeros we did not send: re-anchor
-            self._clock.restart()
-            self._base = None
+        if underflow:
+            self.restart()
         self._clock.callback(now, frames)
         self._frames = frames
         if 0.0 <= lag < 1.0:

@@ -84,6 +84,7 @@ class Speaker:
         self._stream = None
         self._latency = 0.0
         self._device_pos = 0  # samples handed to the device so far (audio callback only)
+        self._voiced_until = 0  # device position after the last speech sample handed over
         self._underflows = 0
         self._threads: list[threading.Thread] = []
 
@@ -150,20 +151,48 @@ class Speaker:
             self._lock.notify_all()
 
     def stop(self) -> None:
-        """Silence now (the next 10 ms callback plays zeros) and drop everything queued."""
+        """Silence now and drop everything queued: the device's own buffer (OUTPUT_LATENCY of
+        audio already handed over) is dropped too, by aborting and restarting the stream."""
         with self._lock:
             queued = [self._in_synthesis] + [s.text for s in self._ready] + [self._text]
             unspoken = " ".join(q.strip() for q in queued if q.strip())
             self._ready.clear()
             self._text = self._in_synthesis = ""
             self._lock.notify_all()
-            if self._playing is not None and not self.text_only:
+            if (self._playing is not None or self._device_holds_speech()) and not self.text_only:
                 self._cut_unspoken = unspoken
-                self._cut_requested = True
+                if not self._flush():
+                    self._cut_requested = True  # the next callback plays zeros instead
                 return
         if unspoken:
             now = self._clock()
             self._sink(SelfSpeech(now, now, "", interrupted=True, unspoken=speakable(unspoken)))
+
+    def _device_holds_speech(self) -> bool:
+        """The last speech handed over may still be in the device's buffer (not yet heard)."""
+        buffered = int((self._latency + 2 * CALLBACK_FRAMES / RATE) * RATE)
+        return self._voiced_until > 0 and self._device_pos - self._voiced_until < buffered
+
+    def _flush(self) -> bool:
+        """Abort the stream (no callback runs once it returns; PortAudio drops what the device
+        holds), hand the cut to the ledger, restart. False if the stream would not abort."""
+        import sounddevice as sd  # deferred: only loaded once an output stream exists
+
+        stream = self._stream
+        try:
+            stream.abort()
+        except (sd.PortAudioError, RuntimeError):
+            return False
+        seg, self._playing = self._playing, None
+        self._played.put(("flush", self._clock(), seg))
+        try:
+            stream.start()
+        except (sd.PortAudioError, RuntimeError) as exc:
+            self._stream = None
+            self._reason = f"the output stream did not restart: {exc}"
+            self._sink(StreamState(self._clock(), "speaker", "unavailable",
+                                   f"text-only: {self._reason}"))
+        return True
 
     def mute(self) -> None:
         """Stop playing and switch to text-only until unmute()."""
@@ -269,6 +298,7 @@ class Speaker:
             self._played.put(("play", first + filled, seg, seg.pos, n))
             seg.pos += n
             filled += n
+            self._voiced_until = first + filled
             if seg.pos >= len(seg.samples):
                 self._playing = None
 
@@ -301,6 +331,17 @@ class Speaker:
                     w = seg.words[seg.reported]
                     heard.append((t + (w.start - pos) / RATE, t + (w.end - pos) / RATE, w.text))
                     seg.reported += 1
+            elif kind == "flush":  # the stream was aborted at `now`: what was not heard by then never was
+                _, now, seg = item
+                played = [h for h in heard if h[1] <= now]
+                rest = [w for _, end, w in heard if end > now]  # cut mid-word, or still buffered
+                rest += [w.text for w in seg.words[seg.reported:]] if seg is not None else []
+                unspoken = " ".join(rest + ([self._cut_unspoken] if self._cut_unspoken else []))
+                start = played[0][0] if played else now
+                self._sink(SelfSpeech(start, now, " ".join(w for _, _, w in played), True, unspoken))
+                heard, last_emit = [], self._clock()
+                dac.restart()  # the restarted stream has a timeline of its own
+                continue
             elif kind == "cut":
                 _, first, seg = item
                 t = dac.time_of(first)
