@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from companion.core.events import (
+    MICRO_TURN_S,
     FileChanged,
     JobEvent,
     ScreenPatches,
@@ -30,7 +31,7 @@ from model_server.training.edits import Edit, clean_edit, plant_bug, revert
 from model_server.training.features import audio_block, screen_tile
 
 INTERJECT_DELAY = 2  # ticks between a buggy diff and the remark about it (a human needs a moment)
-TURN_S = 0.2
+TURN_S = MICRO_TURN_S  # one micro-turn (companion.core.events)
 
 
 @dataclass(slots=True)

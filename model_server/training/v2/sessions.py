@@ -27,6 +27,7 @@ from companion.agent.summaries import (
     summarize_tests,
 )
 from companion.core.events import (
+    MICRO_TURN_S,
     FileChanged,
     JobEvent,
     ScreenError,
@@ -52,7 +53,7 @@ from tools.catalog import default_registry
 from tools.changed_lines import ChangeLog
 from tools.test_runner import TestRun
 
-TICK = 0.2
+TICK = MICRO_TURN_S  # one micro-turn (companion.core.events)
 SYSTEM_TEXT = ("You are a pair-programming companion. Each turn, choose one action: stay silent, "
                "speak briefly, stop, relay a job's result, or call a tool.")
 
