@@ -2,8 +2,8 @@
 transformers + DynamicCache, real-time concurrent sessions, engine overhead, and a 2-hour
 simulated session's KV blocks over time. Random weights, HF checkpoint format.
 
-    python -m model_server.bench            # the default run (a few minutes on 2 cores)
-    python -m model_server.bench --quick    # smaller: CI smoke run
+    python -m benchmarks.server_latency            # the default run (a few minutes on 2 cores)
+    python -m benchmarks.server_latency --quick    # smaller: CI smoke run
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def latency_table(name, model_dir, vocab, contexts, turns, stateless_n, hf_n) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model_server.bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.server_latency", description=__doc__)
     p.add_argument("--quick", action="store_true", help="tiny sizes only (a smoke run)")
     p.add_argument("--skip-0.5b", dest="skip_big", action="store_true")
     p.add_argument("--threads", type=int, default=1,
