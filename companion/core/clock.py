@@ -19,25 +19,12 @@ from dataclasses import dataclass
 
 from companion.core.events import (
     MICRO_TURN_S,
-    AudioBlock,
     Event,
-    FileChanged,
-    JobEvent,
-    ScreenError,
-    ScreenPatches,
-    ScreenText,
-    SelfSpeech,
-    TypedText,
-    UserWords,
 )
-from companion.core.protocol import Chunk
+from companion.core.protocol import CHUNK_FIELDS, Chunk
 
-# Events of these types make up a chunk; anything else (StreamState, ModelTurn, ...) is ignored.
-_CHUNK_FIELDS: dict[type, str] = {
-    AudioBlock: "audio", UserWords: "words", ScreenPatches: "screen", FileChanged: "files",
-    JobEvent: "jobs", TypedText: "typed", SelfSpeech: "self_speech",
-    ScreenText: "screen_text", ScreenError: "screen_errors",
-}
+# Events of the types in CHUNK_FIELDS make up a chunk; anything else (StreamState, ModelTurn,
+# ...) is ignored.
 # High-rate streams keep only their newest items while the consumer is behind: a 10 s backlog of
 # audio and the last few screen frames (later frames supersede earlier tiles anyway).
 # File changes are kept far longer: a generator writing 30k files must not push a real edit out
@@ -65,7 +52,7 @@ class MicroTurnClock:
     As a stage it consumes every event type a chunk is made of; its output is not an event but
     the chunk the interaction loop awaits (`next_chunk`)."""
 
-    consumes = tuple(_CHUNK_FIELDS)
+    consumes = tuple(CHUNK_FIELDS)
     emits = ()
 
     def __init__(
@@ -80,7 +67,7 @@ class MicroTurnClock:
         self._now = now
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._pending: dict[str, deque] = {name: deque() for name in _CHUNK_FIELDS.values()}
+        self._pending: dict[str, deque] = {name: deque() for name in CHUNK_FIELDS.values()}
         self.t0: float | None = None
         self._next_tick = 0
         self._chunks = 0
@@ -93,7 +80,7 @@ class MicroTurnClock:
 
     def put(self, event: Event) -> None:
         """Thread-safe, non-blocking: the sink every stream emits into."""
-        name = _CHUNK_FIELDS.get(type(event))
+        name = CHUNK_FIELDS.get(type(event))
         if name is None:
             return
         with self._lock:

@@ -67,8 +67,16 @@ class Chunk:
     screen_errors: tuple[ScreenError, ...] = ()
 
     def is_empty(self) -> bool:
-        return not (self.audio or self.words or self.screen or self.files or self.jobs
-                    or self.typed or self.self_speech or self.screen_text or self.screen_errors)
+        return not any(getattr(self, name) for name in CHUNK_FIELDS.values())
+
+
+# The event type each Chunk field holds: the clock sorts events into chunks by it, a held chunk
+# merges by it, and nothing else keeps a list of Chunk's fields that could miss a new one.
+CHUNK_FIELDS: dict[type, str] = {
+    AudioBlock: "audio", UserWords: "words", ScreenPatches: "screen", FileChanged: "files",
+    JobEvent: "jobs", TypedText: "typed", SelfSpeech: "self_speech",
+    ScreenText: "screen_text", ScreenError: "screen_errors",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ recent turns that fits the window by construction.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,7 +17,14 @@ from dataclasses import dataclass
 from companion.core.chunk_budget import approx_tokens
 from companion.core.clock import MicroTurnClock, backlog_cap
 from companion.core.events import Event, ModelAction, ModelTurn, StreamState
-from companion.core.protocol import Action, Chunk, SerializedChunk, parse_output, serialize_chunk
+from companion.core.protocol import (
+    CHUNK_FIELDS,
+    Action,
+    Chunk,
+    SerializedChunk,
+    parse_output,
+    serialize_chunk,
+)
 from companion.model.link import ModelLink
 from companion.model.session_client import ServerError, TurnResult, encode_features
 from companion.model.turn_pieces import TurnPiece, split_in_two
@@ -55,9 +61,9 @@ def merge_chunks(held: Chunk, new: Chunk) -> Chunk:
     backlog keeps what the clock's does (newest first): a server that refuses for minutes holds
     the last 10 s of audio, not all of it (DESIGN §4: no unbounded queue); saves, jobs, words
     and typed text are kept whole up to their far larger caps."""
-    fields = [f.name for f in dataclasses.fields(Chunk) if f.name not in ("tick", "t", "ticks")]
     return Chunk(tick=held.tick, t=held.t, ticks=new.tick + new.ticks - held.tick,
-                 **{f: (getattr(held, f) + getattr(new, f))[-backlog_cap(f):] for f in fields})
+                 **{f: (getattr(held, f) + getattr(new, f))[-backlog_cap(f):]
+                    for f in CHUNK_FIELDS.values()})
 
 
 class TurnLoop:
