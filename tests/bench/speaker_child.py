@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 
-from companion.core.events import SelfSpeech
+from companion.core.events import AudioUnderruns, SelfSpeech
 from companion.voice.speaker import Speaker
 
 PHRASES = ["two tests failed in the parser module.", "the median is wrong for even lists.", "ok.",
@@ -38,7 +38,8 @@ def main() -> None:
     time.sleep(0.5)
     speaker.close()
     said = [(e.t, e.t_end, e.text) for e in events if isinstance(e, SelfSpeech) and e.text]
-    print(json.dumps({"said": said, "underflows": speaker.underflows}))
+    underruns = [e.t for e in events if isinstance(e, AudioUnderruns)]
+    print(json.dumps({"said": said, "underflows": speaker.underflows, "underrun_reports": underruns}))
 
 
 if __name__ == "__main__":

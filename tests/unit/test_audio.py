@@ -6,7 +6,7 @@ import wave
 import numpy as np
 import pytest
 
-from companion.audio.sample_clock import SampleClock
+from companion.audio.sample_clock import DacClock, SampleClock
 from companion.core.events import AudioBlock, StreamState
 from companion.streams.audio import AudioIn, level_dbfs, read_wav_16k
 from companion.streams.dmel import dmel
@@ -109,6 +109,23 @@ def test_sample_clock_takes_the_earliest_callback_bound():
         clock.callback(10.0 + (i + 1) * 0.02 + j, 320)
     assert clock.time_of(0) == pytest.approx(10.0)
     assert clock.time_of(3200) == pytest.approx(10.2)
+
+
+def test_dac_clock_measures_the_latency_anew_after_an_underflow():
+    # A full 150 ms buffer for two seconds, then the device underflows: the callbacks now keep up
+    # with an empty buffer (10 ms to the DAC), and a word handed over is heard ~10 ms later.
+    clock = DacClock(16000, 160, fallback_latency=0.15)
+    t, n = 100.0, 0
+    for _ in range(200):
+        clock.tick(t, 160, 0.15, False)
+        t, n = t + 0.01, n + 160
+    assert clock.time_of(n) == pytest.approx(t + 0.15, abs=0.005)
+    t += 0.3  # starved: the device played 300 ms of silence we did not send
+    for i in range(5):
+        clock.tick(t, 160, 0.01, i == 0)
+        t, n = t + 0.01, n + 160
+    # the last callback ran at t - 0.01 for samples n - 160 on, which reach the DAC 10 ms later
+    assert clock.time_of(n - 160) == pytest.approx(t, abs=0.005)
 
 
 def test_level_of_silence_is_minus_infinity_and_of_full_scale_square_is_zero():
