@@ -78,6 +78,10 @@ class MicroTurnClock:
         self.t0 = self._now() if t0 is None else t0
         self._next_tick = 0
 
+    def now(self) -> float:
+        """The clock's time source (monotonic seconds; virtual in replays and tests)."""
+        return self._now()
+
     def put(self, event: Event) -> None:
         """Thread-safe, non-blocking: the sink every stream emits into."""
         name = CHUNK_FIELDS.get(type(event))

@@ -36,6 +36,9 @@ V2_MAX_NEW_TOKENS = 96
 # Re-prime budget in approximate tokens: with the real tokenizer's worst ratio on code (~1.5x)
 # it stays well inside the embedded server's 900-token window; a 413 halves it anyway.
 RECENT_BUDGET = 240
+# A 429's Retry-After is honoured up to this long; a server asking for more still gets a try
+# every RETRY_AFTER_CAP seconds, so the companion is not deaf for minutes on one header.
+RETRY_AFTER_CAP = 10.0
 MAX_SPLITS = 8  # halvings of one turn before it is given up (2**8 pieces)
 # File changes over a chunk's file budget go with the next chunk, up to this many; a larger
 # flood (a generator writing 30k files) is summarized in one line instead.
@@ -102,6 +105,7 @@ class TurnLoop:
         self.turns = 0
         self.skipped = 0
         self.held_turns = 0
+        self._retry_at = float("-inf")  # a 429 asked not to send before this (clock time)
         self.latency_ms: deque[float] = deque(maxlen=300)
 
     @property
@@ -212,6 +216,10 @@ class TurnLoop:
         """
         if self._held is not None:
             chunk = merge_chunks(self._held, chunk)
+        if self.clock.now() < self._retry_at:  # the server asked for a pause: nothing is sent
+            self._held = chunk
+            self.held_turns += 1
+            return []
         features = self.link.accepts_features
         protocol = self.protocol
         serialized = serialize_chunk(chunk, features=features, defer_files=DEFER_FILES,
@@ -236,6 +244,10 @@ class TurnLoop:
             reason = str(exc).splitlines()[0]
             if exc.status in (409, 413, 429) and not self._needs_prefix:
                 self.skipped += 1
+                if exc.status == 429 and exc.retry_after:
+                    wait = min(exc.retry_after, RETRY_AFTER_CAP)
+                    self._retry_at = self.clock.now() + wait
+                    reason += f"; next try in {wait:g} s (Retry-After)"
                 self._emit(StreamState(time.monotonic(), "model", "degraded",
                                        f"micro-turn {chunk.tick} held for the next: {reason}"))
                 return []

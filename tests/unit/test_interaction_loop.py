@@ -1,8 +1,9 @@
 """The interaction loop's recovery paths, one at a time, against a scripted loopback server on
 fake time: a turn too large goes in pieces (never skipped), a turn the server cannot take now
-(409 / 429) is held and merged into the next, a lost session or a dropped connection reopens the
-session and re-primes it (prefix, then recent context within a budget that halves on 413), and
-an output the model left open is closed with `<|end|>` before the next turn."""
+(409 / 429) is held and merged into the next (after a 429's Retry-After), a lost session or a
+dropped connection reopens the session and re-primes it (prefix, then recent context within a
+budget that halves on 413), and an output the model left open is closed with `<|end|>` before
+the next turn."""
 
 from __future__ import annotations
 
@@ -111,7 +112,7 @@ async def test_a_turn_over_the_chunk_limit_goes_in_pieces_not_skipped(stage):
     assert not [s for s in model_states(stage.harness) if "held" in s[1]]
 
 
-@pytest.mark.parametrize("refusal", [busy(), throttled(retry_after=1)], ids=["409", "429"])
+@pytest.mark.parametrize("refusal", [busy(), throttled(retry_after=None)], ids=["409", "429"])
 async def test_a_turn_the_server_cannot_take_now_is_held_and_sent_with_the_next(stage, refusal):
     await stage.turns(typed(0.05, "warm up"))
     stage.server.on("/generate", refusal)
@@ -125,6 +126,23 @@ async def test_a_turn_the_server_cannot_take_now_is_held_and_sent_with_the_next(
     assert len(reasons) == 1 and "micro-turn 1 held for the next" in reasons[0]
     assert str(refusal.status) in reasons[0]
     assert stage.server.opened == ["s1"] and stage.link.restarts == 0  # no reconnect
+
+
+async def test_a_429_retry_after_is_honoured_and_what_waited_goes_in_one_turn(stage):
+    await stage.turns(typed(0.05, "warm up"))
+    stage.server.on("/generate", throttled(retry_after=1))
+    refused_at = len(stage.server.generates)
+    results = await stage.turns(typed(0.25, "first"), typed(0.45, "second"), typed(0.85, "third"),
+                                typed(1.25, "fourth"), n=6)
+    # tick 1 is refused at 0.4 s; ticks 2-5 (up to 1.2 s) are held without asking; tick 6 (1.4 s)
+    # carries all four
+    assert results[:5] == [[]] * 5 and results[5]
+    assert len(stage.server.generates) == refused_at + 2
+    text = session_texts(stage.server, "s1")[-1][0]
+    assert "first\nsecond\nthird\nfourth" in text
+    reasons = [r for _, r in model_states(stage.harness) if "held" in r]
+    assert len(reasons) == 1 and "next try in 1 s (Retry-After)" in reasons[0]
+    assert stage.server.opened == ["s1"]
 
 
 @pytest.mark.parametrize("failure", [lost_session(), dropped()], ids=["404-lost", "dropped"])
@@ -207,7 +225,7 @@ async def test_a_reprime_whose_recent_context_never_fits_still_delivers_the_turn
 
 async def test_a_split_turn_refused_halfway_does_not_append_its_first_piece_twice(stage):
     await stage.turns(typed(0.05, "warm up"))
-    stage.server.on("/generate", too_large(), ok(), throttled())  # split; first piece in; 429
+    stage.server.on("/generate", too_large(), ok(), throttled(retry_after=None))  # split; 1st in; 429
     diff = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-a = 1\n+a = 2  # the edit\n"
     await stage.turns((0.25, FileChanged(0.25, "m.py", "modified", diff)),
                       typed(0.3, "second part"), typed(0.45, "third"), n=2)
