@@ -122,8 +122,9 @@ class SessionClient:
 
     async def generate(self, text: str, *, features: dict | None = None, max_new_tokens: int = 8,
                        stop: list[str] | None = None, extra: dict | None = None,
-                       ebnf: str | None = None) -> TurnResult:
-        """Append `text` to the session and decode up to `max_new_tokens` (under `ebnf`)."""
+                       ebnf: str | None = None, timeout_s: float | None = None) -> TurnResult:
+        """Append `text` to the session and decode up to `max_new_tokens` (under `ebnf`);
+        `timeout_s` replaces the client's own for this request (a long prefill)."""
         if self.session_id is None:
             raise ServerError("no open session")
         payload: dict[str, Any] = {
@@ -135,7 +136,7 @@ class SessionClient:
             payload["features"] = features
         payload |= extra or {}
         start = time.perf_counter()
-        body = await self._call("POST", "/generate", payload)
+        body = await self._call("POST", "/generate", payload, timeout_s=timeout_s)
         latency = (time.perf_counter() - start) * 1000
         meta = body.get("meta_info", {})
         self.last_rid = meta.get("id", self.last_rid)

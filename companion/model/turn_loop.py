@@ -36,6 +36,10 @@ V2_MAX_NEW_TOKENS = 96
 # Re-prime budget in approximate tokens: with the real tokenizer's worst ratio on code (~1.5x)
 # it stays well inside the embedded server's 900-token window; a 413 halves it anyway.
 RECENT_BUDGET = 240
+# Priming appends the pinned prefix (up to ~2k tokens) and the recent summary without decoding:
+# a large model on CPU may take seconds of prefill there, so these get longer than the client's
+# per-turn timeout (which a micro-turn should never need); a timeout would cost a reconnect.
+PREFILL_TIMEOUT_S = 60.0
 # A 429's Retry-After is honoured up to this long; a server asking for more still gets a try
 # every RETRY_AFTER_CAP seconds, so the companion is not deaf for minutes on one header.
 RETRY_AFTER_CAP = 10.0
@@ -138,14 +142,14 @@ class TurnLoop:
         """
         client = self.link.client
         assert client is not None, "connect the model link first"
-        await client.generate(self._prefix(), max_new_tokens=0)
+        await client.generate(self._prefix(), max_new_tokens=0, timeout_s=PREFILL_TIMEOUT_S)
         budget = RECENT_BUDGET
         while budget >= 16:
             recent = self.recent_summary(budget)
             if not recent:
                 break
             try:
-                await client.generate(recent, max_new_tokens=0)
+                await client.generate(recent, max_new_tokens=0, timeout_s=PREFILL_TIMEOUT_S)
                 break
             except ServerError as exc:
                 if exc.status != 413:

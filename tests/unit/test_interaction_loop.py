@@ -7,6 +7,7 @@ the next turn."""
 
 from __future__ import annotations
 
+import asyncio
 from itertools import pairwise
 from types import SimpleNamespace
 
@@ -23,12 +24,15 @@ from companion.core.events import (
     TypedText,
 )
 from companion.core.protocol import Chunk
+from companion.model import turn_loop
 from companion.model.link import ModelLink
+from companion.model.session_client import SessionClient
 from companion.model.turn_loop import TurnLoop, merge_chunks
 from tests.harness.fake_server import (
     FakeServer,
     busy,
     dropped,
+    held_until,
     lost_session,
     ok,
     throttled,
@@ -143,6 +147,22 @@ async def test_a_429_retry_after_is_honoured_and_what_waited_goes_in_one_turn(st
     reasons = [r for _, r in model_states(stage.harness) if "held" in r]
     assert len(reasons) == 1 and "next try in 1 s (Retry-After)" in reasons[0]
     assert stage.server.opened == ["s1"]
+
+
+async def test_a_slow_prefix_prefill_is_waited_for_not_taken_for_a_hung_server(stage, monkeypatch):
+    # a large model on CPU: each turn well inside the client's timeout, the prefix not
+    await stage.link.client.aclose()
+    stage.link.client = SessionClient(stage.server.url, stage.server.token, timeout_s=0.2)
+    await stage.link.client.open()
+    monkeypatch.setattr(turn_loop, "PREFILL_TIMEOUT_S", 3.0)
+    prefilled = asyncio.Event()
+    stage.server.on("/generate", held_until(prefilled))
+    asyncio.get_running_loop().call_later(0.5, prefilled.set)
+    actions = await stage.turns(typed(0.05, "hello"))
+    assert [a.kind for a in actions[0]] == ["silence"]
+    assert session_texts(stage.server, "s2")[0] == (PREFIX, 0)
+    assert stage.server.opened == ["s1", "s2"]  # no reconnect
+    assert not [r for _, r in model_states(stage.harness) if "reconnecting" in r]
 
 
 @pytest.mark.parametrize("failure", [lost_session(), dropped()], ids=["404-lost", "dropped"])

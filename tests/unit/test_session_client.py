@@ -131,6 +131,25 @@ async def test_a_dropped_connection_and_a_hung_server_are_server_errors_without_
         await client.aclose()
 
 
+async def test_a_request_may_have_a_longer_timeout_than_the_client(server):
+    client = SessionClient(server.url, server.token, timeout_s=0.2)
+    loop = asyncio.get_running_loop()
+    try:
+        await client.open()
+        first, second = asyncio.Event(), asyncio.Event()
+        server.on("/generate", held_until(first), held_until(second))
+        loop.call_later(0.5, first.set)
+        with pytest.raises(ServerError, match="Timeout"):
+            await client.generate("x")  # the client's own 0.2 s
+        await first.wait()
+        await client.open()  # the timed-out request left the rid chain behind: a new session
+        loop.call_later(0.5, second.set)
+        result = await client.generate("x", max_new_tokens=0, timeout_s=3.0)
+        assert result.latency_ms >= 450
+    finally:
+        await client.aclose()
+
+
 async def test_wrong_token_is_a_401(server):
     client = SessionClient(server.url, "wrong")
     try:
