@@ -72,10 +72,24 @@ def project(tmp_path) -> Path:
     return make_sample_project(tmp_path / "proj")
 
 
-async def test_failure_is_said_once_and_recovery_once(project):
+@pytest.fixture
+async def make_agent():
+    """BackgroundAgent(...), closed after the test (its warm pytest worker stops with it)."""
+    made: list[BackgroundAgent] = []
+
+    def make(*args, **kwargs) -> BackgroundAgent:
+        made.append(BackgroundAgent(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for agent in made:
+        await agent.aclose()
+
+
+async def test_failure_is_said_once_and_recovery_once(project, make_agent):
     sink = Recorder()
     config = OnSaveConfig(rules=TESTS_ONLY, tests=TestsConfig(full_suite_after=True))
-    agent = BackgroundAgent(project, sink, config=config)
+    agent = make_agent(project, sink, config=config)
 
     # the model delegates; the context says which file the user is on
     context = {"turn": 42, "file": "parse.py", "conversation": ["user: why does parse fail?"]}
@@ -129,11 +143,11 @@ async def test_failure_is_said_once_and_recovery_once(project):
     assert sink.last(broken).summary.startswith("two tests fail; parse_header raises IndexError")
 
 
-async def test_hanging_test_is_killed_with_its_whole_process_group(project):
+async def test_hanging_test_is_killed_with_its_whole_process_group(project, make_agent):
     (project / "tests" / "test_slow.py").write_text(SLOW_TEST)
     (project / "SLOW").write_text("")
     sink = Recorder()
-    agent = BackgroundAgent(project, sink, config=OnSaveConfig(tests=TestsConfig(timeout_s=15)))
+    agent = make_agent(project, sink, config=OnSaveConfig(tests=TestsConfig(timeout_s=15)))
     job = agent.submit("tests", {"scope": "affected", "paths": ["tests/test_slow.py"]})
     assert await agent.wait(job) == "error"
     error = sink.last(job)
@@ -148,11 +162,11 @@ async def test_hanging_test_is_killed_with_its_whole_process_group(project):
     await eventually(lambda: not pid_alive(test_pid) and not pid_alive(child_pid), 5)
 
 
-async def test_a_newer_save_cancels_the_stale_run(project):
+async def test_a_newer_save_cancels_the_stale_run(project, make_agent):
     (project / "tests" / "test_slow.py").write_text(SLOW_TEST)
     (project / "SLOW").write_text("")
     sink = Recorder()
-    agent = BackgroundAgent(project, sink, config=OnSaveConfig(rules=TESTS_ONLY))
+    agent = make_agent(project, sink, config=OnSaveConfig(rules=TESTS_ONLY))
     [stale] = agent.on_file_saved("parse.py")
     await eventually(lambda: (project / "pids.txt").exists())
     test_pid, child_pid = map(int, (project / "pids.txt").read_text().split())
@@ -174,13 +188,13 @@ async def test_a_newer_save_cancels_the_stale_run(project):
     assert states == {stale: "cancelled", fresh: "done"}
 
 
-async def test_lint_on_save_announces_new_findings_once(project):
+async def test_lint_on_save_announces_new_findings_once(project, make_agent):
     (project / "pyproject.toml").write_text(
         (project / "pyproject.toml").read_text() + "\n[tool.ruff.lint]\nselect = ['F']\n"
     )
     sink = Recorder()
     rules = (OnSaveRule(("*.py",), tests="none", lint=True),)
-    agent = BackgroundAgent(project, sink, config=OnSaveConfig(rules=rules))
+    agent = make_agent(project, sink, config=OnSaveConfig(rules=rules))
     (project / "util.py").write_text("import os\n\n\ndef shout(text):\n    return text\n")
     [first] = agent.on_file_saved(project / "util.py")
     await agent.wait_idle()
