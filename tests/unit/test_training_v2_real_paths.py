@@ -131,3 +131,28 @@ def test_rules_change_the_labels(projects):
         assert "relay_failures" not in quiet_tags and "relay_screen" not in quiet_tags
         return
     pytest.fail("no session among 40 had an unprompted failure to relay")
+
+
+def test_a_session_test_run_that_times_out_under_load_is_retried(projects, monkeypatch):
+    from model_server.training.v2 import sessions
+    from tools.registry import ToolError
+
+    project = projects[0]
+    real, calls = sessions.saved_run, []
+
+    def loaded_machine(*args):
+        calls.append(args)
+        if len(calls) < 3:
+            raise ToolError("the tests timed out at 6 seconds after 10 of 10 tests and were stopped")
+        return real(*args)
+
+    monkeypatch.setattr(sessions, "saved_run", loaded_machine)
+    run, _ = sessions._saved_run_retrying(project, project.clean, {})
+    assert len(calls) == 3 and run.report is not None and not run.failures
+
+    def hangs(*args):
+        raise ToolError("the tests timed out at 6 seconds after 3 of 10 tests")
+
+    monkeypatch.setattr(sessions, "saved_run", hangs)
+    with pytest.raises(ToolError):  # a run that never finishes still fails the shard, loudly
+        sessions._saved_run_retrying(project, project.clean, {})
