@@ -147,7 +147,11 @@ def summarize(c: Counter, delays: dict) -> dict:
 
 
 async def evaluate(model: str, sessions: int, ticks: int, text_only: bool, server_args: list[str]) -> dict:
-    projects = load_projects(split="eval")
+    # the agent's test runs inside use asyncio.run: they must run off this event loop (inside it
+    # every held-out project was skipped and the evaluation crashed on an empty list)
+    projects = await asyncio.to_thread(load_projects, split="eval")
+    if not projects:
+        raise SystemExit("no held-out project could be built (see the lines above)")
     link = ModelLink(lambda e: None, model=model, server_args=server_args)
     await link.connect()
     try:
