@@ -29,13 +29,13 @@ from companion.core.protocol import CHUNK_FIELDS, Chunk
 # audio and the last few screen frames (later frames supersede earlier tiles anyway).
 # File changes are kept far longer: a generator writing 30k files must not push a real edit out
 # (the chunk summarizes the flood in one line).
-BACKLOG_CAP: dict[str, int] = {"audio": 50, "screen": 8, "files": 50_000}
-OTHER_CAP = 2000
+_BACKLOG_CAP: dict[str, int] = {"audio": 50, "screen": 8, "files": 50_000}
+_OTHER_CAP = 2000
 
 
 def backlog_cap(field: str) -> int:
     """How many items of a chunk field (Chunk's names) a backlog keeps, newest first."""
-    return BACKLOG_CAP.get(field, OTHER_CAP)
+    return _BACKLOG_CAP.get(field, _OTHER_CAP)
 
 
 @dataclass(frozen=True, slots=True)

@@ -331,25 +331,11 @@ class Speaker:
                     w = seg.words[seg.reported]
                     heard.append((t + (w.start - pos) / RATE, t + (w.end - pos) / RATE, w.text))
                     seg.reported += 1
-            elif kind == "flush":  # the stream was aborted at `now`: what was not heard by then never was
-                _, now, seg = item
-                played = [h for h in heard if h[1] <= now]
-                rest = [w for _, end, w in heard if end > now]  # cut mid-word, or still buffered
-                rest += [w.text for w in seg.words[seg.reported:]] if seg is not None else []
-                unspoken = " ".join(rest + ([self._cut_unspoken] if self._cut_unspoken else []))
-                start = played[0][0] if played else now
-                self._sink(SelfSpeech(start, now, " ".join(w for _, _, w in played), True, unspoken))
+            elif kind in ("flush", "cut"):
+                self._report_cut(item, heard, dac)
                 heard, last_emit = [], self._clock()
-                dac.restart()  # the restarted stream has a timeline of its own
-                continue
-            elif kind == "cut":
-                _, first, seg = item
-                t = dac.time_of(first)
-                rest = [w.text for w in seg.words[seg.reported:]] if seg is not None else []
-                unspoken = " ".join(rest + ([self._cut_unspoken] if self._cut_unspoken else []))
-                start = heard[0][0] if heard else t
-                self._sink(SelfSpeech(start, t, " ".join(w for _, _, w in heard), True, unspoken))
-                heard, last_emit = [], self._clock()
+                if kind == "flush":
+                    dac.restart()  # the restarted stream has a timeline of its own
                 continue
             if not heard:
                 continue
@@ -361,3 +347,19 @@ class Speaker:
             if ready and (now - last_emit >= EMIT_EVERY or len(ready) == len(heard) and not self.speaking):
                 self._sink(SelfSpeech(ready[0][0], ready[-1][1], " ".join(w for _, _, w in ready)))
                 heard, last_emit = heard[len(ready):], now
+
+    def _report_cut(self, item: tuple, heard: list[tuple[float, float, str]], dac: DacClock) -> None:
+        """One SelfSpeech for an utterance cut by stop(): "flush" (the stream was aborted at a
+        time: what was not heard by then never was) or "cut" (the callback at a device sample
+        played zeros: everything handed over before it was heard)."""
+        kind, at, seg = item
+        if kind == "flush":
+            end, played = at, [h for h in heard if h[1] <= at]
+        else:
+            end, played = dac.time_of(at), heard
+        rest = [h[2] for h in heard if h not in played]  # cut mid-word, or still buffered
+        rest += [w.text for w in seg.words[seg.reported:]] if seg is not None else []
+        unspoken = " ".join(rest + ([self._cut_unspoken] if self._cut_unspoken else []))
+        start = played[0][0] if played else end
+        self._sink(SelfSpeech(start, end, " ".join(w for _, _, w in played), True, unspoken))
+

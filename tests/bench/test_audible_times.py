@@ -13,6 +13,7 @@ a reported underrun is held to that report instead of to 50 ms.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ def test_said_times_match_the_recorded_sink_within_50_ms():
     child = subprocess.run([sys.executable, str(Path(__file__).with_name("speaker_child.py")),
                             str(UTTERANCES)],
                            check=False, capture_output=True, text=True, timeout=180, cwd=ROOT,
-                           env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     end = time.monotonic()
     recorder.stop()
     assert child.returncode == 0, child.stderr[-2000:]
