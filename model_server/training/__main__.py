@@ -26,7 +26,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", default="/work/ckpt/v2", help="checkpoint directory (outside the repo)")
     p.add_argument("--export", default="", help="write the servable model here (all, export)")
     p.add_argument("--tokens", type=int, default=DEFAULT_TOKENS)
-    p.add_argument("--shards", type=int, default=0, help="data: shards to write (default: enough for --tokens)")
+    p.add_argument("--shards", type=int, default=0, help="data: shards to write; train: shards to read, cycled over when "
+                   "fewer than --tokens needs (default: enough for --tokens)")
     p.add_argument("--size", default="base", help="tiny | small | base | large")
     p.add_argument("--seq-len", type=int, default=2048)
     p.add_argument("--context", type=int, default=4096)

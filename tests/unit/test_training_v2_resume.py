@@ -52,3 +52,17 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
     assert len(whole) == 6 and len(first) == 3 and len(rest) == 3
     assert first + rest == whole  # exactly the same floats, step by step
     assert whole[0] != whole[-1]  # it really trained
+
+
+def test_a_short_shard_set_is_cycled_each_pass_in_a_new_order(tmp_path):
+    from model_server.training.v2.trainer import RowStream
+
+    stream = RowStream(tmp_path, n_shards=3)
+    first = [stream.shard_of(r * ROWS_PER_SHARD)[0] for r in range(3)]
+    passes = [[stream.shard_of((p * 3 + s) * ROWS_PER_SHARD)[0] for s in range(3)] for p in (1, 2, 3)]
+    assert first == [0, 1, 2]  # the first pass reads the shards as written
+    for order in passes:
+        assert sorted(order) == [0, 1, 2]  # every later pass reads each shard once
+    assert len({tuple(o) for o in [first, *passes]}) > 1  # and not always in the same order
+    assert stream.shard_of(4 * ROWS_PER_SHARD + 5)[1] == 5  # the row within the shard is kept
+    assert RowStream(tmp_path).shard_of(7 * ROWS_PER_SHARD)[0] == 7  # no cap: no cycling

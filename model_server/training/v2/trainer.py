@@ -1,7 +1,8 @@
 """The v2 training loop on CPU: fixed-size rows from shards, AdamW, cosine schedule, exact resume.
 
 Row r of the stream is row r % ROWS_PER_SHARD of shard r // ROWS_PER_SHARD; step s trains rows
-[s*batch, (s+1)*batch). A checkpoint holds the model, the optimizer and the step, so `--resume`
+[s*batch, (s+1)*batch). Given fewer shards than the steps need, the stream cycles over them, each
+pass after the first in a new shard order (a fixed permutation per pass, so resume stays exact). A checkpoint holds the model, the optimizer and the step, so `--resume`
 continues the very same trajectory (a test checks the losses match an uninterrupted run). A
 shard not written yet is waited for (the data generator runs beside the trainer).
 """
@@ -46,12 +47,20 @@ def build_model(size: str, vocab: int, context: int, special: dict[str, int], se
 class RowStream:
     """Rows by global index from the shard directory, waiting for shards still being written."""
 
-    def __init__(self, shards: Path, wait_s: float = 3600.0):
-        self.dir, self.wait_s = shards, wait_s
+    def __init__(self, shards: Path, wait_s: float = 3600.0, n_shards: int = 0):
+        self.dir, self.wait_s, self.n_shards = shards, wait_s, n_shards
         self.cache: tuple[int, dict] | None = None
 
-    def row(self, r: int):
+    def shard_of(self, r: int) -> tuple[int, int]:
+        """(shard index, row in it) of stream row r; pass p > 0 over n_shards reads them permuted."""
         index, i = divmod(r, ROWS_PER_SHARD)
+        if self.n_shards and index >= self.n_shards:
+            epoch, index = divmod(index, self.n_shards)
+            index = np.random.default_rng(epoch).permutation(self.n_shards)[index]
+        return int(index), i
+
+    def row(self, r: int):
+        index, i = self.shard_of(r)
         if self.cache is None or self.cache[0] != index:
             path = self.dir / f"shard-{index:05d}.npz"
             waited = 0.0
@@ -103,7 +112,7 @@ def train(args: argparse.Namespace) -> list[float]:
     elif args.resume:
         print(f"no checkpoint at {ckpt}: starting from scratch", flush=True)
     hidden = torch.compile(model.hidden) if args.compile else model.hidden
-    stream = RowStream(data / "shards")
+    stream = RowStream(data / "shards", n_shards=args.shards)
     losses: list[float] = []
     t_last, tok_last = time.monotonic(), 0
     n_params = sum(p.numel() for p in model.parameters())
