@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from companion.core.events import Event, StreamState
 from companion.model.server_process import ServerProcess, ServerStartError
-from companion.model.session_client import ServerError, SessionClient
+from companion.model.session_client import RETRY_AFTER_CAP, ServerError, SessionClient
 
 
 class ModelLink:
@@ -99,8 +99,11 @@ class ModelLink:
                 return
             except ServerError as exc:
                 failures += 1
-                self._state("degraded", f"reconnecting in {delay:.0f} s: {exc}".splitlines()[0])
-                await self._sleep(delay)
+                # a server that says when to come back (429/503 Retry-After) is asked no sooner,
+                # up to the TurnLoop's cap, so one header cannot leave the companion deaf for long
+                wait = max(delay, min(exc.retry_after or 0.0, RETRY_AFTER_CAP))
+                self._state("degraded", f"reconnecting in {wait:.0f} s: {exc}".splitlines()[0])
+                await self._sleep(wait)
                 # our own child is cheap to ask again: a paused one (SIGSTOP) answers within
                 # about 2 s of resuming; a remote server gets the longer backoff
                 delay = min(delay * 2, 2.0 if self.process is not None else 10.0)

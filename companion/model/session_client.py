@@ -8,6 +8,8 @@ The same client talks to our model_server and to an SGLang server started with
 from __future__ import annotations
 
 import base64
+import datetime
+import email.utils
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,28 @@ import aiohttp
 import numpy as np
 
 from companion.core.events import Patch
+
+# A 429/503's Retry-After is honoured up to this long (by the TurnLoop between turns, by the
+# ModelLink between reconnects); a server asking for more still gets a try every RETRY_AFTER_CAP
+# seconds, so the companion is not deaf for minutes on one header.
+RETRY_AFTER_CAP = 10.0
+
+def retry_after_s(header: str | None) -> float | None:
+    """A Retry-After header in seconds from now: delay-seconds or an HTTP-date (RFC 9110);
+    None when absent or unreadable (a malformed header is no reason to fail the request's error)."""
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 class ServerError(Exception):
@@ -88,10 +112,9 @@ class SessionClient:
             async with self._http.request(method, url, json=payload, timeout=timeout) as resp:
                 body = await resp.text()
                 if resp.status >= 400:
-                    retry = resp.headers.get("Retry-After")
                     raise ServerError(f"{method} {path}: HTTP {resp.status}: {body.strip()[:300]}",
                                       status=resp.status,
-                                      retry_after=float(retry) if retry else None)
+                                      retry_after=retry_after_s(resp.headers.get("Retry-After")))
                 return await resp.json(content_type=None) if body else None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ServerError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc

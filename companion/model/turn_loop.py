@@ -26,7 +26,7 @@ from companion.core.protocol import (
     serialize_chunk,
 )
 from companion.model.link import ModelLink
-from companion.model.session_client import ServerError, TurnResult, encode_features
+from companion.model.session_client import RETRY_AFTER_CAP, ServerError, TurnResult, encode_features
 from companion.model.turn_pieces import TurnPiece, split_in_two
 
 RECENT_TURNS = 24  # re-prime context after a crash: about five seconds of conversation
@@ -40,9 +40,6 @@ RECENT_BUDGET = 240
 # a large model on CPU may take seconds of prefill there, so these get longer than the client's
 # per-turn timeout (which a micro-turn should never need); a timeout would cost a reconnect.
 PREFILL_TIMEOUT_S = 60.0
-# A 429's Retry-After is honoured up to this long; a server asking for more still gets a try
-# every RETRY_AFTER_CAP seconds, so the companion is not deaf for minutes on one header.
-RETRY_AFTER_CAP = 10.0
 MAX_SPLITS = 8  # halvings of one turn before it is given up (2**8 pieces)
 # File changes over a chunk's file budget go with the next chunk, up to this many; a larger
 # flood (a generator writing 30k files) is summarized in one line instead.

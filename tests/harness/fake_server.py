@@ -41,7 +41,7 @@ class Reply:
     meta: dict = field(default_factory=dict)  # merged over the computed meta_info
     body: object = None  # an exact JSON body instead of the computed one (open_session, info)
     message: str = ""
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # a str goes out as the header verbatim
     drop: bool = False  # close the connection without answering
     hold: asyncio.Event | None = None  # answer only once this is set (a slow or hung server)
     forget_session: bool = False  # the session is gone from now on (a crash or a TTL expiry)
@@ -170,7 +170,7 @@ class FakeServer:
         return queue.popleft() if queue else None
 
     @staticmethod
-    def _error(status: int, message: str, retry_after: float | None = None) -> web.Response:
+    def _error(status: int, message: str, retry_after: float | str | None = None) -> web.Response:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return web.json_response({"error": {"message": message, "code": status}}, status=status,
                                  headers=headers)

@@ -10,8 +10,8 @@ import pytest
 from companion.core.events import StreamState
 from companion.model.link import ModelLink
 from companion.model.server_process import ServerStartError
-from companion.model.session_client import ServerError
-from tests.harness.fake_server import FakeServer, Reply, dropped
+from companion.model.session_client import RETRY_AFTER_CAP, ServerError
+from tests.harness.fake_server import FakeServer, Reply, dropped, throttled
 from tests.harness.stage_harness import StageHarness
 
 pytestmark = pytest.mark.timeout(20)
@@ -131,6 +131,21 @@ async def test_a_remote_servers_backoff_doubles_up_to_ten_seconds(server):
         server.on("/open_session", *[dropped() for _ in range(7)])
         await link.recover("gone")
         assert harness.clock.slept == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+        assert link.client.session_id == "s2"
+    finally:
+        await link.close()
+
+
+async def test_a_reconnect_waits_as_long_as_the_server_asks_up_to_the_cap(server):
+    harness = StageHarness()
+    link = await remote(server, harness)
+    try:
+        server.on("/open_session", throttled(retry_after=3), throttled(retry_after=600),
+                  throttled(retry_after=0))
+        await link.recover("gone")
+        # 3 s as asked, 600 capped at RETRY_AFTER_CAP, then the backoff's own 2 s (over the 0 asked)
+        assert harness.clock.slept == [3.0, RETRY_AFTER_CAP, 2.0]
+        assert any(r.startswith("reconnecting in 3 s") for _, r in states(harness))
         assert link.client.session_id == "s2"
     finally:
         await link.close()

@@ -5,6 +5,8 @@ and sessions it could not close closed on the next open."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 
 import numpy as np
 import pytest
@@ -99,6 +101,19 @@ async def test_429_carries_retry_after(server, client):
     with pytest.raises(ServerError) as caught:
         await client.generate("x")
     assert (caught.value.status, caught.value.retry_after) == (429, 3.0)
+
+
+async def test_retry_after_as_an_http_date_or_garbage_still_gives_the_servers_error(server, client):
+    await client.open()
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+    server.on("/generate", throttled(retry_after=email.utils.format_datetime(soon, usegmt=True)),
+              throttled(retry_after="soon-ish"))
+    with pytest.raises(ServerError) as dated:
+        await client.generate("x")
+    assert dated.value.status == 429 and 25 <= dated.value.retry_after <= 31
+    with pytest.raises(ServerError) as garbled:  # not a ValueError from parsing the header
+        await client.generate("x")
+    assert garbled.value.status == 429 and garbled.value.retry_after is None
 
 
 async def test_a_failed_turn_leaves_the_rid_chain_where_it_was(server, client):
