@@ -3,8 +3,9 @@
 Three threads: `say()` appends text; a synthesis thread cuts it into phrases (at punctuation, at
 12 words, or when the text pauses and the queued audio is about to run dry) and synthesizes them
 ahead; the sounddevice callback (10 ms blocks, so `stop()` takes effect within one block) copies
-samples out and posts what it played with the device's sample count; a ledger thread turns that into SelfSpeech events and into
-the echo canceller's reference. The output stream stays open for the whole session because
+samples out and posts what it played with the device's sample count; a ledger thread
+(companion.voice.speech_ledger) turns that into SelfSpeech events and into the echo canceller's
+reference. The output stream stays open for the whole session because
 opening one on PulseAudio stalls for up to 1.5 s.
 
 A word counts as played once its last audible sample reached the DAC (DAC time from the sample
@@ -25,9 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from companion.audio.sample_clock import DacClock
 from companion.core.events import (
-    MICRO_TURN_S,
     AudioUnderruns,
     Event,
     Say,
@@ -35,12 +34,10 @@ from companion.core.events import (
     StopSpeaking,
     StreamState,
 )
+from companion.voice.speech_ledger import CALLBACK_FRAMES, RATE, SpeechLedger
 from companion.voice.speech_text import speakable
 from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
 
-RATE = 16_000
-CALLBACK_FRAMES = 160  # 10 ms
-EMIT_EVERY = MICRO_TURN_S  # SelfSpeech granularity: one micro-turn
 OUTPUT_LATENCY = 0.15  # s buffered: "low" starved under GIL load and mistimed words (docs/transcript.md)
 MAX_PHRASE_WORDS = 12
 _BOUNDARY = re.compile(r"[.!?;:,](?=\s)")
@@ -305,61 +302,6 @@ class Speaker:
     # -- ledger thread ---------------------------------------------------------------------------
 
     def _ledger_loop(self) -> None:
-        dac = DacClock(RATE, CALLBACK_FRAMES, self._latency)
-        heard: list[tuple[float, float, str]] = []  # played words not yet reported
-        last_emit, xruns_shown, xruns_at = 0.0, 0, float("-inf")
-        while True:
-            try:
-                item = self._played.get(timeout=0.02)
-            except queue.Empty:
-                item = ()
-            if item is None:
-                return
-            kind = item[0] if item else ""
-            if self._underflows != xruns_shown and self._clock() - xruns_at >= 0.25:  # bar: <= 4/s
-                xruns_shown, xruns_at = self._underflows, self._clock()
-                self._sink(AudioUnderruns(xruns_at, "speaker", xruns_shown))
-            if kind == "tick":
-                dac.tick(*item[1:])
-            elif kind == "out":
-                if self._reference is not None:
-                    self._reference(dac.time_of(item[1]), item[2])
-            elif kind == "play":
-                _, first, seg, pos, n = item
-                t = dac.time_of(first)
-                while seg.reported < len(seg.words) and seg.words[seg.reported].end <= pos + n:
-                    w = seg.words[seg.reported]
-                    heard.append((t + (w.start - pos) / RATE, t + (w.end - pos) / RATE, w.text))
-                    seg.reported += 1
-            elif kind in ("flush", "cut"):
-                self._report_cut(item, heard, dac)
-                heard, last_emit = [], self._clock()
-                if kind == "flush":
-                    dac.restart()  # the restarted stream has a timeline of its own
-                continue
-            if not heard:
-                continue
-            now = self._clock()
-            # Words in playing order; a re-aligned DAC timeline can make a later word's end time
-            # earlier than its predecessor's, so take the finished prefix, never a subset.
-            done = next((i for i, h in enumerate(heard) if h[1] > now), len(heard))
-            ready = heard[:done]
-            if ready and (now - last_emit >= EMIT_EVERY or len(ready) == len(heard) and not self.speaking):
-                self._sink(SelfSpeech(ready[0][0], ready[-1][1], " ".join(w for _, _, w in ready)))
-                heard, last_emit = heard[len(ready):], now
-
-    def _report_cut(self, item: tuple, heard: list[tuple[float, float, str]], dac: DacClock) -> None:
-        """One SelfSpeech for an utterance cut by stop(): "flush" (the stream was aborted at a
-        time: what was not heard by then never was) or "cut" (the callback at a device sample
-        played zeros: everything handed over before it was heard)."""
-        kind, at, seg = item
-        if kind == "flush":
-            end, played = at, [h for h in heard if h[1] <= at]
-        else:
-            end, played = dac.time_of(at), heard
-        rest = [h[2] for h in heard if h not in played]  # cut mid-word, or still buffered
-        rest += [w.text for w in seg.words[seg.reported:]] if seg is not None else []
-        unspoken = " ".join(rest + ([self._cut_unspoken] if self._cut_unspoken else []))
-        start = played[0][0] if played else end
-        self._sink(SelfSpeech(start, end, " ".join(w for _, _, w in played), True, unspoken))
-
+        SpeechLedger(self._sink, self._reference, self._clock, self._latency,
+                     underflows=lambda: self._underflows, speaking=lambda: self.speaking,
+                     cut_unspoken=lambda: self._cut_unspoken).run(self._played)
