@@ -47,7 +47,7 @@ class RequestError(Exception):
 
 SAMPLING_FIELDS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "stop",
                    "stop_token_ids", "no_stop_trim", "skip_special_tokens", "ignore_eos",
-                   "sampling_seed", "spaces_between_special_tokens", "n",
+                   "sampling_seed", "spaces_between_special_tokens", "n", "logit_bias",
                    "ebnf", "regex", "json_schema")  # the last three: model_server/grammar.py
 
 
@@ -65,6 +65,8 @@ class SamplingParams:
     skip_special_tokens: bool = True
     ignore_eos: bool = False
     sampling_seed: int = 0
+    # (token id, added to its logit) pairs; SGLang's {"<id>": bias} map, applied before the grammar
+    logit_bias: tuple[tuple[int, float], ...] = ()
     ebnf: str | None = None  # grammar-constrained decoding, compiled by model_server/grammar.py
     regex: str | None = None
     json_schema: str | None = None
@@ -102,6 +104,9 @@ class SamplingParams:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, str) or not v.strip()):
                 raise bad(name, "must be a non-empty string")
+        if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0
+                   and isinstance(b, float) and math.isfinite(b) for t, b in self.logit_bias):
+            raise bad("logit_bias", "must map token ids >= 0 to finite numbers")
 
     @classmethod
     def from_json(cls, obj: Any) -> SamplingParams:
@@ -118,6 +123,8 @@ class SamplingParams:
             raise ValueError("sampling_params.n: only n=1 is supported")
         kw = {k: v for k, v in obj.items() if k not in ("n", "spaces_between_special_tokens")
               and v is not None}
+        if "logit_bias" in kw:
+            kw["logit_bias"] = _logit_bias(kw["logit_bias"])
         if isinstance(kw.get("json_schema"), dict):  # SGLang takes a string; an object is clear
             kw["json_schema"] = json.dumps(kw["json_schema"])
         for name in ("stop", "stop_token_ids"):
@@ -129,6 +136,22 @@ class SamplingParams:
                     raise ValueError(f"sampling_params.{name} must be a list")
                 kw[name] = tuple(v)
         return cls(**kw)
+
+
+def _logit_bias(obj: Any) -> tuple[tuple[int, float], ...]:
+    """SGLang's `logit_bias`, {"<token id>": bias}, as sorted (id, bias) pairs; raises ValueError."""
+    if not isinstance(obj, dict):
+        raise ValueError('sampling_params.logit_bias must be an object {"<token id>": bias}')
+    pairs = []
+    for key, bias in obj.items():
+        try:
+            token = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"sampling_params.logit_bias: key {key!r} is not a token id") from None
+        if isinstance(bias, bool) or not isinstance(bias, (int, float)):
+            raise ValueError(f"sampling_params.logit_bias[{key!r}] must be a number, got {bias!r}")
+        pairs.append((token, float(bias)))
+    return tuple(sorted(pairs))
 
 
 @dataclass(slots=True, eq=False)

@@ -48,7 +48,7 @@ def parse_messages(body: dict) -> list[dict[str, str]]:
     return out
 
 
-def parse_sampling(body: dict) -> SamplingParams:
+def parse_sampling(body: dict, vocab: int) -> SamplingParams:
     for name in UNSUPPORTED:
         if body.get(name):
             raise bad(f"{name} is not supported by this server")
@@ -65,10 +65,15 @@ def parse_sampling(body: dict) -> SamplingParams:
             params[name] = body[name]
     if body.get("seed") is not None:
         params["sampling_seed"] = body["seed"]
+    if body.get("logit_bias") is not None:
+        params["logit_bias"] = body["logit_bias"]
     try:
-        return SamplingParams.from_json(params)
+        sampling = SamplingParams.from_json(params)
     except (ValueError, TypeError) as e:
         raise bad(str(e)) from None
+    if any(t >= vocab for t, _ in sampling.logit_bias):
+        raise bad(f"logit_bias: token ids must be in [0, {vocab})")
+    return sampling
 
 
 @lru_cache(maxsize=4)
@@ -112,7 +117,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     loaded = engine.core.model
     messages = parse_messages(body)
-    sampling = parse_sampling(body)
+    sampling = parse_sampling(body, loaded.config.vocab_size)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad("stream must be true or false")

@@ -1,4 +1,4 @@
-"""Token choice and stop rules: greedy, temperature, top-k, top-p; stop ids, strings, length.
+"""Token choice and stop rules: logit bias, greedy, temperature, top-k, top-p; stop ids, strings, length.
 
 Each request samples with its own torch.Generator seeded from `sampling_seed`, one row at a
 time, so its tokens depend only on its own logits and seed (reproducible, batch-invariant).
@@ -23,10 +23,15 @@ def make_generator(params: SamplingParams) -> torch.Generator:
 
 def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator,
            grammar=None) -> int:
-    """One token id from fp32 logits [vocab]; a grammar (GrammarState) masks them first.
+    """One token id from fp32 logits [vocab]; the request's logit_bias is added first, then a
+    grammar (GrammarState) masks them.
     Numerically safe for any validated params: a temperature under GREEDY_BELOW is greedy,
     top_p keeps at least the top token, and logits that give no usable distribution fall back
     to the argmax rather than raising."""
+    if params.logit_bias:
+        logits = logits.clone()
+        for token, bias in params.logit_bias:
+            logits[token] += bias
     if grammar is not None:
         logits = grammar.mask(logits)
     if params.temperature < GREEDY_BELOW or params.top_k == 1:

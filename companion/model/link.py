@@ -47,6 +47,15 @@ class ModelLink:
             return declared
         return self._protocol or 1
 
+    @property
+    def logit_bias(self) -> dict[str, float] | None:
+        """The decision calibration the model ships in its prompt.json (`logit_bias`, SGLang's
+        {"<token id>": bias}), sent with every decoded turn; None when it has none (SGLang,
+        which serves no prompt.json, or a model without one)."""
+        prompt = self.info.get("prompt") or {}
+        bias = prompt.get("logit_bias") if isinstance(prompt, dict) else None
+        return bias if isinstance(bias, dict) and bias else None
+
     def _state(self, status: str, reason: str = "", progress: float | None = None) -> None:
         self._emit(StreamState(time.monotonic(), "model", status, reason, progress))
 

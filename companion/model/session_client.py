@@ -80,14 +80,17 @@ def encode_features(audio: np.ndarray, patches: list[Patch]) -> dict | None:
 
 
 def sampling_params(max_new_tokens: int, stop: list[str] | None = None,
-                    ebnf: str | None = None) -> dict:
+                    ebnf: str | None = None, logit_bias: dict[str, float] | None = None) -> dict:
     """A micro-turn's `sampling_params`, in SGLang's field names: greedy, stop at `<|end|>`,
-    special tokens kept; `ebnf` constrains the output to a grammar (the v2 action grammar)."""
+    special tokens kept; `ebnf` constrains the output to a grammar (the v2 action grammar);
+    `logit_bias` ({"<token id>": bias}) is the model's own decision calibration."""
     params: dict[str, Any] = {"max_new_tokens": max_new_tokens, "temperature": 0.0,
                               "stop": stop or ["<|end|>"], "no_stop_trim": True,
                               "skip_special_tokens": False}
     if ebnf is not None:
         params["ebnf"] = ebnf
+    if logit_bias:
+        params["logit_bias"] = logit_bias
     return params
 
 
@@ -145,7 +148,8 @@ class SessionClient:
 
     async def generate(self, text: str, *, features: dict | None = None, max_new_tokens: int = 8,
                        stop: list[str] | None = None, extra: dict | None = None,
-                       ebnf: str | None = None, timeout_s: float | None = None) -> TurnResult:
+                       ebnf: str | None = None, logit_bias: dict[str, float] | None = None,
+                       timeout_s: float | None = None) -> TurnResult:
         """Append `text` to the session and decode up to `max_new_tokens` (under `ebnf`);
         `timeout_s` replaces the client's own for this request (a long prefill)."""
         if self.session_id is None:
@@ -153,7 +157,7 @@ class SessionClient:
         payload: dict[str, Any] = {
             "text": text,
             "session_params": {"id": self.session_id, "rid": self.last_rid},
-            "sampling_params": sampling_params(max_new_tokens, stop, ebnf),
+            "sampling_params": sampling_params(max_new_tokens, stop, ebnf, logit_bias),
         }
         if features:
             payload["features"] = features

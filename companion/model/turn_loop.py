@@ -163,6 +163,7 @@ class TurnLoop:
         max_new = (V2_MAX_NEW_TOKENS if v2 else self.max_new_tokens) if decode else 0
         return await client.generate(piece.text, features=features,
                                      ebnf=self.grammar if v2 and decode else None,
+                                     logit_bias=self.link.logit_bias if v2 and decode else None,
                                      max_new_tokens=max_new)
 
     async def _send(self, piece: TurnPiece, decode: bool) -> TurnResult:

@@ -154,6 +154,23 @@ async def test_an_invalid_grammar_is_a_400_with_the_reason(client, sampling, wor
     assert "/project/" not in body["error"]["message"]  # no xgrammar log prefix
 
 
+async def test_logit_bias_moves_the_action_and_the_grammar_still_holds(client, v2_model):
+    tokenizer = v2_model[1]
+    ids = {a: tokenizer.token_to_id(a) for a in ACTION_TOKENS}
+    params = sampling_params(600, ebnf=GRAMMAR)
+    for action in ("<|stop|>", "<|silence|>"):  # each one pushed up: the turn starts with it
+        bias = {str(i): (60.0 if a == action else 0.0) for a, i in ids.items()}
+        status, body = await generate(client, {**params, "logit_bias": bias})
+        assert status == 200 and body["text"].startswith(action), body
+        assert not parse_output(body["text"], protocol=2)[0][0].error
+    # a token the grammar forbids stays forbidden however large its bias
+    plain = tokenizer.encode("hello", add_special_tokens=False).ids[0]
+    status, body = await generate(client, {**params, "logit_bias": {str(tokenizer.token_to_id("the")): 100.0}})
+    assert status == 200 and body["text"].split("|>")[0] + "|>" in ACTION_TOKENS, body
+    status, body = await generate(client, {**params, "logit_bias": {"999999": 1.0}})
+    assert status == 400 and "logit_bias" in body["error"]["message"], body
+
+
 async def test_model_info_declares_the_protocol(client, text_model):
     r = await client.get("/get_model_info", headers=AUTH)
     assert (await r.json())["protocol"] == 2

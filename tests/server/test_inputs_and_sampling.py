@@ -72,6 +72,25 @@ def test_sampling_is_seeded_and_reproducible():
     assert sample(logits, top1, make_generator(top1)) == int(torch.argmax(logits))
 
 
+def test_logit_bias_is_added_before_the_choice_and_validated():
+    logits = torch.tensor([2.0, 1.0, 0.5, -1.0])
+    greedy = SamplingParams(temperature=0.0)
+    assert sample(logits, greedy, make_generator(greedy)) == 0
+    tilted = SamplingParams.from_json({"temperature": 0.0, "logit_bias": {"2": 1.6, "0": -0.1}})
+    assert tilted.logit_bias == ((0, -0.1), (2, 1.6))
+    assert sample(logits, tilted, make_generator(tilted)) == 2  # 0.5 + 1.6 > 2.0 - 0.1
+    assert logits.tolist() == [2.0, 1.0, 0.5, -1.0]  # the caller's logits are left as they were
+    for bad_bias, words in (({"x": 1.0}, "not a token id"), ({"1": "big"}, "must be a number"),
+                            ([1.0], "must be an object"), ({"-3": 1.0}, "token ids >= 0"),
+                            ({"1": float("inf")}, "finite")):
+        try:
+            SamplingParams.from_json({"logit_bias": bad_bias})
+        except ValueError as e:
+            assert words in str(e), (bad_bias, e)
+        else:
+            raise AssertionError(f"{bad_bias!r} was accepted")
+
+
 def test_stop_string_trims_text_and_stop_token_ends(text_model):
     d, _vocab = text_model
     core = make_core(d)

@@ -200,3 +200,32 @@ async def test_a_child_that_fails_to_start_is_retried_with_backoff_capped_at_two
         assert child.starts == 6 and states(harness)[-1] == ("live", "tiny-model")
     finally:
         await link.close()
+
+
+async def test_the_models_logit_bias_goes_with_every_decoded_turn_and_only_there():
+    from companion.core.clock import MicroTurnClock
+    from companion.core.protocol import Chunk
+    from companion.model.turn_loop import TurnLoop
+
+    bias = {"5": -1.5}
+    info = {"model_path": "tiny-model", "protocol": 2, "prompt": {"protocol": 2, "logit_bias": bias}}
+    async with FakeServer(info=info) as fake:
+        link = await remote(fake, StageHarness())
+        try:
+            assert link.logit_bias == bias
+            loop = TurnLoop(MicroTurnClock(), link, lambda e: None, lambda: "<|sys|>prefix",
+                            grammar="root ::= \"<|silence|><|end|>\"")
+            await loop.step(Chunk(tick=0, t=0.0))
+            await loop.step(Chunk(tick=1, t=0.2))
+            decoded = [b["sampling_params"] for b in fake.turns]
+            primed = [b["sampling_params"] for b in fake.appends]
+            assert len(decoded) == 2 and all(p["logit_bias"] == bias for p in decoded)
+            assert primed and not any("logit_bias" in p for p in primed)  # the prefix decodes nothing
+        finally:
+            await link.close()
+    async with FakeServer(info={"model_path": "sglang", "protocol": 2}) as fake:  # no prompt.json
+        link = await remote(fake, StageHarness())
+        try:
+            assert link.logit_bias is None
+        finally:
+            await link.close()
