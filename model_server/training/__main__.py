@@ -35,6 +35,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--lr", type=float, default=1.5e-3)
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--content-weight", type=float, default=1.0,
+                   help="train: scale the loss weight of an action's content (tool and args, job id, "
+                        "words) over the shards' ACT_WEIGHT")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--compile", action="store_true", help="torch.compile the forward")
     p.add_argument("--seed", type=int, default=0)

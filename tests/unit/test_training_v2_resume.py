@@ -66,3 +66,28 @@ def test_a_short_shard_set_is_cycled_each_pass_in_a_new_order(tmp_path):
     assert len({tuple(o) for o in [first, *passes]}) > 1  # and not always in the same order
     assert stream.shard_of(4 * ROWS_PER_SHARD + 5)[1] == 5  # the row within the shard is kept
     assert RowStream(tmp_path).shard_of(7 * ROWS_PER_SHARD)[0] == 7  # no cap: no cycling
+
+
+def test_content_weight_scales_only_what_an_action_says(tmp_path):
+    from model_server.training.v2 import trainer
+    from model_server.training.v2.data import ACT_WEIGHT, DECISION_WEIGHT
+
+    data = _data(tmp_path)
+    shard = np.load(data / "shards" / "shard-00000.npz")
+    weight = shard["weight"].astype(np.float32)
+    weight[:, 10:14] = [DECISION_WEIGHT, ACT_WEIGHT, ACT_WEIGHT, 1.0]
+    np.savez(data / "shards" / "shard-00000.npz", **{**dict(shard), "weight": weight.astype(np.float16)})
+    seen = []
+    real_loss = trainer.output_loss
+
+    def spy(hidden, decoder, ids, w):
+        seen.append(w.clone())
+        return real_loss(hidden, decoder, ids, w)
+
+    trainer.output_loss = spy
+    try:
+        _run(data, tmp_path / "out", "--content-weight", "4", "--stop-after", "1")
+    finally:
+        trainer.output_loss = real_loss
+    row = seen[0][0, 10:14].tolist()
+    assert row == [DECISION_WEIGHT, 4 * ACT_WEIGHT, 4 * ACT_WEIGHT, 1.0]

@@ -24,7 +24,7 @@ from model_server.models.frontend import FrontendConfig, InteractionFrontend
 from model_server.training.qwen2_train import Qwen2Config, Qwen2ForTraining
 from model_server.training.tokenizer import load_tokenizer, special_ids
 from model_server.training.train import InteractionModel, output_loss
-from model_server.training.v2.data import ROWS_PER_SHARD, load_shard, shard_row
+from model_server.training.v2.data import ACT_WEIGHT, ROWS_PER_SHARD, load_shard, shard_row
 
 SIZES = {  # name -> (hidden, intermediate, layers, heads, kv_heads)
     "tiny": (64, 176, 2, 2, 1),  # tests only
@@ -122,6 +122,8 @@ def train(args: argparse.Namespace) -> list[float]:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args)
         ids, weight, audio, patches, xy = stream.batch(step * args.batch, args.batch)
+        if args.content_weight != 1.0:  # what an action says (tool, args, job id, words) weighs more
+            weight = torch.where(weight == ACT_WEIGHT, weight * args.content_weight, weight)
         t0 = time.monotonic()
         loss = output_loss(hidden(ids, audio, patches, xy), model.decoder, ids, weight)
         opt.zero_grad(set_to_none=True)
