@@ -1,0 +1,41 @@
+"""The teacher-forced probe counts decisions and content the way its docstring says: a model that
+predicts every next token scores 1, one that always says silence scores only on silence, and a
+relay whose job id is wrong has the right decision but not the right content."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from model_server.training.v2.probe import probe_row, summarize
+
+NAMES = {0: "<|out|>", 1: "<|end|>", 2: "<|silence|>", 3: "<|relay|>", 4: "j", 5: "3", 6: "7",
+         7: "<|t|>", 8: "<|call|>", 9: "tests"}
+OUT, END = 0, 1
+# three turns: silence; relay j3; call tests (the call's weight is 0: its input is out of the row)
+IDS = np.array([7, OUT, 2, END, 7, OUT, 3, 4, 5, END, 7, OUT, 8, 9, END, 7])
+WEIGHT = np.array([0, 0, 1, 1, 0, 0, 8, 3, 3, 3, 0, 0, 0, 0, 0, 0], dtype=np.float32)
+
+
+def run(pred: np.ndarray) -> dict:
+    counts: Counter = Counter()
+    probe_row(IDS, WEIGHT, pred, OUT, END, NAMES.__getitem__, counts)
+    return summarize(counts)
+
+
+def test_a_perfect_model_decides_and_says_everything_right():
+    got = run(np.append(IDS[1:], END))
+    assert got["<|silence|>"] == {"n": 1, "decided": 1.0}
+    assert got["<|relay|>"] == {"n": 1, "decided": 1.0, "content_given_kind": 1.0}
+    assert "<|call|>" not in got  # unweighted turns are not counted
+
+
+def test_always_silent_and_a_wrong_job_id_are_told_apart():
+    silent = run(np.full(len(IDS), 2))
+    assert silent["<|silence|>"]["decided"] == 1.0 and silent["<|relay|>"]["decided"] == 0.0
+    assert silent["chosen"] == {"<|silence|>": 2}
+    wrong_id = np.append(IDS[1:], END)
+    wrong_id[7] = 6  # after "j" the model says 7, the label 3
+    got = run(wrong_id)
+    assert got["<|relay|>"] == {"n": 1, "decided": 1.0, "content_given_kind": 0.0}
