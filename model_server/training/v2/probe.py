@@ -27,6 +27,7 @@ import torch
 from companion.core.protocol import SPECIAL_TOKENS_V2
 from model_server.training.tokenizer import load_tokenizer, special_ids
 from model_server.training.v2.data import load_shard, shard_row
+from model_server.training.v2.trainer import build_model
 
 CONTENT_KINDS = ("<|call|>", "<|relay|>", "<|speak|>")
 
@@ -76,8 +77,6 @@ def probe(logits_of: Callable, shards: list[dict], rows: int, out_id: int, end_i
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model_server.training.v2.trainer import build_model
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", required=True, help="a v2 training checkpoint (ckpt.pt)")
     p.add_argument("--data", required=True, help="the data directory (tokenizer, shards)")
