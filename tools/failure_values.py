@@ -3,9 +3,9 @@
 From pytest's assertion introspection (the rewritten message `assert 1 == 2` with its
 `where 1 = median([3, 1, 2])` lines, and the operands the plugin kept) this makes
 "median returns 1 for [3, 1, 2], expected 2" when the shape allows; otherwise the exception's
-type and message. Two long sequences that differ in one or two places are said by the places
-("returns 0.18 as item 3 …, expected 0.38"); other long reprs become "a long list"; paths
-shrink to the file name.
+type and message. Two long sequences are said by where they differ ("returns 0.18 as item 3 …,
+expected 0.38"; with more places, the first and the count; of other lengths, the lengths);
+other long reprs become "a long list"; paths shrink to the file name.
 """
 
 from __future__ import annotations
@@ -45,22 +45,34 @@ def _number(x, other) -> str:
 
 
 def item_difference(actual: str, expected: str) -> tuple[str, str] | None:
-    """("0.18 as item 3", "0.38") when two reprs are sequences of one length that differ in one
-    or two places, each short enough to say; None otherwise."""
+    """How two sequence reprs of one type differ, as (got, expected) phrases: by the places when
+    one or two items differ ("0.18 as item 3", "0.38"), by the first place and the count when
+    more do ("0.24 as item 2, 5 items wrong", "0.667"), by the lengths when those differ ("a list
+    of 5 items", "6 items"); None when they are not such sequences or an item is too long to say."""
     try:
         got, want = ast.literal_eval(actual), ast.literal_eval(expected)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
-    if not (isinstance(got, (list, tuple)) and type(got) is type(want) and len(got) == len(want)):
+    if not (isinstance(got, (list, tuple)) and type(got) is type(want)):
         return None
+    if len(got) != len(want):
+        return f"a {type(got).__name__} of {len(got)} items", f"{len(want)} items"
     places = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
-    if not places or len(places) > 2:
+    if not places:
         return None
-    said = [(_number(got[i], want[i]), _number(want[i], got[i])) for i in places]
+    said = [(_number(got[i], want[i]), _number(want[i], got[i])) for i in places[:2]]
     if any(len(g) > VALUE_CHARS or len(w) > VALUE_CHARS for g, w in said):
         return None
+    if len(places) > 2:
+        (g, w), i = said[0], places[0]
+        return f"{g} as item {i + 1}, {len(places)} items wrong", w
     return (" and ".join(f"{g} as item {i + 1}" for (g, _), i in zip(said, places)),
             " and ".join(w for _, w in said))
+
+
+def _sep(got: str) -> str:
+    """Before "for <inputs>": a comma after a counted difference ("…, 3 items wrong, for")."""
+    return ", " if got.endswith(" items wrong") else " "
 
 
 def clean_message(message: str, words: int = MESSAGE_WORDS) -> str:
@@ -144,14 +156,14 @@ def assertion_phrase(message: str, compare: dict | None, source_line: str = "") 
     want = f"expected {_OP_WORDS.get(op, op + ' ')}{wanted}"
     if actual in calls:
         func, args = calls[actual]
-        inputs = f" for {speakable_value(args)}" if args else ""
+        inputs = f"{_sep(got)}for {speakable_value(args)}" if args else ""
         return f"{func} returns {got}{inputs}, {want}"
     if sources:
         name = sources[0] if actual_left else sources[1]
         call = _call_parts(name)
         if call:  # pytest explained the difference instead of printing `where`
             func, args = call
-            inputs = f" for {speakable_value(args)}" if args else ""
+            inputs = f"{_sep(got)}for {speakable_value(args)}" if args else ""
             return f"{func} returns {got}{inputs}, {want}"
         if name.isidentifier():
             return f"{name} is {got}, {want}"

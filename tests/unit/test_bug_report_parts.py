@@ -99,11 +99,18 @@ def test_long_sequences_that_differ_in_a_place_or_two_are_said_by_the_places():
         "0.30000000000000004 as item 1", "0.3")
     assert item_difference("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]", "[1, 2, 0, 4, 5, 6, 7, 8, 9, 10, 11, 0]") == (
         "3 as item 3 and 12 as item 12", "0 and 0")
-    # three places, other lengths or types: too much to say, named by kind as before
-    assert item_difference("[1, 2, 3]", "[0, 0, 0]") is None
-    assert item_difference("[1, 2, 3]", "[1, 2]") is None
-    assert item_difference("(1, 2)", "[1, 3]") is None
+    # three or more places: the first, and how many; other lengths: the lengths
+    assert item_difference("[1, 2, 3]", "[0, 0, 0]") == ("1 as item 1, 3 items wrong", "0")
+    assert item_difference("(1, 2, 3)", "(1, 2)") == ("a tuple of 3 items", "2 items")
     long_list = "[" + ", ".join(map(str, range(40))) + "]"
     other = "[" + ", ".join(map(str, range(1, 41))) + "]"
     assert assertion_phrase(f"assert {long_list} == {other}", {"op": "==", "left": long_list, "right": other}) == (
-        "got a long list, expected a long list")
+        "got 0 as item 1, 40 items wrong, expected 1")
+    hsv = "(0.24, 0.5, 0.6000000000000001, 1.0)"
+    message = f"assert {hsv} == (0.667, 0.5, 0.6, 0.9)\n +  where {hsv} = rgb_to_hsv(0.2, 0.4, 0.6)"
+    assert assertion_phrase(message, {"op": "==", "left": hsv, "right": "(0.667, 0.5, 0.6, 0.9)"}) == (
+        "rgb_to_hsv returns 0.24 as item 1, 3 items wrong, for 0.2, 0.4, 0.6, expected 0.667")
+    # other types, equal sequences, or an item too long to say: named by kind as before
+    assert item_difference("(1, 2)", "[1, 3]") is None
+    assert item_difference("[1, 2]", "[1, 2]") is None
+    assert item_difference("['" + "x" * 40 + "', 1, 2]", "['y', 0, 0]") is None
