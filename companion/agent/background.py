@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from companion.agent.job import Job, JobInfo, context_ref, tool_name_guess
+from companion.agent.save_jobs import SaveJobs
 from companion.agent.summaries import summarize_progress
 from companion.agent.tool_jobs import Outcome, ToolJobs
 from companion.core.events import JobEvent, JobPhase
@@ -70,11 +71,9 @@ class BackgroundAgent:
         self._git_lock = asyncio.Lock()  # one repository change at a time
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
-        self._save_jobs: dict[str, str] = {}  # TESTS/LINT -> job id of the latest save run
-        self._pending_saves: dict[str, set[str]] = {TESTS: set(), LINT: set()}
+        self._saves = SaveJobs(self.root, self.jobs_runner, self.submit, self.cancel)
         # how each tool runs; every other registered tool is a read-only git tool
         self._runners = {TESTS: self._run_tests, LINT: self._run_lint, EXPLAIN: self._explain}
-        self._pending_all = False
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -133,20 +132,8 @@ class BackgroundAgent:
 
     def on_files_saved(self, saves: list[tuple[str | Path, str]]) -> list[str]:
         """Files were saved together (a burst of (path, diff)): one restart of each on-save job
-        for all of them, not one per file (30k generated files must not cost 30k restarts)."""
-        wanted: dict[str, dict] = {}
-        for path, diff in saves:
-            self.jobs_runner.record_save(str(path), diff)
-            rel = self.jobs_runner.relative(str(path))
-            plan = self.config.plan_for(rel)
-            if plan.tests != "none":
-                self._pending_saves[TESTS].add(rel)
-                self._pending_all |= plan.tests == "all"
-                wanted[TESTS] = {"scope": "all" if self._pending_all else "affected"}
-            if plan.lint and rel.endswith((".py", ".pyi")) and (self.root / rel).is_file():
-                self._pending_saves[LINT].add(rel)
-                wanted[LINT] = {}
-        return [self._restart_save_job(kind, args) for kind, args in wanted.items()]
+        for all of them (companion.agent.save_jobs)."""
+        return self._saves.on_files_saved(saves)
 
     def confirm(self, job_id: str) -> bool:
         job = self._jobs.get(job_id)
@@ -223,19 +210,6 @@ class BackgroundAgent:
         reason = job.cancel_reason
         self._finish(job, "cancelled", f"{job.tool} {reason}", {"reason": reason})
 
-    def _restart_save_job(self, kind: str, args: dict) -> str:
-        previous = self._save_jobs.get(kind)
-        if previous:
-            self.cancel(previous, "superseded by a newer save")
-        if kind == LINT:  # a file deleted since its save has nothing left to lint
-            self._pending_saves[kind] = {
-                p for p in self._pending_saves[kind] if (self.root / p).is_file()
-            }
-        paths = sorted(self._pending_saves[kind])
-        job_id = self.submit(kind, {**args, "paths": paths}, {"saved": paths}, origin="save")
-        self._save_jobs[kind] = job_id
-        return job_id
-
     async def _run(self, job: Job) -> None:
         try:
             async with self._slots:
@@ -257,10 +231,10 @@ class BackgroundAgent:
             self._cancelled(job)
         except Exception as exc:  # noqa: BLE001 — any failure becomes an error event
             self._failed(job, exc)
-            self._after_save_job(job, ok=False)
+            self._saves.finished(job, ok=False)
         else:
             self._finish(job, "result", outcome.summary, outcome.data)
-            self._after_save_job(job, ok=not outcome.data.get("failures"))
+            self._saves.finished(job, ok=not outcome.data.get("failures"))
 
     async def _execute(self, job: Job) -> Outcome:
         return await self._runners.get(job.tool, self._git_read)(job)
@@ -304,21 +278,6 @@ class BackgroundAgent:
         log.exception("job %s (%s) failed", job.job_id, job.tool, exc_info=exc)
         message = f"{job.tool} failed unexpectedly: {type(exc).__name__}: {exc}"
         self._finish(job, "error", message, {"error": message})
-
-    def _after_save_job(self, job: Job, ok: bool) -> None:
-        """A save run finished: its paths are covered; maybe the full suite follows."""
-        if job.origin != "save" or self._save_jobs.get(job.tool) != job.job_id:
-            return
-        del self._save_jobs[job.tool]
-        self._pending_saves[job.tool] -= set(job.args.get("paths") or [])
-        if job.tool == TESTS:
-            ran_affected = job.args.get("scope") == "affected"
-            self._pending_all = False
-            if ok and ran_affected and self.config.tests.full_suite_after:
-                full_id = self.submit(
-                    TESTS, {"scope": "all"}, {"after": job.job_id}, origin="save"
-                )
-                self._save_jobs[TESTS] = full_id
 
     def _progress(self, job: Job, p: TestProgress) -> None:
         now = self.clock()
