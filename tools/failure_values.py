@@ -47,16 +47,17 @@ def _number(x, other) -> str:
 def item_difference(actual: str, expected: str) -> tuple[str, str] | None:
     """How two sequence reprs of one type differ, as (got, expected) phrases: by the places when
     one or two items differ ("0.18 as item 3", "0.38"), by the first place and the count when
-    more do ("0.24 as item 2, 5 items wrong", "0.667"), by the lengths when those differ ("a list
-    of 5 items", "6 items"); None when they are not such sequences or an item is too long to say."""
+    more do ("0.24 as item 2, 5 items wrong", "0.667"), by the lengths when those differ ("[]",
+    "6 items"); None when they are not such sequences or an item is too long to say."""
     try:
         got, want = ast.literal_eval(actual), ast.literal_eval(expected)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
     if not (isinstance(got, (list, tuple)) and type(got) is type(want)):
         return None
-    if len(got) != len(want):
-        return f"a {type(got).__name__} of {len(got)} items", f"{len(want)} items"
+    if len(got) != len(want):  # each side by its length unless short enough to say as it is
+        return tuple(text if len(text) <= VALUE_CHARS else f"{len(value)} items"
+                     for text, value in ((" ".join(actual.split()), got), (" ".join(expected.split()), want)))
     places = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
     if not places:
         return None

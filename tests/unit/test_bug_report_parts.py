@@ -101,7 +101,8 @@ def test_long_sequences_that_differ_in_a_place_or_two_are_said_by_the_places():
         "3 as item 3 and 12 as item 12", "0 and 0")
     # three or more places: the first, and how many; other lengths: the lengths
     assert item_difference("[1, 2, 3]", "[0, 0, 0]") == ("1 as item 1, 3 items wrong", "0")
-    assert item_difference("(1, 2, 3)", "(1, 2)") == ("a tuple of 3 items", "2 items")
+    assert item_difference("(1, 2, 3)", "(1, 2)") == ("(1, 2, 3)", "(1, 2)")  # short: said as they are
+    assert item_difference("[]", "[" + ", ".join(["'(()())'"] * 4) + "]") == ("[]", "4 items")
     long_list = "[" + ", ".join(map(str, range(40))) + "]"
     other = "[" + ", ".join(map(str, range(1, 41))) + "]"
     assert assertion_phrase(f"assert {long_list} == {other}", {"op": "==", "left": long_list, "right": other}) == (

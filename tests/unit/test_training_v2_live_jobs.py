@@ -40,6 +40,7 @@ class _V2Link:
     """The model link as TurnLoop reads it: a protocol-2 server, text only or features."""
 
     protocol = 2
+    logit_bias = None  # no decision calibration shipped
 
     def __init__(self, features: bool) -> None:
         self.accepts_features, self.client = features, _Client()

@@ -101,6 +101,24 @@ def test_labels_follow_the_protocol_and_the_inputs(session_sim):
     assert not any(" {}" in serialize_chunk(t.chunk, features=False, protocol=2).text for t in session.turns)
 
 
+def test_no_training_line_is_a_companion_bench_line():
+    import tomllib
+
+    def norm(text: str) -> str:
+        return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower().replace("|", " ")).split())
+
+    bench = set()
+    for path in (REPO / HELD_OUT_CODE_DIRS[0]).glob("*.toml"):
+        found = re.findall(r'^text = "(.*)"$', path.read_text(), flags=re.M)
+        tomllib.loads(path.read_text())  # a scenario file the pattern could misread would fail here
+        bench.update(norm(t) for t in found)
+    assert len(bench) > 20  # the scenarios were really read
+    said = {norm(t) for t in lines.SPOKEN_LINES} | {norm(t) for t, _, _ in lines.typed_requests("median")}
+    said |= {norm(a) + " " + norm(b) for a, b in lines.THINKING}
+    # one-word backchannels ("mhm", "okay") are the same words anywhere; every longer line differs
+    assert not {t for t in said & bench if len(t.split()) > 2}, sorted(said & bench)
+
+
 def test_training_never_uses_held_out_voices_or_code():
     assert not HELD_OUT_VOICES & TRAINING_VOICES
     used = {v for text in lines.SPOKEN_LINES for v in voices_for(text)}

@@ -13,26 +13,51 @@ REQUESTS: tuple[tuple[str, str, dict], ...] = (
     ("run the tests", "tests", {"scope": "all"}),
     ("can you run the tests please", "tests", {"scope": "all"}),
     ("run all the tests", "tests", {"scope": "all"}),
+    ("run the whole test suite", "tests", {"scope": "all"}),
+    ("could you run the tests for me", "tests", {"scope": "all"}),
+    ("let's run the tests again", "tests", {"scope": "all"}),
+    ("kick off the tests", "tests", {"scope": "all"}),
     ("run the tests for this file", "tests", {"scope": "affected"}),
     ("test this", "tests", {"scope": "affected"}),
+    ("test what I just changed", "tests", {"scope": "affected"}),
+    ("run the affected tests", "tests", {"scope": "affected"}),
     ("run the linter", "lint", {}),
     ("lint this please", "lint", {}),
+    ("can you lint the code", "lint", {}),
+    ("check the code style", "lint", {}),
+    ("run ruff on it", "lint", {}),
     ("what's the git status", "git_status", {}),
     ("what have I changed", "git_status", {}),
+    ("which files are modified", "git_status", {}),
+    ("give me the status", "git_status", {}),
     ("show me the diff", "git_diff", {}),
+    ("what does the diff look like", "git_diff", {}),
+    ("show me what changed in the code", "git_diff", {}),
     ("show me the staged changes", "git_diff", {"staged": True}),
+    ("what have I staged", "git_diff", {"staged": True}),
     ("show me the log", "git_log", {}),
+    ("what are the recent commits", "git_log", {}),
+    ("show the commit history", "git_log", {}),
     ("show the last commit", "git_show", {}),
+    ("what was in the last commit", "git_show", {}),
     ("what branch am I on", "git_branches", {}),
     ("list the branches", "git_branches", {}),
+    ("which branches do we have", "git_branches", {}),
     ("show the stash", "git_stash_list", {}),
+    ("what's in the stash", "git_stash_list", {}),
     ("stash my changes", "git_stash_push", {}),
+    ("put these changes aside", "git_stash_push", {}),
     ("pop the stash", "git_stash_pop", {}),
+    ("bring back my stashed changes", "git_stash_pop", {}),
     ("switch to main", "git_switch", {"name": "main"}),
+    ("go back to the main branch", "git_switch", {"name": "main"}),
     ("create a branch called cleanup", "git_branch_create", {"name": "cleanup"}),
+    ("make a new branch named cleanup", "git_branch_create", {"name": "cleanup"}),
     ("commit this with message fix the loop", "git_commit", {"message": "fix the loop"}),
     ("commit everything with message add tests", "git_commit", {"message": "add tests"}),
-) + tuple((f"show me the last {word} commits", "git_log", {"n": n}) for n, word in NUMBERS.items())
+    ("commit it and call it fix the loop", "git_commit", {"message": "fix the loop"}),
+) + tuple((f"show me the last {word} commits", "git_log", {"n": n}) for n, word in NUMBERS.items()) \
+  + tuple((f"what were the last {word} commits", "git_log", {"n": n}) for n, word in NUMBERS.items())
 
 
 def typed_requests(module: str) -> tuple[tuple[str, str, dict], ...]:
@@ -53,13 +78,19 @@ def typed_requests(module: str) -> tuple[tuple[str, str, dict], ...]:
 # Questions, by what answers them (see oracle.answer)
 QUESTIONS: dict[str, tuple[str, ...]] = {
     "status": ("are the tests passing", "did the tests pass", "is everything green",
-               "are we good", "did that break anything"),
-    "repeat": ("what was that", "say that again", "sorry what did you say", "what did you just say"),
-    "hear": ("can you hear me", "are you there", "hello are you listening"),
-    "news": ("anything new", "what's going on", "how are we doing"),
-    "help": ("what can you do", "how can you help me"),
+               "are we good", "did that break anything", "are the tests still green",
+               "is anything failing", "did my change break something", "are we passing now"),
+    "repeat": ("what was that", "say that again", "sorry what did you say", "what did you just say",
+               "can you repeat that", "I missed that what was it", "come again"),
+    "hear": ("can you hear me", "are you there", "hello are you listening", "are you still on",
+             "hey are you with me"),
+    "news": ("anything new", "what's going on", "how are we doing", "any news",
+             "anything I should know", "what's the situation"),
+    "help": ("what can you do", "how can you help me", "what are you good for",
+             "what kind of things can you do"),
 }
-FILLERS = ("um", "uh", "hmm", "so", "well", "let me think", "um so", "okay so")
+FILLERS = ("um", "uh", "hmm", "so", "well", "let me think", "um so", "okay so", "uh well",
+           "hmm let me see", "right so", "let's see", "er", "so yeah")
 # (first part, second part): a thinking pause between them; the turn is the second part's
 THINKING = (
     ("so the problem is", "the loop stops one early"),
@@ -68,20 +99,41 @@ THINKING = (
     ("um can you", "run the tests"),
     ("so um", "are the tests passing"),
     ("let me see", "okay that looks right"),
+    ("hmm I wonder if", "the index should start at one"),
+    ("the thing is", "this value is never reset"),
+    ("okay so first", "I need to sort the input"),
+    ("maybe we should", "handle the empty case first"),
+    ("I guess the issue is", "that the counter is shared"),
+    ("so what happens if", "the list is empty"),
+    ("uh could you", "show me the diff"),
+    ("hang on I want to", "check the git status"),
+    ("so basically", "it needs to skip the duplicates"),
+    ("if I change this", "the other function breaks"),
+    ("let me just", "rename this variable"),
+    ("and then um", "we return the total"),
 )
-BACKCHANNELS = ("mhm", "yeah", "right", "okay", "uh huh", "sure", "got it")
+BACKCHANNELS = ("mhm", "yeah", "right", "okay", "uh huh", "sure", "got it", "yep", "I see", "aha",
+                "sounds good")
 ASIDES = ("yeah I'll be right there", "no I'm on a call right now", "thanks just leave it on the desk",
-          "yes five more minutes", "can you close the door please", "hey how was your day")
+          "yes five more minutes", "can you close the door please", "hey how was your day",
+          "I'll grab a coffee later", "no the meeting is at three", "did anyone feed the cat",
+          "tell him I'll call back", "thanks that's really kind", "sorry can you say that again Tom")
 MUSING = ("okay so this should return the sum", "let me fix this loop", "I think the bug is in here",
-          "now the edge case", "this is getting long")
+          "now the edge case", "this is getting long", "hmm that's odd", "why is this here",
+          "okay this part looks fine", "I'll clean this up later", "this name is confusing",
+          "so this goes through every line", "that should be a set not a list")
 TALK_OVER = ("wait hold on", "stop stop", "no I know that already", "hang on a second",
-             "okay I got it", "never mind that")
+             "okay I got it", "never mind that", "yes yes I see it", "not now please",
+             "okay enough", "let me stop you there")
 # (text, seconds, what to remind)
 REMINDERS = tuple(
     (f"remind me in {word} seconds to {what}", secs, what)
     for secs, word in ((10, "ten"), (15, "fifteen"), (20, "twenty"), (30, "thirty"))
-    for what in ("check the build", "stretch", "call Sam back", "push my branch")
-)
+    for what in ("check the build", "stretch", "call Sam back", "push my branch", "drink some water",
+                 "look at the open issue")
+) + tuple((f"in {word} seconds remind me to {what}", secs, what)
+          for secs, word in ((10, "ten"), (20, "twenty"))
+          for what in ("take a break", "reply to Ana"))
 
 SPOKEN_LINES: tuple[str, ...] = tuple(dict.fromkeys(
     [r[0] for r in REQUESTS] + [q for qs in QUESTIONS.values() for q in qs] + list(FILLERS)
