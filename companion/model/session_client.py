@@ -149,9 +149,10 @@ class SessionClient:
     async def generate(self, text: str, *, features: dict | None = None, max_new_tokens: int = 8,
                        stop: list[str] | None = None, extra: dict | None = None,
                        ebnf: str | None = None, logit_bias: dict[str, float] | None = None,
-                       timeout_s: float | None = None) -> TurnResult:
+                       timeout_s: float | None = None, pin: bool | None = None) -> TurnResult:
         """Append `text` to the session and decode up to `max_new_tokens` (under `ebnf`);
-        `timeout_s` replaces the client's own for this request (a long prefill)."""
+        `timeout_s` replaces the client's own for this request (a long prefill); `pin` (our
+        server's extension, sent only when given) adds the text to the session's pinned prefix."""
         if self.session_id is None:
             raise ServerError("no open session")
         payload: dict[str, Any] = {
@@ -159,6 +160,8 @@ class SessionClient:
             "session_params": {"id": self.session_id, "rid": self.last_rid},
             "sampling_params": sampling_params(max_new_tokens, stop, ebnf, logit_bias),
         }
+        if pin is not None:
+            payload["session_params"]["pin"] = pin
         if features:
             payload["features"] = features
         payload |= extra or {}

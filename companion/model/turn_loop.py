@@ -27,7 +27,7 @@ from companion.core.protocol import (
 )
 from companion.model.link import ModelLink
 from companion.model.session_client import RETRY_AFTER_CAP, ServerError, TurnResult, encode_features
-from companion.model.turn_pieces import TurnPiece, split_in_two
+from companion.model.turn_pieces import TurnPiece, halve_at_a_line, split_in_two
 
 RECENT_TURNS = 24  # re-prime context after a crash: about five seconds of conversation
 # protocol 2 emits one whole utterance in a turn: room for 24 words (an action ends far sooner;
@@ -134,12 +134,26 @@ class TurnLoop:
         """A new session's first turns: the pinned prefix, then recent context after a crash.
 
         Each goes as its own request that decodes nothing, so the prefix is the session's pinned
-        first turn (kept through window eviction). The recent context is a summary within
-        RECENT_BUDGET; a 413 halves the budget (down to none) instead of reconnecting.
+        first turn (kept through window eviction); a prefix the server refuses as too large
+        (413) goes in pieces cut at lines, each extending the pin, instead of reconnecting every
+        turn. The recent context is a summary within RECENT_BUDGET; a 413 halves the budget
+        (down to none) instead of reconnecting.
         """
         client = self.link.client
         assert client is not None, "connect the model link first"
-        await client.generate(self._prefix(), max_new_tokens=0, timeout_s=PREFILL_TIMEOUT_S)
+        pieces, pin = [self._prefix()], None  # the session's first request is pinned anyway
+        while pieces:  # a prefix over the server's request limit goes in pieces, all pinned
+            try:
+                await client.generate(pieces[0], max_new_tokens=0, timeout_s=PREFILL_TIMEOUT_S,
+                                      pin=pin)
+            except ServerError as exc:
+                halves = halve_at_a_line(pieces[0]) if exc.status == 413 else None
+                if halves is None:
+                    raise
+                pieces[0:1] = halves
+                continue
+            pieces.pop(0)
+            pin = True
         budget = RECENT_BUDGET
         while budget >= 16:
             recent = self.recent_summary(budget)

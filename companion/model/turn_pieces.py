@@ -51,3 +51,13 @@ def split_in_two(piece: TurnPiece) -> list[TurnPiece]:
     if keep <= 16:
         return [piece]  # nothing left to take off
     return _with_rows([text[:keep] + "<|more|>"], piece)
+
+
+def halve_at_a_line(text: str) -> list[str] | None:
+    """Two pieces of a text cut after the newline nearest its middle (a pre-token boundary, so
+    both tokenize as the whole did); None when it has no line break to cut at."""
+    breaks = [i + 1 for i, ch in enumerate(text[:-1]) if ch == "\n" and text[i + 1] != "\n"]
+    if not breaks:
+        return None
+    cut = min(breaks, key=lambda i: abs(i - len(text) / 2))
+    return [text[:cut], text[cut:]]

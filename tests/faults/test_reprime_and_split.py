@@ -57,3 +57,32 @@ async def test_reprime_over_the_window_and_a_turn_over_the_chunk_limit(tmp_path)
         assert not any("reconnecting" in e.reason for e in states)
     finally:
         await link.close()
+
+
+async def test_a_pinned_prefix_over_the_chunk_limit_goes_in_pinned_pieces():
+    events = []
+    link = ModelLink(events.append, server_args=["--max-chunk-tokens", "96",
+                                                 "--window-tokens", "400", "--threads", "1"])
+    await link.connect()
+    try:
+        rules = "\n".join(f"- rule {i}: tell me when a test fails, briefly" for i in range(12))
+        prefix = f"<|system|>You are companion.\n\nRules:\n{rules}<|end|>"
+        loop = TurnLoop(MicroTurnClock(), link, events.append, lambda: prefix)
+        sent, real = [], link.client.generate
+
+        async def spy(text, **kw):  # records what the real server accepted, and how
+            result = await real(text, **kw)
+            sent.append((text, kw.get("pin")))
+            return result
+
+        link.client.generate = spy
+        actions = await loop.step(Chunk(tick=1, t=0.2))
+        assert actions and loop.turns == 1 and link.restarts == 0
+        pieces = [(t, pin) for t, pin in sent if "rule" in t or "<|system|>" in t]
+        assert "".join(t for t, _ in pieces) == prefix and len(pieces) >= 2
+        assert [pin for _, pin in pieces] == [None] + [True] * (len(pieces) - 1)
+        info = await link.client._call("GET", "/get_server_info")
+        assert info["sessions"] == 1
+        assert not any("reconnecting" in getattr(e, "reason", "") for e in events)
+    finally:
+        await link.close()

@@ -28,6 +28,7 @@ from companion.model import turn_loop
 from companion.model.link import ModelLink
 from companion.model.session_client import SessionClient
 from companion.model.turn_loop import TurnLoop, merge_chunks
+from companion.model.turn_pieces import halve_at_a_line
 from tests.harness.fake_server import (
     FakeServer,
     busy,
@@ -241,6 +242,34 @@ async def test_a_reprime_whose_recent_context_never_fits_still_delivers_the_turn
     await stage.turns(typed(0.85, "lost"), typed(1.05, "after"), n=2)
     assert stage.loop.turns == 5 and stage.server.opened == ["s1", "s2"]
     assert [n for _, n in session_texts(stage.server, "s2")] == [0, 8]  # prefix, the turn
+
+
+async def test_a_prefix_over_the_request_limit_goes_in_pinned_pieces_not_a_reconnect_loop():
+    prefix = "<|system|>" + "\n".join(f"rule {i}: keep it short and name the test" for i in range(24)) + "<|end|>"
+    async with FakeServer() as server:
+        harness = StageHarness()
+        link = ModelLink(harness.emit, server_url=server.url, token=server.token,
+                         sleep=harness.clock.sleep)
+        await link.connect()
+        clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
+        clock.start(0.0)
+        loop = TurnLoop(clock, link, harness.emit, lambda: prefix)
+        server.rule = lambda body: too_large() if len(body["text"]) > 300 else None
+        try:
+            await harness.run_turns(clock, loop.step, [typed(0.05, "hello"), typed(0.25, "again")], 2)
+            took = [b for b in server.answered if b["sampling_params"]["max_new_tokens"] == 0]
+            assert "".join(b["text"] for b in took) == prefix and len(took) >= 3
+            assert all(len(b["text"]) <= 300 for b in took)
+            assert "pin" not in took[0]["session_params"]  # the first request pins by itself
+            assert all(b["session_params"]["pin"] is True for b in took[1:])
+            assert loop.turns == 2 and server.opened == ["s1"] and link.restarts == 0
+        finally:
+            await link.close()
+
+
+def test_a_text_is_halved_after_the_line_break_nearest_its_middle():
+    assert halve_at_a_line("a\nbb\n\ncc\nd") == ["a\nbb\n\n", "cc\nd"]  # never inside "\n\n"
+    assert halve_at_a_line("one line only") is None
 
 
 async def test_a_split_turn_refused_halfway_does_not_append_its_first_piece_twice(stage):
