@@ -129,6 +129,21 @@ def action_grammar(registry: ToolRegistry) -> str:
     return "\n".join(lines) + "\n"
 
 
+_ANY_RELAY = 'relay ::= "<|relay|>" "j" [0-9]{1,' + str(MAX_DIGITS) + '}'
+
+
+def with_relays(grammar: str, refs: list[str]) -> str:
+    """`grammar` whose relay names only `refs` (companion.model.relayable); with none, a relay
+    is not an action this turn at all. xgrammar compiles such a variant in milliseconds. A
+    grammar without action_grammar()'s relay rule is returned as it is."""
+    if _ANY_RELAY not in grammar:
+        return grammar
+    if not refs:
+        return grammar.replace("root ::= silence | speak | stop | relay", "root ::= silence | speak | stop", 1) \
+            .replace(_ANY_RELAY + "\n", "", 1)
+    return grammar.replace(_ANY_RELAY, 'relay ::= "<|relay|>" (' + " | ".join(_lit(r) for r in refs) + ")", 1)
+
+
 def default_action_grammar() -> str:
     """The action grammar of the tools the companion's agent runs."""
     return action_grammar(default_registry())

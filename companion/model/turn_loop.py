@@ -25,7 +25,9 @@ from companion.core.protocol import (
     parse_output,
     serialize_chunk,
 )
+from companion.model.action_grammar import with_relays
 from companion.model.link import ModelLink
+from companion.model.relayable import RelayableJobs
 from companion.model.session_client import RETRY_AFTER_CAP, ServerError, TurnResult, encode_features
 from companion.model.turn_pieces import TurnPiece, halve_at_a_line, split_in_two
 
@@ -95,6 +97,8 @@ class TurnLoop:
         self.max_new_tokens = max_new_tokens
         self._observe = observe
         self.grammar = grammar  # the v2 action grammar, sent as `ebnf` when the model is v2
+        self.relays = RelayableJobs()  # which job ids this turn's grammar lets a relay name
+        self._turn_grammar = grammar
         self._recent: deque[RecentTurn] = deque(maxlen=RECENT_TURNS)
         self._needs_prefix = True
         self._output_open = False
@@ -176,7 +180,7 @@ class TurnLoop:
         v2 = self.protocol == 2
         max_new = (V2_MAX_NEW_TOKENS if v2 else self.max_new_tokens) if decode else 0
         return await client.generate(piece.text, features=features,
-                                     ebnf=self.grammar if v2 and decode else None,
+                                     ebnf=self._turn_grammar if v2 and decode else None,
                                      logit_bias=self.link.logit_bias if v2 and decode else None,
                                      max_new_tokens=max_new)
 
@@ -212,8 +216,10 @@ class TurnLoop:
                 self._rest[0:1] = exc.remaining
                 raise ServerError(str(exc), exc.status, exc.retry_after) from exc
             self._rest.pop(0)
-        if self._rest_of is not None and self._observe is not None:
-            self._observe(*self._rest_of)  # all of that turn has reached the model now
+        if self._rest_of is not None:  # all of that turn has reached the model now
+            self.relays.saw(RelayableJobs.refs_in(self._rest_of[0].jobs))
+            if self._observe is not None:
+                self._observe(*self._rest_of)
         self._rest_of = None
 
     def _deferred(self, chunk: Chunk, serialized: SerializedChunk) -> Chunk | None:
@@ -243,6 +249,9 @@ class TurnLoop:
         plain = serialized.text if not features else serialize_chunk(
             chunk, features=False, defer_files=DEFER_FILES, protocol=protocol).text
         text = ("<|end|>" if self._output_open else "") + serialized.text
+        shown = RelayableJobs.refs_in(chunk.jobs)
+        if self.grammar is not None:
+            self._turn_grammar = with_relays(self.grammar, self.relays.allowed(also=shown))
         try:
             if self._needs_prefix:
                 await self._prime()
@@ -272,6 +281,7 @@ class TurnLoop:
             await self.link.recover(reason)
             return []
         self._held = self._deferred(chunk, serialized)
+        self.relays.saw(shown)
         if self._observe is not None:  # what reached the model, once it has
             self._observe(chunk, serialized)
         actions, ended = parse_output(result.text, self.protocol)
@@ -285,6 +295,8 @@ class TurnLoop:
         stats = self.clock.stats()
         files = tuple(f.path for f in chunk.files)
         for action in actions:
+            if action.kind == "relay" and action.job:
+                self.relays.relayed(action.job)
             now = time.monotonic()
             self._emit(ModelTurn(now, chunk.tick, action.kind, action.text or action.job,
                                  result.latency_ms, stats.late_ticks))

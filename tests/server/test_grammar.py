@@ -171,6 +171,22 @@ async def test_logit_bias_moves_the_action_and_the_grammar_still_holds(client, v
     assert status == 400 and "logit_bias" in body["error"]["message"], body
 
 
+async def test_a_relay_names_only_the_ids_the_turns_grammar_offers(client, v2_model):
+    from companion.model.action_grammar import with_relays
+
+    tokenizer = v2_model[1]
+    relay_first = {str(tokenizer.token_to_id("<|relay|>")): 60.0}  # every turn wants to relay
+    for seed in range(6):
+        body = {**sampling_params(600, ebnf=with_relays(GRAMMAR, ["j7", "j12"])),
+                "temperature": 1.5, "sampling_seed": seed, "logit_bias": relay_first}
+        status, out = await generate(client, body)
+        (action,), _ = parse_output(out["text"], protocol=2)
+        assert status == 200 and action.kind == "relay" and action.job in ("j7", "j12"), out
+    status, out = await generate(client, {**sampling_params(600, ebnf=with_relays(GRAMMAR, [])),
+                                          "logit_bias": relay_first})
+    assert status == 200 and not out["text"].startswith("<|relay|>"), out  # nothing to relay
+
+
 async def test_model_info_declares_the_protocol(client, text_model):
     r = await client.get("/get_model_info", headers=AUTH)
     assert (await r.json())["protocol"] == 2

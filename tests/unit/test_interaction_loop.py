@@ -18,6 +18,7 @@ from companion.core.clock import MicroTurnClock
 from companion.core.events import (
     AudioBlock,
     FileChanged,
+    JobEvent,
     ModelAction,
     ModelTurn,
     StreamState,
@@ -265,6 +266,43 @@ async def test_a_prefix_over_the_request_limit_goes_in_pinned_pieces_not_a_recon
             assert loop.turns == 2 and server.opened == ["s1"] and link.restarts == 0
         finally:
             await link.close()
+
+
+async def test_each_turns_grammar_offers_the_results_shown_and_not_yet_relayed():
+    from companion.model.action_grammar import default_action_grammar
+
+    def relay_rule(body) -> str:
+        lines = body["sampling_params"]["ebnf"].splitlines()
+        return next((line for line in lines if line.startswith("relay ::=")), lines[0])
+
+    async with FakeServer(info={"protocol": 2}) as server:
+        harness = StageHarness()
+        link = ModelLink(harness.emit, server_url=server.url, token=server.token,
+                         sleep=harness.clock.sleep)
+        await link.connect()
+        clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
+        clock.start(0.0)
+        loop = TurnLoop(clock, link, harness.emit, lambda: PREFIX, grammar=default_action_grammar())
+        failed = JobEvent(0.3, "job-3", "tests", "result", "median returns 1, expected 2", {})
+        unchanged = JobEvent(0.7, "job-4", "tests", "result", "", {})  # nothing new to say
+        server.on("/generate", ok("<|silence|><|end|>"), ok("<|silence|><|end|>"),
+                  ok("<|relay|>j3<|end|>"), ok("<|silence|><|end|>"), ok("<|silence|><|end|>"))
+        try:
+            await harness.run_turns(clock, loop.step, [typed(0.05, "hi"), (0.25, failed),
+                                                       typed(0.45, "x"), (0.65, unchanged),
+                                                       typed(0.85, "y")], 5)
+            rules = [relay_rule(b) for b in server.turns]
+            assert rules[0] == "root ::= silence | speak | stop | call"  # nothing to relay yet
+            assert rules[1] == 'relay ::= "<|relay|>" ("j3")'  # shown in this very turn
+            assert rules[2] == 'relay ::= "<|relay|>" ("j3")'  # and relayed in this one
+            assert rules[3] == rules[4] == 'relay ::= "<|relay|>" ("j3")'  # the last, to repeat
+            assert [a.job for a in loop_actions(harness) if a.kind == "relay"] == ["j3"]
+        finally:
+            await link.close()
+
+
+def loop_actions(harness: StageHarness):
+    return [e.action for e in harness.of(ModelAction)]
 
 
 def test_a_text_is_halved_after_the_line_break_nearest_its_middle():

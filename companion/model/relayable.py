@@ -1,0 +1,56 @@
+"""RelayableJobs: the job ids a v2 relay may name this turn, for the action grammar.
+
+A relay makes the runtime speak a job's summary verbatim, so the only ids worth naming are those
+of results the model has been shown that carry something to say (a result, an error, a change
+awaiting confirmation, with a non-empty summary: an unchanged failure's result has none) and
+that it has not relayed yet, plus the one it relayed last (so "say that again" can be answered).
+The grammar then spells out exactly these ids, as it spells out only registered tools: the model
+still decides whether and when to relay; it can no longer name a job that does not exist or
+repeat an old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from companion.core.chunk_budget import job_ref
+from companion.core.events import JobEvent
+
+RELAYABLE_PHASES = ("result", "error", "needs_confirmation")
+KEPT = 8  # the newest unsaid results offered; older ones are stale by then
+
+
+class RelayableJobs:
+    def __init__(self) -> None:
+        self._unsaid: dict[str, None] = {}  # insertion-ordered set, oldest first
+        self._last: str | None = None
+
+    @staticmethod
+    def refs_in(jobs: Iterable[JobEvent]) -> list[str]:
+        """The relayable references among a turn's job events."""
+        return [ref for e in jobs if e.phase in RELAYABLE_PHASES and e.summary.strip()
+                and (ref := job_ref(e.job_id))]
+
+    def allowed(self, also: Iterable[str] = ()) -> list[str]:
+        """The ids a relay may name now: unsaid results (with `also`, this turn's), the newest
+        KEPT of them, and the last one relayed."""
+        unsaid = dict(self._unsaid)
+        for ref in also:
+            unsaid.pop(ref, None)
+            unsaid[ref] = None
+        refs = list(unsaid)[-KEPT:]
+        if self._last is not None and self._last not in refs:
+            refs.append(self._last)
+        return refs
+
+    def saw(self, refs: Iterable[str]) -> None:
+        """These results reached the model (a newer result of a job replaces its older one)."""
+        for ref in refs:
+            self._unsaid.pop(ref, None)
+            self._unsaid[ref] = None
+        while len(self._unsaid) > KEPT:
+            self._unsaid.pop(next(iter(self._unsaid)))
+
+    def relayed(self, ref: str) -> None:
+        self._unsaid.pop(ref, None)
+        self._last = ref

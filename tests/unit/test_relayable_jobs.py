@@ -1,0 +1,38 @@
+"""Which job ids a relay may name: results shown with something to say, not yet relayed, plus
+the last one relayed; and the action grammar spelling out exactly those."""
+
+from __future__ import annotations
+
+from companion.core.events import JobEvent
+from companion.model.action_grammar import default_action_grammar, with_relays
+from companion.model.relayable import KEPT, RelayableJobs
+
+
+def job(n: int, phase: str = "result", summary: str = "median returns 1, expected 2") -> JobEvent:
+    return JobEvent(1.0, f"job-{n}", "tests", phase, summary, {})
+
+
+def test_only_shown_results_with_something_to_say_and_not_yet_relayed():
+    relays = RelayableJobs()
+    shown = RelayableJobs.refs_in([job(1, "started", "tests started"), job(1, "progress", "0 of 5"),
+                                   job(2), job(3, "result", ""), job(4, "error", "git failed"),
+                                   job(5, "needs_confirmation", "commit 2 files?")])
+    assert shown == ["j2", "j4", "j5"]  # an unchanged failure (no summary) is nothing to say
+    assert relays.allowed(also=shown) == ["j2", "j4", "j5"]  # this turn's results count already
+    assert relays.allowed() == []  # ... but are only remembered once the turn reached the model
+    relays.saw(shown)
+    relays.relayed("j4")
+    assert relays.allowed() == ["j2", "j5", "j4"]  # the last relayed stays: "say that again"
+    relays.relayed("j2")
+    assert relays.allowed() == ["j5", "j2"]  # and only the last
+    relays.saw([f"j{n}" for n in range(10, 10 + KEPT + 3)])
+    assert relays.allowed()[:-1] == [f"j{n}" for n in range(13, 13 + KEPT)]  # the newest KEPT
+
+
+def test_the_grammar_names_exactly_the_relayable_ids():
+    grammar = default_action_grammar()
+    two = with_relays(grammar, ["j7", "j12"])
+    assert 'relay ::= "<|relay|>" ("j7" | "j12")' in two and "[0-9]{1," not in two.split("relay ::=")[1].split("\n")[0]
+    none = with_relays(grammar, [])
+    assert "relay" not in none.split("\n")[0] and "relay ::=" not in none
+    assert with_relays("root ::= \"x\"", ["j1"]) == "root ::= \"x\""  # not an action grammar
