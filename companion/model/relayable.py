@@ -1,12 +1,13 @@
 """RelayableJobs: the job ids a v2 relay may name this turn, for the action grammar.
 
 A relay makes the runtime speak a job's summary verbatim, so the only ids worth naming are those
-of results the model has been shown that carry something to say (a result, an error, a change
-awaiting confirmation, with a non-empty summary: an unchanged failure's result has none) and
-that it has not relayed yet, plus the one it relayed last (so "say that again" can be answered).
-The grammar then spells out exactly these ids, as it spells out only registered tools: the model
-still decides whether and when to relay; it can no longer name a job that does not exist or
-repeat an old one.
+of the newest results the model has been shown that carry something to say (a result, an error, a
+change awaiting confirmation, with a non-empty summary: an unchanged failure's result has none)
+and that it has not relayed yet. The grammar then spells out exactly these ids, as it spells out
+only registered tools: the model still decides whether and when to relay, but it can no longer
+name a job that does not exist or say an old result again. The 10 M-token v2 model, offered its
+last relay too (for "say that again"), relayed that one over and over: a repeat is spoken, not
+relayed.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from companion.core.chunk_budget import job_ref
 from companion.core.events import JobEvent
 
 RELAYABLE_PHASES = ("result", "error", "needs_confirmation")
-KEPT = 8  # the newest unsaid results offered; older ones are stale by then
+KEPT = 4  # the newest unsaid results offered; older ones are stale by then
 
 
 class RelayableJobs:
     def __init__(self) -> None:
         self._unsaid: dict[str, None] = {}  # insertion-ordered set, oldest first
-        self._last: str | None = None
 
     @staticmethod
     def refs_in(jobs: Iterable[JobEvent]) -> list[str]:
@@ -32,16 +32,13 @@ class RelayableJobs:
                 and (ref := job_ref(e.job_id))]
 
     def allowed(self, also: Iterable[str] = ()) -> list[str]:
-        """The ids a relay may name now: unsaid results (with `also`, this turn's), the newest
-        KEPT of them, and the last one relayed."""
+        """The ids a relay may name now: the newest KEPT unsaid results (with `also`, this
+        turn's)."""
         unsaid = dict(self._unsaid)
         for ref in also:
             unsaid.pop(ref, None)
             unsaid[ref] = None
-        refs = list(unsaid)[-KEPT:]
-        if self._last is not None and self._last not in refs:
-            refs.append(self._last)
-        return refs
+        return list(unsaid)[-KEPT:]
 
     def saw(self, refs: Iterable[str]) -> None:
         """These results reached the model (a newer result of a job replaces its older one)."""
@@ -53,4 +50,3 @@ class RelayableJobs:
 
     def relayed(self, ref: str) -> None:
         self._unsaid.pop(ref, None)
-        self._last = ref

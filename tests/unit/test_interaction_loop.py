@@ -285,7 +285,7 @@ async def test_each_turns_grammar_offers_the_results_shown_and_not_yet_relayed()
         loop = TurnLoop(clock, link, harness.emit, lambda: PREFIX, grammar=default_action_grammar())
         failed = JobEvent(0.3, "job-3", "tests", "result", "median returns 1, expected 2", {})
         unchanged = JobEvent(0.7, "job-4", "tests", "result", "", {})  # nothing new to say
-        server.on("/generate", ok("<|silence|><|end|>"), ok("<|silence|><|end|>"),
+        server.on("/generate", ok(""), ok("<|silence|><|end|>"), ok("<|silence|><|end|>"),
                   ok("<|relay|>j3<|end|>"), ok("<|silence|><|end|>"), ok("<|silence|><|end|>"))
         try:
             await harness.run_turns(clock, loop.step, [typed(0.05, "hi"), (0.25, failed),
@@ -295,7 +295,8 @@ async def test_each_turns_grammar_offers_the_results_shown_and_not_yet_relayed()
             assert rules[0] == "root ::= silence | speak | stop | call"  # nothing to relay yet
             assert rules[1] == 'relay ::= "<|relay|>" ("j3")'  # shown in this very turn
             assert rules[2] == 'relay ::= "<|relay|>" ("j3")'  # and relayed in this one
-            assert rules[3] == rules[4] == 'relay ::= "<|relay|>" ("j3")'  # the last, to repeat
+            assert rules[3] == rules[4] == "root ::= silence | speak | stop | call"  # said: not again
+            assert loop.turns == 5
             assert [a.job for a in loop_actions(harness) if a.kind == "relay"] == ["j3"]
         finally:
             await link.close()
