@@ -46,7 +46,7 @@ async def test_reprime_over_the_window_and_a_turn_over_the_chunk_limit(tmp_path)
         assert not loop._needs_prefix and link.client.session_id == first_session
         assert link.restarts == 0
         turn = [t for t, n in sent if "value_" not in t and "<|system|>" not in t]
-        assert len(turn) >= 2 and [n for t, n in sent][-1] == 8  # pieces; the last decodes
+        assert len(turn) >= 2 and [n for t, n in sent][-1] > 0  # pieces; the last decodes
         assert "".join(turn).startswith("<|t|>1.0") and "".join(turn).endswith("<|out|>")
         assert all(f"edit number {i}" in "".join(turn) for i in range(6))
         recent = [t for t, n in sent if "value_" in t]
