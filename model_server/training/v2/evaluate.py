@@ -32,6 +32,7 @@ import asyncio
 import json
 import statistics
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from companion.core.clock import MicroTurnClock
 from companion.model.action_grammar import default_action_grammar
@@ -178,10 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ticks", type=int, default=900, help="turns per session (900 = 3 minutes)")
     p.add_argument("--text-only", action="store_true", help="recognizer words only, no dMel/tiles")
     p.add_argument("--server-arg", action="append", default=[], help="extra model_server flag")
+    p.add_argument("--write", action="store_true",
+                   help="store the metrics as `evaluation` in MODEL/training.json (the model card's numbers)")
     args = p.parse_args(argv)
     metrics = asyncio.run(evaluate(args.model, args.sessions, args.ticks, args.text_only,
                                    args.server_arg))
     print(json.dumps(metrics, indent=2))
+    if args.write:
+        card = Path(args.model) / "training.json"
+        meta = json.loads(card.read_text()) if card.is_file() else {}
+        meta["evaluation"] = {"command": f"python -m model_server.training.v2.evaluate --sessions "
+                                         f"{args.sessions} --ticks {args.ticks}"
+                                         + (" --text-only" if args.text_only else ""),
+                              "seed": EVAL_SEED, **metrics}
+        card.write_text(json.dumps(meta, indent=1) + "\n")
     return 0
 
 
