@@ -39,3 +39,19 @@ def test_always_silent_and_a_wrong_job_id_are_told_apart():
     wrong_id[7] = 6  # after "j" the model says 7, the label 3
     got = run(wrong_id)
     assert got["<|relay|>"] == {"n": 1, "decided": 1.0, "content_given_kind": 0.0}
+
+
+def test_evaluate_write_puts_the_metrics_in_the_model_card(tmp_path, monkeypatch):
+    import json
+
+    from model_server.training.v2 import evaluate
+
+    async def fake(model, sessions, ticks, text_only, server_args):
+        return {"silence_quiet": 0.98, "request_tool_and_args": 0.1}
+
+    monkeypatch.setattr(evaluate, "evaluate", fake)
+    (tmp_path / "training.json").write_text(json.dumps({"steps": 7}))
+    assert evaluate.main(["--model", str(tmp_path), "--sessions", "2", "--write"]) == 0
+    card = json.loads((tmp_path / "training.json").read_text())
+    assert card["steps"] == 7 and card["evaluation"]["silence_quiet"] == 0.98
+    assert "--sessions 2" in card["evaluation"]["command"]
