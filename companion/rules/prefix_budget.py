@@ -24,11 +24,14 @@ EMBEDDED_DIR = Path(__file__).resolve().parents[2] / "model_server" / "weights" 
 def pinned_prefix(rule_texts: list[str], prompt: dict[str, Any] | None,
                   system_text: str, rules_text: str, tools_text: str) -> str:
     """The prefix as the runtime sends it: a model that ships the prompt it was trained with
-    (get_model_info's `prompt`) gets that wording with the rules' texts; any other gets ours."""
+    (get_model_info's `prompt`) gets that wording with the rules' texts, each after the prompt's
+    `rule_bullet` and, with none, its `no_rules` line; any other gets ours."""
     if isinstance(prompt, dict) and {"system", "tools", "rules_heading"} <= prompt.keys():
         texts = rule_texts or list(prompt.get("default_rules", []))
-        return system_prefix(prompt["system"], prompt["rules_heading"] + "\n".join(texts),
-                             prompt["tools"])
+        bullet = prompt.get("rule_bullet", "")
+        rules = (prompt["rules_heading"] + "\n".join(bullet + t for t in texts) if texts
+                 else prompt.get("no_rules", prompt["rules_heading"]))
+        return system_prefix(prompt["system"], rules, prompt["tools"])
     return system_prefix(system_text, rules_text, tools_text)
 
 

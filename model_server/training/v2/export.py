@@ -15,8 +15,10 @@ from tools.catalog import default_registry
 
 
 def serving_prompt() -> dict:
-    """The prefix texts training used, and the protocol version the companion must speak."""
+    """The prefix texts training used (rules as v2/rules.py renders them: one "- " line each,
+    "Rules: none." without any), and the protocol version the companion must speak."""
     return {"protocol": 2, "system": SYSTEM_TEXT, "rules_heading": "Rules:\n",
+            "rule_bullet": "- ", "no_rules": "Rules: none.",
             "tools": default_registry().describe(), "default_rules": []}
 
 
