@@ -1,4 +1,6 @@
-"""The shipped embedded model: its files, its Qwen2 format, and its behaviour on a scripted session."""
+"""The shipped embedded model (protocol 2): its files, its Qwen2 format, and its behaviour through
+the companion's own serving path: the embedded server child, the TurnLoop with the pinned prefix
+the runtime builds from the model's prompt.json, the action grammar, greedy decoding."""
 
 from __future__ import annotations
 
@@ -9,25 +11,20 @@ import numpy as np
 import pytest
 import torch
 
-from companion.core.events import JobEvent, TypedText
-from companion.core.protocol import Chunk, system_prefix
-from model_server.training.features import audio_block
-from model_server.training.phrases import SYSTEM_TEXTS, TOOL_NAMES, TOOLS_TEXT
+from companion.core.clock import MicroTurnClock
+from companion.core.events import AudioBlock, JobEvent
+from companion.core.protocol import Chunk
+from companion.model.action_grammar import default_action_grammar
+from companion.model.link import ModelLink
+from companion.model.turn_loop import TurnLoop
+from companion.rules.prefix_budget import pinned_prefix
+from companion.streams.audio import level_dbfs
+from companion.streams.dmel import BLOCK, DMelStream
 from model_server.training.report import FILES
-from model_server.training.stream import EmbeddedModel, GreedyStream
+from model_server.training.stream import EmbeddedModel
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "model_server" / "weights" / "embedded"
-
-
-@pytest.fixture(scope="module")
-def model() -> EmbeddedModel:
-    torch.set_num_threads(1)
-    return EmbeddedModel.load(WEIGHTS)
-
-
-def _chunk(k: int, rng: np.random.Generator, **parts) -> Chunk:
-    t = round(300.0 + 0.2 * k, 1)
-    return Chunk(tick=1500 + k, t=t, audio=(audio_block(t, False, rng),), **parts)
+pytestmark = pytest.mark.slow
 
 
 def test_shipped_files_are_complete_and_small():
@@ -36,46 +33,69 @@ def test_shipped_files_are_complete_and_small():
     config = json.loads((WEIGHTS / "config.json").read_text())
     assert config["architectures"] == ["Qwen2ForCausalLM"] and config["tie_word_embeddings"] is True
     meta = json.loads((WEIGHTS / "training.json").read_text())
-    assert meta["steps"] > 0 and "evaluation" in meta
+    assert meta["protocol"] == 2 and meta["steps"] > 0 and "evaluation" in meta
+    assert json.loads((WEIGHTS / "prompt.json").read_text())["protocol"] == 2
 
 
-def test_shipped_decoder_matches_transformers(model):
+def test_shipped_decoder_matches_transformers():
     transformers = pytest.importorskip("transformers")
+    torch.set_num_threads(1)
+    model = EmbeddedModel.load(WEIGHTS)
     hf = transformers.Qwen2ForCausalLM.from_pretrained(WEIGHTS, torch_dtype=torch.float32).eval()
     ids = torch.tensor([model.tokenizer.encode("<|t|>1.2<|hear|>run the tests<|out|>").ids])
     with torch.no_grad():
         torch.testing.assert_close(model.decoder(ids), hf(input_ids=ids).logits, atol=1e-4, rtol=1e-4)
 
 
-def test_silent_when_quiet_and_speaks_after_a_failing_test(model):
-    rng = np.random.default_rng(7)
-    prefix = system_prefix(SYSTEM_TEXTS[0], "Rules:\nTell me when tests fail.\nKeep it short.", TOOLS_TEXT)
-    stream = GreedyStream(model, prefix)
-    for k in range(10):
-        actions, text = stream.turn(_chunk(k, rng))
-        assert [a.kind for a in actions] == ["silence"], (k, text)
-    for k in range(10, 14):
-        actions, text = stream.turn(_chunk(k, rng))
-        assert [a.kind for a in actions] == ["silence"], (k, text)
-    failure = JobEvent(t=302.8, job_id="job-1", tool="tests", phase="result",
-                       summary="test_parse_header failed: IndexError in parse_header, line 42",
-                       data={"passed": 11, "failed": 1, "failures": [
-                           {"test": "test_parse_header", "error": "IndexError", "file": "src/parse.py",
-                            "line": 42}]})
-    said = []
-    for k, jobs in ((14, (failure,)), (15, ()), (16, ())):
-        actions, text = stream.turn(_chunk(k, rng, jobs=jobs))
-        said += [a.text for a in actions if a.kind == "speech"]
-    assert said, "no speech in the three turns after a failing test result"
+def _quiet(t: float, dmel: DMelStream, rng: np.random.Generator) -> AudioBlock:
+    block = rng.normal(0, 10 ** (-60 / 20), BLOCK).astype(np.float32)  # a quiet room
+    return AudioBlock(t, block, level_dbfs(block), dmel.push(block))
 
 
-def test_typed_request_becomes_a_call_of_a_registered_tool(model):
-    """The decision to delegate is learned; picking the right tool mostly is not yet (TRAINING.md)."""
-    rng = np.random.default_rng(8)
-    prefix = system_prefix(SYSTEM_TEXTS[1], "Rules:\nRun the tests when I ask.", TOOLS_TEXT)
-    stream = GreedyStream(model, prefix, max_new=32)
-    for k in range(5):
-        stream.turn(_chunk(k, rng))
-    actions, text = stream.turn(_chunk(5, rng, typed=(TypedText(t=301.0, text="run the tests"),)))
-    assert actions[0].kind == "call" and not actions[0].error, text
-    assert actions[0].tool in TOOL_NAMES, text
+async def test_silent_when_quiet_and_relays_a_new_failure():
+    link = ModelLink(lambda e: None)  # the embedded server child, as `companion` starts it
+    await link.connect()
+    try:
+        assert link.protocol == 2
+        prefix = pinned_prefix([], link.info.get("prompt"), "", "", "")
+        loop = TurnLoop(MicroTurnClock(), link, lambda e: None, lambda: prefix,
+                        grammar=default_action_grammar())
+        rng, dmel = np.random.default_rng(7), DMelStream()
+        kinds = []
+        for k in range(25):
+            t = round(300.0 + 0.2 * k, 1)
+            jobs = ()
+            if k == 15:
+                jobs = (JobEvent(t, "job-1", "tests", "result",
+                                 "median returns 3.5 for [4, 1, 3, 2], expected 2.5, stats.py line 16, "
+                                 "changed just now", {"failures": [{"test": "test_median"}]}),)
+            actions = await loop.step(Chunk(tick=1500 + k, t=t, audio=(_quiet(t, dmel, rng),), jobs=jobs))
+            kinds.append([(a.kind, a.job) for a in actions])
+        assert all(a == [("silence", "")] for a in kinds[:15]), kinds[:15]  # nothing happened
+        assert [("relay", "j1")] in kinds[15:], kinds[15:]  # the new failure, in the agent's words
+    finally:
+        await link.close()
+
+
+async def test_a_typed_request_becomes_a_call_of_a_registered_tool():
+    """The decision to delegate is learned; picking the right tool is not yet (TRAINING.md)."""
+    from companion.core.events import TypedText
+    from tools.catalog import default_registry
+
+    link = ModelLink(lambda e: None)
+    await link.connect()
+    try:
+        prefix = pinned_prefix([], link.info.get("prompt"), "", "", "")
+        loop = TurnLoop(MicroTurnClock(), link, lambda e: None, lambda: prefix,
+                        grammar=default_action_grammar())
+        rng, dmel = np.random.default_rng(8), DMelStream()
+        calls = []
+        for k in range(10):
+            t = round(300.0 + 0.2 * k, 1)
+            typed = (TypedText(t, "run the tests"),) if k == 5 else ()
+            actions = await loop.step(Chunk(tick=1500 + k, t=t, audio=(_quiet(t, dmel, rng),), typed=typed))
+            calls += [(k, a) for a in actions if a.kind == "call"]
+        assert calls and calls[0][0] >= 5, calls  # after the request, not before
+        assert not calls[0][1].error and calls[0][1].tool in default_registry().names()
+    finally:
+        await link.close()
