@@ -26,7 +26,7 @@ async def test_reprime_over_the_window_and_a_turn_over_the_chunk_limit(tmp_path)
                                lambda: "<|system|>You are companion.<|end|>")
         for i in range(24):  # recent turns far over the 160-token window
             loop._recent.append(RecentTurn(f"<|t|>{i}.0<|file|>f{i}.py\n+value_{i} = {i} "
-                                           + "x = compute(y) " * 6 + "<|out|><|silence|><|end|>",
+                                           + "x = compute(y) " * 2 + "<|out|><|silence|><|end|>",
                                            (f"f{i}.py",)))
         first_session = link.client.session_id
         sent, real = [], link.client.generate
@@ -45,7 +45,8 @@ async def test_reprime_over_the_window_and_a_turn_over_the_chunk_limit(tmp_path)
         assert actions and loop.turns == 1 and loop._held is None  # delivered, in pieces
         assert not loop._needs_prefix and link.client.session_id == first_session
         assert link.restarts == 0
-        turn = [t for t, n in sent if "value_" not in t and "<|system|>" not in t]
+        turn = [t for t, n in sent if "value_" not in t and "<|system|>" not in t
+                and not t.startswith("<|more|>")]
         assert len(turn) >= 2 and [n for t, n in sent][-1] > 0  # pieces; the last decodes
         assert "".join(turn).startswith("<|t|>1.0") and "".join(turn).endswith("<|out|>")
         assert all(f"edit number {i}" in "".join(turn) for i in range(6))
