@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from companion.core.clock import MicroTurnClock
-from companion.core.events import AudioBlock, JobEvent
+from companion.core.events import AudioBlock, FileChanged, JobEvent
 from companion.core.protocol import Chunk
 from companion.model.action_grammar import default_action_grammar
 from companion.model.link import ModelLink
@@ -64,14 +64,27 @@ async def test_silent_when_quiet_and_relays_a_new_failure():
         kinds = []
         for k in range(25):
             t = round(300.0 + 0.2 * k, 1)
-            jobs = ()
-            if k == 15:
-                jobs = (JobEvent(t, "job-1", "tests", "result",
+            jobs, files = (), ()  # a save, then its test run as the agent reports it
+            if k == 11:
+                files = (FileChanged(t, "stats.py", "modified",
+                                     "--- a/stats.py\n+++ b/stats.py\n@@ -14,3 +14,3 @@\n"
+                                     "     mid = len(xs) // 2\n-    return (xs[mid - 1] + xs[mid]) / 2\n"
+                                     "+    return (xs[mid] + xs[mid + 1]) / 2\n"),)
+            elif k == 12:
+                jobs = (JobEvent(t, "job-1", "tests", "started", "tests started", {"origin": "save"}),)
+            elif k == 13:
+                jobs = (JobEvent(t, "job-1", "tests", "progress", "0 of 5 tests done",
+                                 {"done": 0, "total": 5, "failed": 0}),)
+            elif k == 15:
+                jobs = (JobEvent(t, "job-1", "tests", "progress", "5 of 5 tests done, 1 failed",
+                                 {"done": 5, "total": 5, "failed": 1}),
+                        JobEvent(t, "job-1", "tests", "result",
                                  "median returns 3.5 for [4, 1, 3, 2], expected 2.5, stats.py line 16, "
                                  "changed just now", {"failures": [{"test": "test_median"}]}),)
-            actions = await loop.step(Chunk(tick=1500 + k, t=t, audio=(_quiet(t, dmel, rng),), jobs=jobs))
-            kinds.append([(a.kind, a.job) for a in actions])
-        assert all(a == [("silence", "")] for a in kinds[:15]), kinds[:15]  # nothing happened
+            actions = await loop.step(Chunk(tick=1500 + k, t=t, audio=(_quiet(t, dmel, rng),),
+                                            files=files, jobs=jobs))
+            kinds.append([(a.kind, a.job or a.tool) for a in actions])
+        assert all(a == [("silence", "")] for a in kinds[:11]), kinds[:11]  # nothing happened
         assert [("relay", "j1")] in kinds[15:], kinds[15:]  # the new failure, in the agent's words
     finally:
         await link.close()
