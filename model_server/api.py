@@ -216,11 +216,9 @@ def parse_generate(body: Any, model: LoadedModel,
         embed_positions = tuple(range(len(embeds)))
     try:
         sampling = SamplingParams.from_json(body.get("sampling_params"))
+        sampling.check_vocab(model.config.vocab_size)
     except (ValueError, TypeError) as e:
         raise bad(str(e)) from None
-    vocab = model.config.vocab_size
-    if any(t >= vocab for t, _ in sampling.logit_bias):
-        raise bad(f"sampling_params.logit_bias: token ids must be in [0, {vocab})")
     sp = body.get("session_params")
     session_id = prev_rid = pin = None
     if sp is not None:

@@ -108,6 +108,11 @@ class SamplingParams:
                    and isinstance(b, float) and math.isfinite(b) for t, b in self.logit_bias):
             raise bad("logit_bias", "must map token ids >= 0 to finite numbers")
 
+    def check_vocab(self, vocab: int) -> None:
+        """Raise ValueError if `logit_bias` names a token outside the model's vocabulary."""
+        if any(t >= vocab for t, _ in self.logit_bias):
+            raise ValueError(f"sampling_params.logit_bias: token ids must be in [0, {vocab})")
+
     @classmethod
     def from_json(cls, obj: Any) -> SamplingParams:
         """Parse the `sampling_params` object of a /generate body; raises ValueError."""

@@ -69,10 +69,9 @@ def parse_sampling(body: dict, vocab: int) -> SamplingParams:
         params["logit_bias"] = body["logit_bias"]
     try:
         sampling = SamplingParams.from_json(params)
+        sampling.check_vocab(vocab)
     except (ValueError, TypeError) as e:
         raise bad(str(e)) from None
-    if any(t >= vocab for t, _ in sampling.logit_bias):
-        raise bad(f"logit_bias: token ids must be in [0, {vocab})")
     return sampling
 
 

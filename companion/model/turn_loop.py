@@ -98,7 +98,6 @@ class TurnLoop:
         self._observe = observe
         self.grammar = grammar  # the v2 action grammar, sent as `ebnf` when the model is v2
         self.relays = RelayableJobs()  # which job ids this turn's grammar lets a relay name
-        self._turn_grammar = grammar
         self._recent: deque[RecentTurn] = deque(maxlen=RECENT_TURNS)
         self._needs_prefix = True
         self._output_open = False
@@ -172,7 +171,7 @@ class TurnLoop:
                 budget //= 2
         self._needs_prefix = False
 
-    async def _generate(self, piece: TurnPiece, decode: bool) -> TurnResult:
+    async def _generate(self, piece: TurnPiece, decode: bool, grammar: str | None) -> TurnResult:
         client = self.link.client
         assert client is not None
         features = encode_features(piece.audio, piece.patches) if self.link.accepts_features \
@@ -180,20 +179,20 @@ class TurnLoop:
         v2 = self.protocol == 2
         max_new = (V2_MAX_NEW_TOKENS if v2 else self.max_new_tokens) if decode else 0
         return await client.generate(piece.text, features=features,
-                                     ebnf=self._turn_grammar if v2 and decode else None,
+                                     ebnf=grammar if v2 and decode else None,
                                      logit_bias=self.link.logit_bias if v2 and decode else None,
                                      max_new_tokens=max_new)
 
-    async def _send(self, piece: TurnPiece, decode: bool) -> TurnResult:
-        """Append one turn, decoding after its last piece; a piece the server finds too large
-        (413) goes as two smaller ones. A refusal after some pieces went in raises PartlySent
-        with the pieces that did not."""
+    async def _send(self, piece: TurnPiece, decode: bool, grammar: str | None = None) -> TurnResult:
+        """Append one turn, decoding after its last piece (under `grammar`, for v2); a piece the
+        server finds too large (413) goes as two smaller ones. A refusal after some pieces went
+        in raises PartlySent with the pieces that did not."""
         queue: list[tuple[TurnPiece, int]] = [(piece, 0)]  # (piece, times split)
         sent = False
         while True:
             current, splits = queue[0]
             try:
-                result = await self._generate(current, decode and len(queue) == 1)
+                result = await self._generate(current, decode and len(queue) == 1, grammar)
             except ServerError as exc:
                 parts = split_in_two(current) if exc.status == 413 and splits < MAX_SPLITS else []
                 if not parts or (len(parts) == 1 and parts[0].text == current.text):
@@ -250,14 +249,14 @@ class TurnLoop:
             chunk, features=False, defer_files=DEFER_FILES, protocol=protocol).text
         text = ("<|end|>" if self._output_open else "") + serialized.text
         shown = RelayableJobs.refs_in(chunk.jobs)
-        if self.grammar is not None:
-            self._turn_grammar = with_relays(self.grammar, self.relays.allowed(also=shown))
+        grammar = (with_relays(self.grammar, self.relays.allowed(also=shown))
+                   if self.grammar is not None else None)
         try:
             if self._needs_prefix:
                 await self._prime()
             await self._send_rest()
             result = await self._send(TurnPiece(text, serialized.audio, serialized.patches),
-                                      decode=True)
+                                      decode=True, grammar=grammar)
         except ServerError as exc:
             if isinstance(exc, PartlySent):  # some of this turn is in: only the rest waits
                 self._rest, self._rest_of = exc.remaining, (chunk, serialized)

@@ -8,6 +8,7 @@ the next turn."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from itertools import pairwise
 from types import SimpleNamespace
 
@@ -47,17 +48,17 @@ pytestmark = pytest.mark.timeout(20)
 PREFIX = "<|system|>You are the companion.<|end|>"
 
 
-@pytest.fixture
-async def stage():
+@contextlib.asynccontextmanager
+async def live_stage(prefix: str = PREFIX, info: dict | None = None, grammar: str | None = None):
     """A loop on a live link to the fake server, its clock and backoff on the harness's time."""
-    async with FakeServer() as server:
+    async with FakeServer(info=info) as server:
         harness = StageHarness()
         link = ModelLink(harness.emit, server_url=server.url, token=server.token,
                          sleep=harness.clock.sleep)
         await link.connect()
         clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
         clock.start(0.0)
-        loop = TurnLoop(clock, link, harness.emit, lambda: PREFIX)
+        loop = TurnLoop(clock, link, harness.emit, lambda: prefix, grammar=grammar)
 
         async def turns(*timeline, n: int = 1):
             return await harness.run_turns(clock, loop.step, timeline, n)
@@ -67,6 +68,12 @@ async def stage():
                                   acted=Acted(harness), turns=turns)
         finally:
             await link.close()
+
+
+@pytest.fixture
+async def stage():
+    async with live_stage() as stage:
+        yield stage
 
 
 class Acted:
@@ -247,25 +254,16 @@ async def test_a_reprime_whose_recent_context_never_fits_still_delivers_the_turn
 
 async def test_a_prefix_over_the_request_limit_goes_in_pinned_pieces_not_a_reconnect_loop():
     prefix = "<|system|>" + "\n".join(f"rule {i}: keep it short and name the test" for i in range(24)) + "<|end|>"
-    async with FakeServer() as server:
-        harness = StageHarness()
-        link = ModelLink(harness.emit, server_url=server.url, token=server.token,
-                         sleep=harness.clock.sleep)
-        await link.connect()
-        clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
-        clock.start(0.0)
-        loop = TurnLoop(clock, link, harness.emit, lambda: prefix)
+    async with live_stage(prefix) as stage:
+        server = stage.server
         server.rule = lambda body: too_large() if len(body["text"]) > 300 else None
-        try:
-            await harness.run_turns(clock, loop.step, [typed(0.05, "hello"), typed(0.25, "again")], 2)
-            took = [b for b in server.answered if b["sampling_params"]["max_new_tokens"] == 0]
-            assert "".join(b["text"] for b in took) == prefix and len(took) >= 3
-            assert all(len(b["text"]) <= 300 for b in took)
-            assert "pin" not in took[0]["session_params"]  # the first request pins by itself
-            assert all(b["session_params"]["pin"] is True for b in took[1:])
-            assert loop.turns == 2 and server.opened == ["s1"] and link.restarts == 0
-        finally:
-            await link.close()
+        await stage.turns(typed(0.05, "hello"), typed(0.25, "again"), n=2)
+        took = [b for b in server.answered if b["sampling_params"]["max_new_tokens"] == 0]
+        assert "".join(b["text"] for b in took) == prefix and len(took) >= 3
+        assert all(len(b["text"]) <= 300 for b in took)
+        assert "pin" not in took[0]["session_params"]  # the first request pins by itself
+        assert all(b["session_params"]["pin"] is True for b in took[1:])
+        assert stage.loop.turns == 2 and server.opened == ["s1"] and stage.link.restarts == 0
 
 
 async def test_each_turns_grammar_offers_the_results_shown_and_not_yet_relayed():
@@ -275,35 +273,20 @@ async def test_each_turns_grammar_offers_the_results_shown_and_not_yet_relayed()
         lines = body["sampling_params"]["ebnf"].splitlines()
         return next((line for line in lines if line.startswith("relay ::=")), lines[0])
 
-    async with FakeServer(info={"protocol": 2}) as server:
-        harness = StageHarness()
-        link = ModelLink(harness.emit, server_url=server.url, token=server.token,
-                         sleep=harness.clock.sleep)
-        await link.connect()
-        clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
-        clock.start(0.0)
-        loop = TurnLoop(clock, link, harness.emit, lambda: PREFIX, grammar=default_action_grammar())
+    async with live_stage(info={"protocol": 2}, grammar=default_action_grammar()) as stage:
         failed = JobEvent(0.3, "job-3", "tests", "result", "median returns 1, expected 2", {})
         unchanged = JobEvent(0.7, "job-4", "tests", "result", "", {})  # nothing new to say
-        server.on("/generate", ok(""), ok("<|silence|><|end|>"), ok("<|silence|><|end|>"),
-                  ok("<|relay|>j3<|end|>"), ok("<|silence|><|end|>"), ok("<|silence|><|end|>"))
-        try:
-            await harness.run_turns(clock, loop.step, [typed(0.05, "hi"), (0.25, failed),
-                                                       typed(0.45, "x"), (0.65, unchanged),
-                                                       typed(0.85, "y")], 5)
-            rules = [relay_rule(b) for b in server.turns]
-            assert rules[0] == "root ::= silence | speak | stop | call"  # nothing to relay yet
-            assert rules[1] == 'relay ::= "<|relay|>" ("j3")'  # shown in this very turn
-            assert rules[2] == 'relay ::= "<|relay|>" ("j3")'  # and relayed in this one
-            assert rules[3] == rules[4] == "root ::= silence | speak | stop | call"  # said: not again
-            assert loop.turns == 5
-            assert [a.job for a in loop_actions(harness) if a.kind == "relay"] == ["j3"]
-        finally:
-            await link.close()
-
-
-def loop_actions(harness: StageHarness):
-    return [e.action for e in harness.of(ModelAction)]
+        stage.server.on("/generate", ok(""), ok("<|silence|><|end|>"), ok("<|silence|><|end|>"),
+                        ok("<|relay|>j3<|end|>"), ok("<|silence|><|end|>"), ok("<|silence|><|end|>"))
+        await stage.turns(typed(0.05, "hi"), (0.25, failed), typed(0.45, "x"), (0.65, unchanged),
+                          typed(0.85, "y"), n=5)
+        rules = [relay_rule(b) for b in stage.server.turns]
+        assert rules[0] == "root ::= silence | speak | stop | call"  # nothing to relay yet
+        assert rules[1] == 'relay ::= "<|relay|>" ("j3")'  # shown in this very turn
+        assert rules[2] == 'relay ::= "<|relay|>" ("j3")'  # and relayed in this one
+        assert rules[3] == rules[4] == "root ::= silence | speak | stop | call"  # said: not again
+        assert stage.loop.turns == 5
+        assert [a.job for a in stage.acted if a.kind == "relay"] == ["j3"]
 
 
 def test_a_text_is_halved_after_the_line_break_nearest_its_middle():

@@ -2,14 +2,16 @@
 
 Row r of the stream is row r % ROWS_PER_SHARD of shard r // ROWS_PER_SHARD; step s trains rows
 [s*batch, (s+1)*batch). Given fewer shards than the steps need, the stream cycles over them, each
-pass after the first in a new shard order (a fixed permutation per pass, so resume stays exact). A checkpoint holds the model, the optimizer and the step, so `--resume`
-continues the very same trajectory (a test checks the losses match an uninterrupted run). A
-shard not written yet is waited for (the data generator runs beside the trainer).
+pass after the first in a new shard order (a fixed permutation per pass, so resume stays exact).
+A checkpoint holds the model, the optimizer and the step, so `--resume` continues the very same
+trajectory (a test checks the losses match an uninterrupted run). A shard not written yet is
+waited for (the data generator runs beside the trainer).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -44,6 +46,12 @@ def build_model(size: str, vocab: int, context: int, special: dict[str, int], se
     return InteractionModel(Qwen2ForTraining(config), frontend, special)
 
 
+@functools.cache
+def _pass_order(epoch: int, n_shards: int) -> np.ndarray:
+    """The shard order of pass `epoch` (> 0) over n_shards: the same on every run and resume."""
+    return np.random.default_rng(epoch).permutation(n_shards)
+
+
 class RowStream:
     """Rows by global index from the shard directory, waiting for shards still being written."""
 
@@ -56,7 +64,7 @@ class RowStream:
         index, i = divmod(r, ROWS_PER_SHARD)
         if self.n_shards and index >= self.n_shards:
             epoch, index = divmod(index, self.n_shards)
-            index = np.random.default_rng(epoch).permutation(self.n_shards)[index]
+            index = _pass_order(epoch, self.n_shards)[index]
         return int(index), i
 
     def row(self, r: int):
