@@ -11,6 +11,7 @@ is a one-line change here.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import subprocess
 import tempfile
@@ -177,7 +178,7 @@ def utterance(voice: tuple[str, str], text: str, level_db: float = -22.0,
     words = recognize(blocks_of(mic), prompt_for(voice, text))
     heard = tuple((round(w.t, 3), w.text, w.final) for w in words)
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # two generators never share one
     np.savez_compressed(tmp, samples=samples.astype(np.float32), t=np.array([h[0] for h in heard]),
                         words=np.array([h[1] for h in heard], dtype=str),
                         final=np.array([h[2] for h in heard], dtype=bool))
