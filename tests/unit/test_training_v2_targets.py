@@ -60,3 +60,20 @@ def test_every_target_is_accepted_by_the_action_grammar(sessions):
     state = backend.state(compiled, (end,))
     bad = tokenizer.encode("<|relay|>job-3<|end|>", add_special_tokens=False).ids
     assert not all(state.accept(t) for t in bad)
+
+
+def test_a_question_about_the_code_gets_the_failure_or_an_honest_reply():
+    """The model cannot read behaviour off the code: a question about it is answered with the
+    failing result that bears on it when there is one, else with what it can do instead."""
+    from types import SimpleNamespace
+
+    from model_server.training.v2 import oracle
+
+    failing = SimpleNamespace(rules=SimpleNamespace(brief=False), failing_job="job-3", last_said=None)
+    assert oracle.answer(failing, "code") == oracle.relay("job-3")
+    passing = SimpleNamespace(rules=SimpleNamespace(brief=False), failing_job=None, last_said=None)
+    reply = oracle.answer(passing, "code")
+    assert reply.kind == "speech" and "can't tell" in reply.text and "tests" in reply.text
+    brief = SimpleNamespace(rules=SimpleNamespace(brief=True), failing_job=None, last_said=None)
+    assert len(oracle.answer(brief, "code").text) < len(reply.text)
+    assert len(lines.QUESTIONS["code"]) >= 10

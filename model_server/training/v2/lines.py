@@ -88,6 +88,13 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
              "anything I should know", "what's the situation"),
     "help": ("what can you do", "how can you help me", "what are you good for",
              "what kind of things can you do"),
+    # about the code's behaviour: more than this model can read off the code; the reply says so
+    # and what it can do instead (oracle.answer), or relays a failure that bears on it
+    "code": ("what does this function give back", "what if the input is empty",
+             "does this handle negative numbers", "why is this returning none",
+             "is this loop right", "what is this variable for", "does this work with duplicates",
+             "what happens with an empty string", "is this the right condition",
+             "could this ever divide by zero", "why does it do that", "is that the correct result"),
 }
 FILLERS = ("um", "uh", "hmm", "so", "well", "let me think", "um so", "okay so", "uh well",
            "hmm let me see", "right so", "let's see", "er", "so yeah")

@@ -32,8 +32,11 @@ def relay(agent_job_id: str) -> Action:
 def answer(sim, topic: str) -> Action:
     """The reply to a question, from the session's state; facts come only as relays."""
     brief = sim.rules.brief
-    if topic in ("status", "news") and sim.failing_job is not None:
+    if topic in ("status", "news", "code") and sim.failing_job is not None:
         return relay(sim.failing_job)
+    if topic == "code":
+        return speak("not sure; I can run its tests." if brief else
+                     "I can't tell that from here; I can run its tests if you like.")
     if topic == "status":
         return speak("yes." if brief else "yes, the tests pass.")
     if topic == "news":
