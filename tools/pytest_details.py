@@ -42,10 +42,13 @@ def prepare_details(
     return env
 
 
-async def dump_stacks(report_dir: Path, pid: int, wait_s: float = 1.0) -> None:
+async def dump_stacks(report_dir: Path, pid: int, wait_s: float = 3.0, settle_s: float = 0.2) -> None:
     """Called just before a timeout kill of run `pid`: signal the plugin to dump every thread's
-    stack and wait (at most `wait_s`) until the dump is written. The plugin creates its dump
-    file when it arms, so a run that hung before loading it is not waited for."""
+    stack and wait (at most `wait_s`) until the dump is written: it has stopped growing for
+    `settle_s` (faulthandler writes it in many small writes, and a loaded machine can pause the
+    child between them; a kill then left half a dump and the hang was reported without a place).
+    The plugin creates its dump file when it arms, so a run that hung before loading it is not
+    waited for."""
     path = report_dir / f"{_RECORDS}.hang"
     if not pid or not path.exists():
         return
@@ -54,9 +57,12 @@ async def dump_stacks(report_dir: Path, pid: int, wait_s: float = 1.0) -> None:
     except (ProcessLookupError, PermissionError):
         return
     deadline = time.monotonic() + wait_s
+    size, since = 0, time.monotonic()
     while time.monotonic() < deadline:
-        if path.stat().st_size > 0:
-            await asyncio.sleep(0.05)  # the dump is written in one go; let it finish
+        now, grown = time.monotonic(), path.stat().st_size
+        if grown != size:
+            size, since = grown, now
+        elif size > 0 and now - since >= settle_s:
             return
         await asyncio.sleep(0.01)
 
