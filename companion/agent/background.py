@@ -19,26 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from companion.agent.job import Job, JobInfo, context_ref, tool_name_guess
+from companion.agent.job import Job, JobInfo, tool_name_guess
+from companion.agent.job_events import JobEvents
 from companion.agent.save_jobs import SaveJobs
-from companion.agent.summaries import summarize_progress
 from companion.agent.tool_jobs import Outcome, ToolJobs
-from companion.core.events import JobEvent, JobPhase
-from companion.core.redact import redact
+from companion.core.events import JobEvent
 from companion.rules.schema import ReasoningConfig
 from tools.catalog import EXPLAIN, LINT, TESTS, default_registry
 from tools.on_save import OnSaveConfig
-from tools.registry import CallError, ToolError, ToolRegistry
-from tools.test_runner import TestProgress
+from tools.registry import CallError, ToolRegistry
 
-log = logging.getLogger(__name__)
-PROGRESS_INTERVAL_S = 0.25  # at most this often per job, so a 5000-test suite is not 5000 events
 HISTORY = 200  # finished jobs kept for list_jobs
 
 __all__ = ["BackgroundAgent", "JobInfo"]
@@ -62,6 +56,7 @@ class BackgroundAgent:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
         self.root = Path(root).resolve()
         self.sink = sink
+        self.events = JobEvents(sink, clock)  # every JobEvent goes out through it
         self.registry = registry or default_registry()
         self.clock = clock
         self.jobs_runner = ToolJobs(
@@ -99,7 +94,7 @@ class BackgroundAgent:
             call = self.registry.parse_call(call_json)
         except CallError as exc:
             job.tool = tool_name_guess(call_json)
-            self._finish(job, "error", str(exc), {"error": str(exc), "call": call_json[:500]})
+            self.events.finish(job, "error", str(exc), {"error": str(exc), "call": call_json[:500]})
             return job.job_id
         job.tool, job.args = call.tool, call.args
         self._start(job)
@@ -118,7 +113,7 @@ class BackgroundAgent:
         try:
             job.args = self.registry.get(tool).validate(args or {})
         except CallError as exc:
-            self._finish(job, "error", str(exc), {"error": str(exc)})
+            self.events.finish(job, "error", str(exc), {"error": str(exc)})
             return job.job_id
         self._start(job)
         return job.job_id
@@ -150,7 +145,7 @@ class BackgroundAgent:
             return False
         job.change = None
         summary = f"{job.tool.replace('_', ' ')} dropped; nothing changed"
-        self._finish(job, "cancelled", summary, {"denied": True})
+        self.events.finish(job, "cancelled", summary, {"denied": True})
         return True
 
     def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
@@ -204,22 +199,18 @@ class BackgroundAgent:
     def _cancelled_before_start(self, job: Job, task: asyncio.Task) -> None:
         # a task cancelled before its first step never runs its body, so say it here
         if task.cancelled() and job.state in ("queued", "running"):
-            self._cancelled(job)
-
-    def _cancelled(self, job: Job) -> None:
-        reason = job.cancel_reason
-        self._finish(job, "cancelled", f"{job.tool} {reason}", {"reason": reason})
+            self.events.cancelled(job)
 
     async def _run(self, job: Job) -> None:
         try:
             async with self._slots:
                 job.state = "running"
-                self._emit(job, "started", f"{job.tool.replace('_', ' ')} started")
+                self.events.emit(job, "started", f"{job.tool.replace('_', ' ')} started")
                 if self.registry.get(job.tool).changes_repository:
                     async with self._git_lock:
                         job.change = await self.jobs_runner.git_prepare(job.tool, job.args)
                     job.state = "needs_confirmation"
-                    self._emit(
+                    self.events.emit(
                         job,
                         "needs_confirmation",
                         job.change.summary,
@@ -228,12 +219,12 @@ class BackgroundAgent:
                     return
                 outcome = await self._execute(job)
         except asyncio.CancelledError:
-            self._cancelled(job)
+            self.events.cancelled(job)
         except Exception as exc:  # noqa: BLE001 — any failure becomes an error event
-            self._failed(job, exc)
+            self.events.failed(job, exc)
             self._saves.finished(job, ok=False)
         else:
-            self._finish(job, "result", outcome.summary, outcome.data)
+            self.events.finish(job, "result", outcome.summary, outcome.data)
             self._saves.finished(job, ok=not outcome.data.get("failures"))
 
     async def _execute(self, job: Job) -> Outcome:
@@ -244,7 +235,7 @@ class BackgroundAgent:
             job.args,
             job.context,
             everything=job.origin != "save",
-            on_progress=lambda progress: self._progress(job, progress),
+            on_progress=lambda progress: self.events.progress(job, progress),
             on_start=job.pids.append,
         )
 
@@ -252,7 +243,7 @@ class BackgroundAgent:
         return await self.jobs_runner.lint(job.args, job.context, everything=job.origin != "save")
 
     async def _explain(self, job: Job) -> Outcome:
-        return await self.jobs_runner.explain(job.args, lambda text: self._answer(job, text))
+        return await self.jobs_runner.explain(job.args, lambda text: self.events.answer(job, text))
 
     async def _git_read(self, job: Job) -> Outcome:
         return await self.jobs_runner.git_read(job.tool, job.args)
@@ -264,52 +255,11 @@ class BackgroundAgent:
                 job.state = "running"
                 outcome = await self.jobs_runner.git_apply(change)
         except asyncio.CancelledError:
-            self._cancelled(job)
+            self.events.cancelled(job)
         except Exception as exc:  # noqa: BLE001 — any failure becomes an error event
-            self._failed(job, exc)
+            self.events.failed(job, exc)
         else:
-            self._finish(job, "result", outcome.summary, outcome.data)
-
-    def _failed(self, job: Job, exc: Exception) -> None:
-        if isinstance(exc, ToolError):
-            self._finish(job, "error", str(exc), {"error": str(exc), **exc.data})
-            return
-        # a bug in a tool must not take the companion down; it is logged and said plainly
-        log.exception("job %s (%s) failed", job.job_id, job.tool, exc_info=exc)
-        message = f"{job.tool} failed unexpectedly: {type(exc).__name__}: {exc}"
-        self._finish(job, "error", message, {"error": message})
-
-    def _progress(self, job: Job, p: TestProgress) -> None:
-        now = self.clock()
-        if p.done and p.done != p.total and now - job.last_progress < PROGRESS_INTERVAL_S:
-            return
-        job.last_progress = now
-        data = {"done": p.done, "total": p.total, "failed": p.failed, "test": p.test}
-        self._emit(job, "progress", summarize_progress(p.done, p.total, p.failed), data)
-
-    def _answer(self, job: Job, text: str) -> None:
-        """A streamed explanation so far, as a progress event (the card grows as it arrives)."""
-        now = self.clock()
-        if now - job.last_progress < PROGRESS_INTERVAL_S:
-            return
-        job.last_progress = now
-        self._emit(job, "progress", "explaining", {"answer": text, "partial": True})
-
-    def _finish(self, job: Job, phase: JobPhase, summary: str, data: dict) -> None:
-        job.state = {"result": "done"}.get(phase, phase)
-        self._emit(job, phase, summary, data)
-
-    def _emit(self, job: Job, phase: JobPhase, summary: str, data: dict | None = None) -> None:
-        payload: dict[str, Any] = {
-            **(data or {}),
-            "context_ref": context_ref(job),
-            "origin": job.origin,
-        }
-        try:
-            # the summary is spoken, shown and relayed verbatim: no secret from tool output in it
-            self.sink(JobEvent(self.clock(), job.job_id, job.tool, phase, redact(summary), payload))
-        except Exception:  # the sink is someone else's; a broken one must not stop the jobs
-            log.exception("job event sink failed")
+            self.events.finish(job, "result", outcome.summary, outcome.data)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop:
