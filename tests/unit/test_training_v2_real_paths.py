@@ -152,7 +152,7 @@ def test_rules_change_the_labels(projects):
 
 
 def test_a_session_test_run_that_times_out_under_load_is_retried(projects, monkeypatch):
-    from model_server.training.v2 import sessions
+    from model_server.training.v2 import session_agent as sessions
     from tools.registry import ToolError
 
     project = projects[0]

@@ -1,31 +1,20 @@
 """Simulated coding sessions at 200 ms resolution, built from the product's own code paths.
 
-Saves are real project versions diffed by FileWatch's `describe_change`, each diff recorded in a
-ChangeLog as the agent's `record_save` does; on-save and requested test results are real
-`run_tests` runs of the changed lines, localized by `build_report` and summarized by
-`companion.agent.summaries` with a live `TestMemory`, exactly as `ToolJobs.tests` does;
-lint and git results are the agent's own (git_runs); the user's speech is real TTS in a training
-voice, its words the real recognizer's; the mic carries room noise, keystrokes and the echo of
-the companion's own speech; screen reading is the live ScreenReader's ScreenText / ScreenError
-events over real tracebacks of the running code and real editor views (screen_runs).
+Saves are real project versions diffed by FileWatch's `describe_change`, each diff recorded in the
+agent's ChangeLog as `record_save` does; the agent's test, lint and git jobs are SessionAgent's
+(session_agent: real runs, summarized as `ToolJobs` does); the user's speech is real TTS in a
+training voice, its words the real recognizer's; the mic carries room noise, keystrokes and the
+echo of the companion's own speech; screen reading is the live ScreenReader's ScreenText /
+ScreenError events over real tracebacks of the running code and real editor views (screen_runs).
 `oracle.decide` labels every tick.
 """
-
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.agent.summaries import (
-    LintMemory,
-    TestMemory,
-    summarize_lint,
-    summarize_progress,
-    summarize_tests,
-)
 from companion.core.events import (
     MICRO_TURN_S,
     FileChanged,
@@ -36,63 +25,24 @@ from companion.core.events import (
     TypedText,
     UserWords,
 )
-from companion.core.protocol import Action, Chunk, job_ref, system_prefix
-from companion.core.redact import redact
+from companion.core.protocol import Action, Chunk, system_prefix
 from companion.streams.dmel import BLOCK, SAMPLE_RATE, DMelStream
 from companion.streams.file_content import FileContent, describe_change
 from model_server.training.features import screen_tile
 from model_server.training.v2 import oracle
 from model_server.training.v2 import rules as rules_mod
-from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
-from model_server.training.v2.git_runs import call_key, git_results
+from model_server.training.v2.code_runs import Project, Version
 from model_server.training.v2.playback import Playback
 from model_server.training.v2.screen_runs import SessionScreen
+from model_server.training.v2.session_agent import SessionAgent
+from model_server.training.v2.session_records import Pending, Session, Spoken, Turn
 from model_server.training.v2.speech import Utterance, utterance
 from model_server.training.v2.speech_cache import level_for, voices_for
 from tools.catalog import default_registry
-from tools.changed_lines import ChangeLog
-from tools.registry import ToolError
-from tools.test_runner import TestRun
 
 TICK = MICRO_TURN_S  # one micro-turn (companion.core.events)
 SYSTEM_TEXT = ("You are a pair-programming companion. Each turn, choose one action: stay silent, "
                "speak briefly, stop, relay a job's result, or call a tool.")
-
-
-@dataclass(slots=True)
-class Spoken:
-    """A user utterance placed in the session."""
-
-    start: int  # first tick with its audio
-    end: int  # last tick with its audio
-    kind: str  # request|question|filler|thinking|backchannel|aside|musing|talk_over|reminder
-    text: str
-    meta: dict
-    first_heard: int | None  # first tick a recognized word arrives (None: heard nothing)
-    last_change: int | None  # last tick the recognized text changed (a final equal to it is no change)
-
-
-@dataclass(slots=True)
-class Turn:
-    chunk: Chunk
-    act: Action  # the oracle's label, written by companion.core.protocol.format_output(protocol=2)
-    tag: str
-    needs: int  # earliest tick whose input the label depends on (-1: none)
-
-
-@dataclass(slots=True)
-class Session:
-    prefix: str
-    turns: list[Turn]
-    rules: rules_mod.RuleSet
-
-
-@dataclass(slots=True)
-class Pending:
-    due: int
-    kind: str  # respond | relay_req | relay_auto | remind
-    since: int  # tick of the input it answers (for Turn.needs)
-    data: dict = field(default_factory=dict)
 
 
 class SessionSim:
@@ -109,13 +59,7 @@ class SessionSim:
         self.projects = self.rng.sample(projects, min(2, len(projects)))
         self.current: dict[str, Version] = {p.name: p.clean for p in self.projects}
         self.screen = SessionScreen(self)  # the live ScreenReader over this session's repository
-        self.memory: dict[str, TestMemory] = defaultdict(TestMemory)
-        self.lint_memory = LintMemory()  # one agent, one ToolJobs: one LintMemory for all files
-        self.changes = ChangeLog()  # ToolJobs.changes: lines saved since the tests last passed
-        for p in self.projects:  # the session starts with the suite known to pass, lint known
-            self.memory[p.name].update(p.clean.run)
-            clean = lint_version(p.name, p.clean.source)
-            self.lint_memory.update(clean["files"], clean["findings"])
+        self.agent = SessionAgent(self)  # its jobs' events, memories and change log
         floor_db = self.rng.uniform(-68, -50)
         self.mic = self.np_rng.normal(0, 10 ** (floor_db / 20), (n_ticks + 60) * BLOCK).astype(np.float32)
         self.echo_gain = 10 ** (self.rng.uniform(-34, -18) / 20)  # residual echo after the canceller
@@ -168,17 +112,6 @@ class SessionSim:
             click = self.np_rng.normal(0, 10 ** (self.rng.uniform(-45, -32) / 20), n)
             self.mic[at:at + n] += (click * np.exp(-np.arange(n) / 15)).astype(np.float32)
 
-    def new_job(self) -> str:
-        self.jobs_made += 1
-        return f"job-{self.jobs_made}"  # the agent's numbering (BackgroundAgent._new_job)
-
-    def emit(self, k: int, job: str, tool: str, phase: str, summary: str, data: dict | None = None,
-             origin: str = "model") -> None:
-        """A JobEvent at tick k as BackgroundAgent._emit writes it: real tool, phase and data,
-        the summary redacted, the payload carrying context_ref and origin."""
-        payload = {**(data or {}), "context_ref": {"job_id": job}, "origin": origin}
-        self.jobs[k].append(JobEvent(self.t(k), job, tool, phase, redact(summary), payload))
-
     def save(self, k: int, project: Project, version: Version) -> None:
         """The user saves `version`: FileWatch's diff, then the agent's on-save test run."""
         before = self.current[project.name]
@@ -189,89 +122,14 @@ class SessionSim:
             return
         self.files[k].append(change)
         self.screen.on_event(change)  # the hub delivers FileChanged to the ScreenReader too
-        self.changes.record(change.path, change.diff, self.t(k))  # ToolJobs.record_save
+        self.agent.changes.record(change.path, change.diff, self.t(k))  # ToolJobs.record_save
         self.current[project.name] = version
-        self.run_tests(k + 1, project, version, everything=False, requested_by=None)
-        self.run_lint(k + 1, project, version)
-
-    def run_lint(self, k: int, project: Project, version: Version) -> None:
-        """The agent's on-save lint job (submitted right after the tests job): ToolJobs.lint's
-        result and data, announcing only findings new to this session's LintMemory."""
-        job = self.new_job()
-        self.emit(k, job, "lint", "started", "lint started", origin="save")
-        result = dict(lint_version(project.name, version.source))
-        new = self.lint_memory.update(result["files"], result["findings"])
-        result["new_findings"] = len(new)
-        summary = summarize_lint(new, files=result["files"], everything=False)
-        self.summary_of[job_ref(job)] = redact(summary)
-        self.emit(k + 1, job, "lint", "result", summary, result, origin="save")
-
-    def run_tests(self, k: int, project: Project, version: Version, everything: bool,
-                  requested_by: int | None) -> None:
-        job = self.new_job()
-        origin = "model" if requested_by is not None else "save"
-        self.emit(k, job, "tests", "started", "tests started", origin=origin)
-        now = self.t(k)  # ToolJobs.tests: "changed just now" is measured from the run's start
-        changes = self.changes.snapshot()
-        run, reports = _saved_run_retrying(project, version, changes)
-        done = k + 1 + int((run.duration_s + 0.3) / TICK)
-        news = self.memory[project.name].update(run, reports)
-        summary = summarize_tests(run, news, everything=everything, reports=reports, now=now)
-        failed = bool(run.failures)
-        self.summary_of[job_ref(job)] = redact(summary)
-        if not failed and project is self.projects[0]:
-            self.failing_job = None
-        elif failed and summary and project is self.projects[0]:
-            self.failing_job = job
-        self.progress(k, done, job, run, origin)
-        data = run.to_dict()  # what ToolJobs.tests returns as the result's data
-        for item, report in zip(data["failures"], reports, strict=True):
-            item.update(report.to_dict(now))
-        if run.report is not None and not run.failures and run.exit_code in (0, 5):
-            self.changes.clear()
-        data.update(changed=[f"{project.name}.py"], new_failures=[f.test_id for f in news.new],
-                    repeated_failures=[f.test_id for f in news.repeated],
-                    recovered=list(news.recovered))
-        self.emit(done, job, "tests", "result", summary, data, origin=origin)
-        for p in self.pending:  # a newer result makes an unsaid one about the same project stale
-            if p.kind == "relay_auto" and p.data["project"] == project.name:
-                p.kind = "dropped"
-        if summary and requested_by is not None:
-            self.pending.append(Pending(done, "relay_req", requested_by, {"job": job}))
-        elif summary:
-            topic = "failures" if news.new else "recoveries"
-            self.pending.append(Pending(done + 2, "relay_auto", done,
-                                        {"job": job, "project": project.name, "topic": topic}))
-
-    def progress(self, k: int, done: int, job: str, run: TestRun, origin: str) -> None:
-        """The agent's progress events of a short run: once pytest has collected (0 of N), then
-        at the last test (N of N); the agent throttles the ones between to one per 0.25 s,
-        which a sub-second HumanEval run does not reach."""
-        counts = run.to_dict()["counts"]
-        if run.report is None:
-            return
-        total = sum(counts.values())
-        for tick, n, failed in ((k + 1, 0, 0), (done, total, counts["failed"])):
-            data = {"done": n, "total": total, "failed": failed}
-            self.emit(min(tick, done), job, "tests", "progress", summarize_progress(n, total, failed),
-                      data, origin=origin)
+        self.agent.run_tests(k + 1, project, version, everything=False, requested_by=None)
+        self.agent.run_lint(k + 1, project, version)
 
     def call_result(self, k: int, tool: str, args: dict) -> None:
-        """The agent runs a call decided in turn k; its result arrives later."""
-        project = self.projects[0]
-        if tool == "tests":
-            self.run_tests(k + 1, project, self.current[project.name], everything=True, requested_by=k)
-            return
-        job = self.new_job()
-        self.emit(k + 1, job, tool, "started", f"{tool.replace('_', ' ')} started")
-        phase, summary, data = git_results(project)[call_key(tool, args)]
-        done = k + 2 + self.rng.randint(0, 4)
-        self.summary_of[job_ref(job)] = redact(summary)
-        if phase == "needs_confirmation":
-            data = {**data, "confirmation_id": job}
-        self.emit(done, job, tool, phase, summary, data)
-        if summary:
-            self.pending.append(Pending(done, "relay_req", k, {"job": job}))
+        """The agent runs a call decided in turn k; its result arrives later (SessionAgent)."""
+        self.agent.call_result(k, tool, args)
 
     # --- one tick -----------------------------------------------------------------------------
 
@@ -325,14 +183,3 @@ class SessionSim:
             turns.append(Turn(chunk, act, tag, needs))
         return Session(self.prefix, turns, self.rules)
 
-
-def _saved_run_retrying(project: Project, version: Version, changes: dict, tries: int = 3):
-    """saved_run, retried: every version already ran within the timeout when its project was
-    built, so a timeout here is the machine's load (the generator runs at nice 19 beside the
-    trainer and the test suite), not the code; a shard must not die of it."""
-    for _ in range(tries - 1):
-        try:
-            return saved_run(project.name, version.source, project.test_source, changes)
-        except ToolError:
-            continue
-    return saved_run(project.name, version.source, project.test_source, changes)
