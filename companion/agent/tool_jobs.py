@@ -16,11 +16,11 @@ from pathlib import Path, PurePosixPath
 
 from companion.agent.bug_report import BugReport, build_report
 from companion.agent.explain_request import build_messages, first_sentence
+from companion.agent.git_summaries import summarize_git
 from companion.agent.reasoning import ReasoningError, stream_answer
 from companion.agent.summaries import (
     LintMemory,
     TestMemory,
-    summarize_git,
     summarize_lint,
     summarize_tests,
 )

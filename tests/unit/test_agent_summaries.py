@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from companion.agent.git_summaries import summarize_git
 from companion.agent.summaries import (
     LintMemory,
     TestMemory,
     count,
-    summarize_git,
     summarize_lint,
     summarize_tests,
 )

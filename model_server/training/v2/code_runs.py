@@ -42,11 +42,12 @@ EVAL_EVERY = 8
 # The modules whose code decides a cached result: a run and its spoken report, a lint, a git call.
 RUN_CODE = ("tools.test_runner", "tools.junit_report", "tools.pytest_details", "tools.pytest_values",
             "tools.process", "tools.registry", "tools.localize", "tools.changed_lines", "tools.failure_values",
-            "companion.agent.bug_report", "companion.agent.summaries", "model_server.training.v2.code_runs")
+            "companion.agent.bug_report", "companion.agent.summaries", "companion.agent.git_summaries",
+            "model_server.training.v2.code_runs")
 LINT_CODE = ("tools.lint", "tools.process", "model_server.training.v2.code_runs")
-GIT_CODE = ("companion.agent.tool_jobs", "companion.agent.summaries", "tools.git_ops", "tools.git_changes",
-            "tools.git_paths", "tools.lint", "tools.registry", "tools.catalog",
-            "model_server.training.v2.git_runs", "model_server.training.v2.lines")
+GIT_CODE = ("companion.agent.tool_jobs", "companion.agent.summaries", "companion.agent.git_summaries",
+            "tools.git_ops", "tools.git_changes", "tools.git_paths", "tools.lint", "tools.registry",
+            "tools.catalog", "model_server.training.v2.git_runs", "model_server.training.v2.lines")
 
 
 @memoize
