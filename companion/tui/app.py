@@ -18,6 +18,7 @@ from companion.rules import themes
 from companion.rules.schema import Gates
 from companion.rules.store import RulesStore, config_dir
 from companion.tui.bridge import EventBridge
+from companion.tui.command_palette import palette_commands
 from companion.tui.screens.history import HistoryScreen
 from companion.tui.screens.main import MainScreen
 from companion.tui.transcript import Transcript
@@ -25,7 +26,6 @@ from companion.tui.widgets.jobs_panel import JobsPanel
 from companion.tui.widgets.pending_action import PendingAction
 
 STOP_TIMEOUT_S = 10.0  # quitting waits this long for the runtime; then it exits regardless
-SNOOZE_MINUTES = 15.0
 STREAMS_SHOWN = ("audio", "screen", "files", "model")
 
 
@@ -265,26 +265,7 @@ class CompanionApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Microphone: mute or unmute", "Toggle the mic (f2)",
-                            self.action_toggle_mic)
-        yield SystemCommand("Screen: pause or resume", "Toggle screen watching (f3)",
-                            self.action_toggle_screen)
-        yield SystemCommand("Snooze interjections 15 minutes", "Hold the companion's remarks",
-                            lambda: self.action_snooze(SNOOZE_MINUTES))
-        yield SystemCommand("Snooze until resumed", "Hold remarks until you resume (f5)",
-                            lambda: self.action_snooze(None))
-        yield SystemCommand("Resume interjections", "End a snooze", lambda: self.action_snooze(0))
-        yield SystemCommand("Stop speaking", "Cut the companion off (esc)",
-                            self.action_stop_speaking)
-        yield SystemCommand("Confirm pending action", "ctrl+y", lambda: self.action_confirm(True))
-        yield SystemCommand("Deny pending action", "ctrl+n", lambda: self.action_confirm(False))
-        for job_id in self.main_screen.query_one(JobsPanel).running():
-            yield SystemCommand(f"Cancel job {job_id}", "Stop this background job",
-                                lambda job_id=job_id: self._cancel(job_id))
-        yield SystemCommand("Toggle jobs panel", "f8", lambda: self.action_toggle_panel("jobs"))
-        yield SystemCommand("Toggle rules panel", "f9", lambda: self.action_toggle_panel("rules"))
-        yield SystemCommand("Show full history", "f10", self.action_history)
-        yield SystemCommand("Next companion theme", "ctrl+t", self.action_next_theme)
+        yield from palette_commands(self)
 
 
 def main(argv: list[str] | None = None) -> int:
