@@ -23,23 +23,16 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tools.junit_report import JUnitReport, TestFailure, parse_junit
-from tools.localize import localize_hang
-from tools.process import CommandResult, run_command
-from tools.pytest_details import (
-    PLUGIN_MODULE,
-    dump_stacks,
-    prepare_details,
-    read_details,
-    read_hang,
-)
+from tools.process import run_command
+from tools.pytest_details import PLUGIN_MODULE, dump_stacks, prepare_details, read_details
 from tools.registry import ToolError
+from tools.test_run_errors import pytest_did_not_run, raise_on_timeout
 
 if TYPE_CHECKING:
     from tools.warm_runner import WarmRunner
 
 _COLLECTED = re.compile(r"collected (\d+) items?(?: / (\d+) deselected)?(?: / (\d+) selected)?")
 _OUTCOME = re.compile(r"^(\S+::\S+)\s+(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
-_PYTEST_EXIT = {2: "interrupted", 3: "internal error", 4: "usage error"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +200,7 @@ async def run_tests(
             output_cap=config.output_cap_bytes,
             on_start=on_start,
         )
-        _raise_on_timeout(result, config)
+        raise_on_timeout(result, config)
         return TestRun(
             "all",
             (),
@@ -243,13 +236,13 @@ async def run_tests(
                 on_start=on_start,
                 before_kill=before_kill,
             )
-        _raise_on_timeout(result, config, progress, root, report_dir, changed, used_warm)
+        raise_on_timeout(result, config, progress, root, report_dir, changed, used_warm)
         report = parse_junit(report_path, root) if report_path.exists() else None
         details = read_details(report_dir)
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
     if report is None and result.returncode != 5:
-        raise ToolError(_pytest_did_not_run(result, config), {"output_tail": result.last_lines()})
+        raise ToolError(pytest_did_not_run(result, config), {"output_tail": result.last_lines()})
     return TestRun(
         scope if selected else "all",
         tuple(selected),
@@ -267,45 +260,3 @@ def _env(config: TestsConfig) -> dict[str, str] | None:
     if not config.env:
         return None
     return {**os.environ, **config.env}
-
-
-def _raise_on_timeout(
-    result: CommandResult,
-    config: TestsConfig,
-    progress: PytestProgress | None = None,
-    root: Path | None = None,
-    report_dir: Path | None = None,
-    changed: dict[str, dict[int, float]] | None = None,
-    warm: bool = False,
-) -> None:
-    if not result.timed_out:
-        return
-    where = ""
-    if progress is not None and progress.total:
-        where = f" after {progress.done} of {progress.total} tests"
-    data: dict = {"timed_out": True, "pid": result.pid, "output_tail": result.last_lines(),
-                  "warm": warm}
-    message = f"the tests timed out at {config.timeout_s:g} seconds{where} and were stopped"
-    if root is not None and report_dir is not None:
-        test, dump = read_hang(report_dir)
-        spot = localize_hang(root, dump, changed or {}) if dump else None
-        if spot is not None:
-            name = test.split("::")[-1].split("[")[0] or "a test"
-            func = f", in {spot.function}" if spot.function not in ("", "<module>") else ""
-            message = (f"{name} hangs: stopped after {config.timeout_s:g} seconds, spinning at "
-                       f"{PurePosixPath(spot.file).name} line {spot.line}{func}")
-            data.update(hang={"test": test, "location": spot.to_dict()})
-    raise ToolError(message, data)
-
-
-def _pytest_did_not_run(result: CommandResult, config: TestsConfig) -> str:
-    if "No module named pytest" in result.output:
-        return f"pytest is not installed for {config.argv()[0]}"
-    code = result.returncode
-    reason = _PYTEST_EXIT.get(code or 0, f"exit code {code}")
-    tail = result.last_lines()
-    # pytest ends a usage error with its inifile/rootdir lines; the "error:" line says what broke
-    errors = [line for line in tail if "error:" in line.lower()]
-    chosen = errors[-1] if errors else (tail[-1] if tail else "")
-    detail = f": {chosen.strip()[:200]}" if chosen else ""
-    return f"pytest stopped without a report ({reason}){detail}"

@@ -40,8 +40,9 @@ MUTANTS_PER_PROBLEM = 7
 # Held out of training for the in-repo evaluation: every 8th problem (deterministic).
 EVAL_EVERY = 8
 # The modules whose code decides a cached result: a run and its spoken report, a lint, a git call.
-RUN_CODE = ("tools.test_runner", "tools.junit_report", "tools.pytest_details", "tools.pytest_values",
-            "tools.process", "tools.registry", "tools.localize", "tools.changed_lines", "tools.failure_values",
+RUN_CODE = ("tools.test_runner", "tools.test_run_errors", "tools.junit_report",
+            "tools.pytest_details", "tools.pytest_values", "tools.process", "tools.registry",
+            "tools.localize", "tools.changed_lines", "tools.failure_values",
             "companion.agent.bug_report", "companion.agent.summaries", "companion.agent.git_summaries",
             "model_server.training.v2.code_runs")
 LINT_CODE = ("tools.lint", "tools.process", "model_server.training.v2.code_runs")
