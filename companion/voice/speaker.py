@@ -2,27 +2,26 @@
 
 Three threads: `say()` appends text; a synthesis thread cuts it into phrases (at punctuation, at
 12 words, or when the text pauses and the queued audio is about to run dry) and synthesizes them
-ahead; the sounddevice callback (10 ms blocks, so `stop()` takes effect within one block) copies
-samples out and posts what it played with the device's sample count; a ledger thread
-(companion.voice.speech_ledger) turns that into SelfSpeech events and into the echo canceller's
-reference. The output stream stays open for the whole session because
+ahead; the sounddevice callback (companion.voice.device_feed; 10 ms blocks, so `stop()` takes
+effect within one block) copies samples out and posts what it played with the device's sample
+count; a ledger thread (companion.voice.speech_ledger) turns that into SelfSpeech events and into
+the echo canceller's reference. The output stream stays open for the whole session because
 opening one on PulseAudio stalls for up to 1.5 s.
 
 A word counts as played once its last audible sample reached the DAC (DAC time from the sample
-count, see companion.audio.sample_clock.DacClock); a word cut in the middle is reported as unspoken. SelfSpeech text is
-the spoken form (after speech_text.speakable). Without an output device or TTS (or while muted) the
-Speaker is text-only: each phrase is emitted at once as SelfSpeech with t == t_end ("displayed").
+count, see companion.audio.sample_clock.DacClock); a word cut in the middle is reported as
+unspoken. SelfSpeech text is the spoken form (after speech_text.speakable). Without an output
+device or TTS (or while muted) the Speaker is text-only: each phrase is emitted at once as
+SelfSpeech with t == t_end ("displayed").
 """
 
 from __future__ import annotations
 
-import collections
 import queue
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,22 +33,14 @@ from companion.core.events import (
     StopSpeaking,
     StreamState,
 )
+from companion.voice.device_feed import DeviceFeed, Segment
 from companion.voice.speech_ledger import CALLBACK_FRAMES, RATE, SpeechLedger
 from companion.voice.speech_text import speakable
-from companion.voice.tts import EspeakVoice, TTSUnavailable, WordSpan
+from companion.voice.tts import EspeakVoice, TTSUnavailable
 
 OUTPUT_LATENCY = 0.15  # s buffered: "low" starved under GIL load and mistimed words (docs/transcript.md)
 MAX_PHRASE_WORDS = 12
 _BOUNDARY = re.compile(r"[.!?;:,](?=\s)")
-
-
-@dataclass(eq=False)
-class _Segment:
-    text: str
-    samples: np.ndarray
-    words: tuple[WordSpan, ...]
-    pos: int = 0  # samples handed to the device (written by the audio callback only)
-    reported: int = 0  # words already turned into SelfSpeech (ledger thread only)
 
 
 class Speaker:
@@ -71,18 +62,14 @@ class Speaker:
         self._text = ""
         self._last_say = 0.0
         self._in_synthesis = ""
-        self._ready: collections.deque[_Segment] = collections.deque()
-        self._playing: _Segment | None = None
-        self._cut_requested = False
         self._cut_unspoken = ""
         self._played: queue.SimpleQueue = queue.SimpleQueue()
         self._muted = False
+        # the audio callback's side: phrases ready to play, the one playing, the device position
+        self._feed = DeviceFeed(self._played, clock, muted=lambda: self._muted)
         self._closing = False
         self._stream = None
         self._latency = 0.0
-        self._device_pos = 0  # samples handed to the device so far (audio callback only)
-        self._voiced_until = 0  # device position after the last speech sample handed over
-        self._underflows = 0
         self._threads: list[threading.Thread] = []
 
     @property
@@ -92,12 +79,12 @@ class Speaker:
     @property
     def underflows(self) -> int:
         """Output underflows so far (the device played silence we did not send)."""
-        return self._underflows
+        return self._feed.underflows
 
     @property
     def speaking(self) -> bool:
-        return (self._playing is not None or bool(self._ready) or bool(self._in_synthesis)
-                or bool(self._text.strip()))
+        return (self._feed.playing is not None or bool(self._feed.ready)
+                or bool(self._in_synthesis) or bool(self._text.strip()))
 
     def start(self) -> None:
         """Load the voice and open the output stream; either failing gives text-only mode."""
@@ -125,7 +112,7 @@ class Speaker:
         try:
             self._stream = sd.OutputStream(
                 samplerate=RATE, channels=1, dtype="float32", blocksize=CALLBACK_FRAMES,
-                latency=OUTPUT_LATENCY, device=self._device, callback=self._on_audio)
+                latency=OUTPUT_LATENCY, device=self._device, callback=self._feed.on_audio)
             self._latency = float(self._stream.latency)
             self._stream.start()
         except (sd.PortAudioError, OSError, ValueError, RuntimeError) as exc:
@@ -151,24 +138,21 @@ class Speaker:
         """Silence now and drop everything queued: the device's own buffer (OUTPUT_LATENCY of
         audio already handed over) is dropped too, by aborting and restarting the stream."""
         with self._lock:
-            queued = [self._in_synthesis] + [s.text for s in self._ready] + [self._text]
+            feed = self._feed
+            queued = [self._in_synthesis] + [s.text for s in feed.ready] + [self._text]
             unspoken = " ".join(q.strip() for q in queued if q.strip())
-            self._ready.clear()
+            feed.ready.clear()
             self._text = self._in_synthesis = ""
             self._lock.notify_all()
-            if (self._playing is not None or self._device_holds_speech()) and not self.text_only:
+            if ((feed.playing is not None or feed.holds_speech(self._latency))
+                    and not self.text_only):
                 self._cut_unspoken = unspoken
                 if not self._flush():
-                    self._cut_requested = True  # the next callback plays zeros instead
+                    feed.cut_requested = True  # the next callback plays zeros instead
                 return
         if unspoken:
             now = self._clock()
             self._sink(SelfSpeech(now, now, "", interrupted=True, unspoken=speakable(unspoken)))
-
-    def _device_holds_speech(self) -> bool:
-        """The last speech handed over may still be in the device's buffer (not yet heard)."""
-        buffered = int((self._latency + 2 * CALLBACK_FRAMES / RATE) * RATE)
-        return self._voiced_until > 0 and self._device_pos - self._voiced_until < buffered
 
     def _flush(self) -> bool:
         """Abort the stream (no callback runs once it returns; PortAudio drops what the device
@@ -180,7 +164,7 @@ class Speaker:
             stream.abort()
         except (sd.PortAudioError, RuntimeError):
             return False
-        seg, self._playing = self._playing, None
+        seg, self._feed.playing = self._feed.playing, None
         self._played.put(("flush", self._clock(), seg))
         try:
             stream.start()
@@ -226,17 +210,13 @@ class Speaker:
             cut = boundary.end()
         elif len(text.split()) > MAX_PHRASE_WORDS:
             cut = text.rstrip().rfind(" ")
-        elif (self._clock() - self._last_say >= self._phrase_wait and self._queued_seconds() < 0.4):
+        elif (self._clock() - self._last_say >= self._phrase_wait
+              and self._feed.queued_seconds() < 0.4):
             cut = len(text)
         else:
             return None
         self._text = text[cut:]
         return text[:cut].strip()
-
-    def _queued_seconds(self) -> float:
-        playing = self._playing
-        left = len(playing.samples) - playing.pos if playing is not None else 0
-        return (left + sum(len(s.samples) for s in self._ready)) / RATE
 
     def _synthesize_loop(self) -> None:
         while True:
@@ -257,51 +237,12 @@ class Speaker:
             synthesis = self._voice.synthesize(spoken)
             with self._lock:
                 if self._in_synthesis == phrase:  # else stop() dropped it while we synthesized
-                    self._ready.append(_Segment(spoken, synthesis.samples, synthesis.words))
+                    self._feed.ready.append(Segment(spoken, synthesis.samples, synthesis.words))
                 self._in_synthesis = ""
-
-    # -- audio callback --------------------------------------------------------------------------
-
-    def _on_audio(self, outdata, frames, time_info, status) -> None:
-        # Audio thread: copy samples out and post what was played; all bookkeeping is the ledger's.
-        first = self._device_pos
-        self._device_pos += frames
-        if status.output_underflow:
-            self._underflows += 1
-        self._played.put(("tick", self._clock(), frames,
-                          time_info.outputBufferDacTime - time_info.currentTime,
-                          bool(status.output_underflow)))
-        out = outdata[:, 0]
-        out[:] = 0.0
-        if self._cut_requested:
-            self._cut_requested = False
-            self._played.put(("cut", first, self._playing))
-            self._playing = None
-        self._fill(out, first, frames)
-        # The echo reference is the whole output stream, silence included, so that it stays
-        # sample-continuous (see echo.py).
-        self._played.put(("out", first, out.copy()))
-
-    def _fill(self, out: np.ndarray, first: int, frames: int) -> None:
-        filled = 0
-        while filled < frames and not self._muted:
-            seg = self._playing
-            if seg is None:
-                if not self._ready:
-                    break
-                seg = self._playing = self._ready.popleft()
-            n = min(frames - filled, len(seg.samples) - seg.pos)
-            out[filled:filled + n] = seg.samples[seg.pos:seg.pos + n]
-            self._played.put(("play", first + filled, seg, seg.pos, n))
-            seg.pos += n
-            filled += n
-            self._voiced_until = first + filled
-            if seg.pos >= len(seg.samples):
-                self._playing = None
 
     # -- ledger thread ---------------------------------------------------------------------------
 
     def _ledger_loop(self) -> None:
         SpeechLedger(self._sink, self._reference, self._clock, self._latency,
-                     underflows=lambda: self._underflows, speaking=lambda: self.speaking,
+                     underflows=lambda: self._feed.underflows, speaking=lambda: self.speaking,
                      cut_unspoken=lambda: self._cut_unspoken).run(self._played)
