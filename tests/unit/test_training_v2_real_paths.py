@@ -152,11 +152,11 @@ def test_rules_change_the_labels(projects):
 
 
 def test_a_session_test_run_that_times_out_under_load_is_retried(projects, monkeypatch):
-    from model_server.training.v2 import session_agent as sessions
+    from model_server.training.v2 import session_agent
     from tools.registry import ToolError
 
     project = projects[0]
-    real, calls = sessions.saved_run, []
+    real, calls = session_agent.saved_run, []
 
     def loaded_machine(*args):
         calls.append(args)
@@ -164,13 +164,13 @@ def test_a_session_test_run_that_times_out_under_load_is_retried(projects, monke
             raise ToolError("the tests timed out at 6 seconds after 10 of 10 tests and were stopped")
         return real(*args)
 
-    monkeypatch.setattr(sessions, "saved_run", loaded_machine)
-    run, _ = sessions._saved_run_retrying(project, project.clean, {})
+    monkeypatch.setattr(session_agent, "saved_run", loaded_machine)
+    run, _ = session_agent._saved_run_retrying(project, project.clean, {})
     assert len(calls) == 3 and run.report is not None and not run.failures
 
     def hangs(*args):
         raise ToolError("the tests timed out at 6 seconds after 3 of 10 tests")
 
-    monkeypatch.setattr(sessions, "saved_run", hangs)
+    monkeypatch.setattr(session_agent, "saved_run", hangs)
     with pytest.raises(ToolError):  # a run that never finishes still fails the shard, loudly
-        sessions._saved_run_retrying(project, project.clean, {})
+        session_agent._saved_run_retrying(project, project.clean, {})
