@@ -7,7 +7,8 @@ say the right thing once it has?
 For every weighted output in the rows (a turn whose label depends on input inside the row), the
 model's argmax after `<|out|>` is compared with the oracle's action token ("decision"), and for
 calls, relays and speech the argmax at each following position with the label's next token
-("content": all of it right, given the oracle's prefix). Seconds on CPU where the live evaluation
+("content": all of it right, given the oracle's prefix; for calls also "tool": the tool's name
+right, whatever its arguments). Seconds on CPU where the live evaluation
 (model_server.training.v2.evaluate) takes minutes; it cannot say what the model does with its own
 outputs in context, only whether it has learned the mapping at all (for example whether it copies a
 job id from the input: a model that relays the same id every time has not).
@@ -44,9 +45,13 @@ def probe_row(ids: np.ndarray, weight: np.ndarray, pred: np.ndarray, out_id: int
         counts[f"chose {names(int(pred[p]))}"] += 1
         if kind in CONTENT_KINDS:
             q = p + 1
-            right = True
+            right, said, tool_counted = True, "", kind != "<|call|>"
             while q + 1 < len(ids) and ids[q] != end_id:
                 right &= bool(pred[q] == ids[q + 1])
+                said += names(int(ids[q + 1]))
+                if not tool_counted and "args" in said:  # the tool's name, before its arguments
+                    counts[f"{kind} tool"] += int(right)
+                    tool_counted = True
                 q += 1
             counts[f"{kind} content"] += int(right)
 
@@ -59,6 +64,8 @@ def summarize(counts: Counter) -> dict:
         out[kind] = {"n": n, "decided": round(counts[f"{kind} decided"] / n, 3)}
         if kind in CONTENT_KINDS:
             out[kind]["content_given_kind"] = round(counts[f"{kind} content"] / n, 3)
+        if kind == "<|call|>":
+            out[kind]["tool_given_kind"] = round(counts[f"{kind} tool"] / n, 3)
     out["chosen"] = {k.removeprefix("chose "): v for k, v in sorted(counts.items()) if k.startswith("chose ")}
     return out
 
