@@ -118,6 +118,14 @@ THINKING = (
     ("if I change this", "the other function breaks"),
     ("let me just", "rename this variable"),
     ("and then um", "we return the total"),
+    # longer first halves: the recognizer often closes these with a full stop in the pause, so
+    # a finished-looking sentence must still be waited through (CompanionBench pause-mid-f4)
+    ("let me figure out why the index", "goes past the end of the list"),
+    ("okay so I need to check whether the counter", "is reset before the loop"),
+    ("I'm trying to work out where the value", "gets overwritten"),
+    ("hold on let me look at how the keys", "are sorted in this dictionary"),
+    ("so if I read this right the function", "never returns anything for zero"),
+    ("so what I want to know is whether the string", "has no spaces at all"),
 )
 BACKCHANNELS = ("mhm", "yeah", "right", "okay", "uh huh", "sure", "got it", "yep", "I see", "aha",
                 "sounds good")
