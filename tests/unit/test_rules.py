@@ -182,7 +182,8 @@ def test_store_hot_reloads_and_keeps_last_good_rules(tmp_path):
         assert store.rules.gates.max_per_10min == 5 and events[-1].error == ""
         repo_file.write_text('[gates]\nmax_per_10min = "many"\n')
         deadline = time.monotonic() + 5.0
-        while not store.error and time.monotonic() < deadline:
+        # the error is set, then the sink gets its event: wait for both, as above
+        while (not store.error or not events[-1].error) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert 'gates.max_per_10min: expected an integer, got a string "many"' in store.error
         assert events[-1].error == store.error
