@@ -18,7 +18,8 @@ from companion.streams.file_content import FileContent, describe_change
 from model_server.training.v2.code_runs import load_projects
 from model_server.training.v2.data import turn_text
 from model_server.training.v2.oracle import SILENCE
-from model_server.training.v2.sessions import SessionSim, Turn
+from model_server.training.v2.session_records import Turn
+from model_server.training.v2.sessions import SessionSim
 from tools.on_save import OnSaveConfig
 from tools.test_runner import TestsConfig
 

@@ -22,7 +22,8 @@ from tokenizers import Tokenizer
 
 from companion.core.protocol import format_output, serialize_chunk
 from companion.model.turn_loop import DEFER_FILES
-from model_server.training.v2.sessions import Session, SessionSim
+from model_server.training.v2.session_records import Session
+from model_server.training.v2.sessions import SessionSim
 
 AUDIO_ROW = 320
 TILE = 40

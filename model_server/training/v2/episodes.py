@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from model_server.training.v2 import lines
 from model_server.training.v2.screen_runs import editor_view, run_script, script_for, terminal_text
-from model_server.training.v2.sessions import Pending, SessionSim
+from model_server.training.v2.session_records import Pending
+from model_server.training.v2.sessions import SessionSim
 
 # episode kind -> weight. Shards 0-71 of the shipped data had edit 40, spoken_request 14,
 # typed_request 6, question 11, thinking 6, idle 6, run_script 10, look 6: the model then learned

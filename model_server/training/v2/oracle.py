@@ -136,7 +136,7 @@ def _act_for(sim, k: int, p) -> Action | None:
     if p.kind == "respond":
         if "call" in p.data:
             tool, args = p.data["call"]
-            sim.call_result(k, tool, args)
+            sim.agent.call_result(k, tool, args)  # its result arrives later (SessionAgent)
             return Action("call", tool=tool, args=dict(args))
         if "answer" in p.data:
             return answer(sim, p.data["answer"])

@@ -45,13 +45,14 @@ def probe_row(ids: np.ndarray, weight: np.ndarray, pred: np.ndarray, out_id: int
         counts[f"chose {names(int(pred[p]))}"] += 1
         if kind in CONTENT_KINDS:
             q = p + 1
-            right, said, tool_counted = True, "", kind != "<|call|>"
+            right, said = True, "" if kind == "<|call|>" else None  # said: the call up to its args
             while q + 1 < len(ids) and ids[q] != end_id:
                 right &= bool(pred[q] == ids[q + 1])
-                said += names(int(ids[q + 1]))
-                if not tool_counted and "args" in said:  # the tool's name, before its arguments
-                    counts[f"{kind} tool"] += int(right)
-                    tool_counted = True
+                if said is not None:
+                    said += names(int(ids[q + 1]))
+                    if "args" in said:  # the tool's name is done: count it once
+                        counts[f"{kind} tool"] += int(right)
+                        said = None
                 q += 1
             counts[f"{kind} content"] += int(right)
 

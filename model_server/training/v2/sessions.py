@@ -127,10 +127,6 @@ class SessionSim:
         self.agent.run_tests(k + 1, project, version, everything=False, requested_by=None)
         self.agent.run_lint(k + 1, project, version)
 
-    def call_result(self, k: int, tool: str, args: dict) -> None:
-        """The agent runs a call decided in turn k; its result arrives later (SessionAgent)."""
-        self.agent.call_result(k, tool, args)
-
     # --- one tick -----------------------------------------------------------------------------
 
     def chunk(self, k: int, features: bool) -> Chunk:
