@@ -75,7 +75,7 @@ def check_hearing() -> Check:
     except (EngineUnavailable, ImportError, OSError, RuntimeError) as exc:
         return Check("hearing (speech recognizer)", "degraded", f"hearing unavailable ({exc})")
     return Check("hearing (speech recognizer)", "ok",
-                 f"{engine.name} from {weights_dir().parent.name}, Silero VAD gate")
+                 f"{engine.name} ({engine.weights}) from {weights_dir().parent.name}, Silero VAD gate")
 
 
 def check_model() -> Check:

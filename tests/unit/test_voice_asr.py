@@ -69,9 +69,17 @@ def test_transcribe_resamples_and_rejects_stereo(engine):
         transcribe(np.zeros((2, 16000), np.float32), RATE, engine=engine)
 
 
-def test_streaming_partials_then_a_final_soon_after_speech_ends(engine):
-    events = []
+def test_streaming_partials_then_a_final_soon_after_speech_ends(engine, monkeypatch):
+    events, partial_windows = [], []
     recognizer = SpeechRecognizer(events.append, engine=engine)
+    decode = engine.decode
+
+    def recording(pcm, *, words=False):
+        if not words:
+            partial_windows.append(len(pcm))
+        return decode(pcm, words=words)
+
+    monkeypatch.setattr(engine, "decode", recording)
     synth = EspeakVoice(voice="en-us", rate=150).synthesize("open the file and show me the error")
     x = np.concatenate([np.zeros(9600, np.float32), 0.5 * synth.samples, np.zeros(19200, np.float32)])
     _feed(recognizer, x)
@@ -83,12 +91,17 @@ def test_streaming_partials_then_a_final_soon_after_speech_ends(engine):
     speech_end = 100.0 + (9600 + synth.words[-1].end) / RATE
     partials = [w.t for w in words if not w.final]
     assert len(partials) >= 3 and partials[0] < speech_end - 1.0  # words while still speaking
-    assert max(np.diff(partials)) <= 0.4 + 1e-6  # re-decoded every 0.4 s of audio (text changed)
+    # re-decoded every 0.4 s of audio; a decode that hears the same words again emits nothing
+    assert len(partial_windows) >= 4 and set(np.diff(partial_windows)) == {6400}, partial_windows
+    assert max(np.diff(partials)) <= 0.8 + 1e-6
     # the final comes from the block holding the end of speech plus the 0.12 s gate hangover
     assert finals[0].t <= speech_end + 0.12 + 0.2, (finals[0].t, speech_end)
 
 
-def test_the_repository_prompt_brings_its_names_out(engine):
+def test_the_repository_prompt_brings_its_names_out():
+    """The prompt mechanism, on the stock weights (the coding fine-tune already hears "parser"
+    unprompted, so the stock model is where the prompt's effect shows)."""
+    engine = WhisperEngine(tuned=False)
     synth = EspeakVoice(voice="en-us", rate=150).synthesize("what changed in the parser since yesterday")
     x = np.concatenate([np.zeros(8000, np.float32), 0.5 * synth.samples, np.zeros(16000, np.float32)])
     plain = _norm(" ".join(w.text for w in transcribe(x, RATE, engine=engine)))

@@ -32,7 +32,8 @@ TAIL_S = 1.0  # silence after the utterance so the recognizer's endpointer commi
 RECOGNIZER = "whisper tiny.en"  # part of every cache key: another recognizer's words are never reused
 # The modules whose code decides what is heard (hashed into the cache key, as code_runs does).
 RECOGNIZER_CODE = ("companion.voice.asr", "companion.voice.whisper_engine", "companion.voice.vad",
-                   "companion.voice.own_words", "companion.voice.vocabulary")
+                   "companion.voice.own_words", "companion.voice.vocabulary", "companion.voice.tuned_weights",
+                   "companion.voice.ct2_file")
 PROMPT_PROJECTS = 8  # repository prompts to choose from (each a real repository of a training project)
 
 
@@ -109,7 +110,11 @@ recognize = whisper_words  # the swap point for the next recognizer (change RECO
 def recognizer_version() -> str:
     from model_server.training.v2.code_runs import code_version
 
-    return code_version(RECOGNIZER_CODE)
+    from companion.voice.tuned_weights import TUNED_FILE
+
+    # the fine-tuned weights decide what is heard as much as the code does
+    weights = hashlib.sha256(TUNED_FILE.read_bytes()).hexdigest()[:12] if TUNED_FILE.is_file() else "stock"
+    return f"{code_version(RECOGNIZER_CODE)}-{weights}"
 
 
 @memoize

@@ -1,0 +1,177 @@
+"""Fine-tune Whisper tiny.en on the clips: resumable, CPU, the shipped weights as the starting point.
+
+The model is `transformers`' Whisper with the shipped CTranslate2 weights loaded into it
+(`ct2_weights.to_hf`), at the product's window: 10 s of audio (1000 mel frames, so 500 encoder
+positions), the glossary prompt after `<|startofprev|>`, and the loss on the transcript only.
+Token embeddings (tied to the output layer) and both position tables stay frozen; everything else
+trains. A checkpoint is written every `--save-every` steps; `--resume` continues from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from companion.voice.ct2_file import read_model
+from model_server.training.asr.clips import load_shard
+from model_server.training.asr.hf_mapping import from_hf, to_hf
+
+WINDOW_FRAMES = 1000
+FROZEN = ("model.decoder.embed_tokens.weight", "model.decoder.embed_positions.weight",
+          "model.encoder.embed_positions.weight", "proj_out.weight")
+# "acoustic": only what hears trains — the encoder and the decoder's cross-attention; the decoder's
+# language model (self-attention, feed-forward, norms) stays stock, so synthetic training text
+# cannot shift what the recognizer expects people to say.
+ACOUSTIC = ("model.encoder.", ".encoder_attn.", ".encoder_attn_layer_norm.")
+
+
+class Whisper:
+    """The trainable model with the engine's tokenizer and feature extractor."""
+
+    def __init__(self, base_dir: Path, trains: str = "acoustic") -> None:
+        from faster_whisper.feature_extractor import FeatureExtractor
+        from faster_whisper.tokenizer import Tokenizer
+        from tokenizers import Tokenizer as HfTokenizer
+        from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+        config = WhisperConfig(
+            vocab_size=51864, num_mel_bins=80, encoder_layers=4, decoder_layers=4,
+            encoder_attention_heads=6, decoder_attention_heads=6, d_model=384, encoder_ffn_dim=1536,
+            decoder_ffn_dim=1536, max_source_positions=WINDOW_FRAMES // 2, max_target_positions=448,
+            pad_token_id=50256, bos_token_id=50257, eos_token_id=50256, decoder_start_token_id=50257)
+        self.model = WhisperForConditionalGeneration(config)
+        state = to_hf(read_model(base_dir / "model.bin"), 4)
+        state["model.encoder.embed_positions.weight"] = state["model.encoder.embed_positions.weight"][:WINDOW_FRAMES // 2]
+        self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+        for name, p in self.model.named_parameters():
+            p.requires_grad = name not in FROZEN and (trains == "all" or any(a in name for a in ACOUSTIC))
+        self.tokenizer = Tokenizer(HfTokenizer.from_file(str(base_dir / "tokenizer.json")), multilingual=False)
+        self.features = FeatureExtractor()
+
+    def sequence(self, written: str, prompt: str) -> tuple[list[int], int]:
+        """Decoder tokens as the engine builds them, plus where the transcript's first token is."""
+        tok = self.tokenizer
+        head = [tok.sot_prev, *tok.encode(" " + prompt)[-120:]] if prompt else []
+        head += [*tok.sot_sequence, tok.no_timestamps]
+        return head + tok.encode(" " + written) + [tok.eot], len(head)
+
+    def batch(self, clips: list[tuple[np.ndarray, dict]]) -> dict[str, torch.Tensor]:
+        mels = np.zeros((len(clips), 80, WINDOW_FRAMES), np.float32)
+        seqs = []
+        for i, (audio, meta) in enumerate(clips):
+            mel = self.features(audio)[:, :WINDOW_FRAMES]
+            mels[i, :, :mel.shape[1]] = mel
+            seqs.append(self.sequence(meta["written"], meta["prompt"]))
+        width = max(len(s) for s, _ in seqs) - 1
+        inputs = torch.full((len(clips), width), self.tokenizer.eot)
+        labels = torch.full((len(clips), width), -100)
+        for i, (seq, start) in enumerate(seqs):
+            inputs[i, :len(seq) - 1] = torch.tensor(seq[:-1])
+            labels[i, start - 1:len(seq) - 1] = torch.tensor(seq[start:])
+        return {"input_features": torch.from_numpy(mels), "decoder_input_ids": inputs, "labels": labels}
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        trained = {n for n, p in self.model.named_parameters() if p.requires_grad}
+        return {k: v for k, v in self.model.state_dict().items() if k in trained}
+
+
+def _clips(data: Path, shards: list[int]) -> list[tuple[np.ndarray, dict]]:
+    out = []
+    for k in shards:
+        out += load_shard(data / f"clips_{k:04d}.npz")
+    return out
+
+
+def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard: int, steps: int,
+          batch: int = 8, lr: float = 3e-5, warmup: int = 50, save_every: int = 100, resume: bool = False,
+          threads: int = 2, trains: str = "acoustic") -> Path:
+    """Run (or continue) fine-tuning; returns the checkpoint path."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    whisper = Whisper(base_dir, trains)
+    model = whisper.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
+    ckpt, step = out / "asr_ckpt.pt", 0
+    out.mkdir(parents=True, exist_ok=True)
+    if resume and ckpt.exists():
+        saved = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(saved["model"], strict=False)
+        opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        step = saved["step"]
+    clips, dev = _clips(data, shards), _clips(data, [dev_shard])[:96]
+    log = (out / "train.log").open("a")
+    if step == 0:
+        log.write(json.dumps({"step": 0, "dev_loss": round(evaluate(whisper, dev, batch), 4)}) + "\n")
+    per_pass, t0 = max(1, len(clips) // batch), time.time()
+    while step < steps:
+        perm = list(range(len(clips)))
+        random.Random(f"pass-{step // per_pass}").shuffle(perm)  # one order per pass: resumable
+        i = (step % per_pass) * batch
+        model.train()
+        loss = model(**whisper.batch([clips[j] for j in perm[i:i + batch]])).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        if step % 10 == 0:
+            log.write(json.dumps({"step": step, "loss": round(loss.item(), 4), "lr": sched.get_last_lr()[0],
+                                  "s": round(time.time() - t0, 1)}) + "\n")
+            log.flush()
+        if step % save_every == 0 or step == steps:
+            dev_loss = evaluate(whisper, dev, batch)
+            log.write(json.dumps({"step": step, "dev_loss": round(dev_loss, 4)}) + "\n")
+            log.flush()
+            torch.save({"model": whisper.trained_state(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "step": step}, out / "asr_ckpt.tmp")
+            (out / "asr_ckpt.tmp").rename(ckpt)
+            torch.save({"model": whisper.trained_state(), "step": step}, out / f"weights_step{step:05d}.pt")
+    return ckpt
+
+
+@torch.no_grad()
+def evaluate(whisper: Whisper, clips: list[tuple[np.ndarray, dict]], batch: int) -> float:
+    whisper.model.eval()
+    total = n = 0.0
+    for i in range(0, len(clips), batch):
+        b = whisper.batch(clips[i:i + batch])
+        tokens = int((b["labels"] != -100).sum())
+        total += whisper.model(**b).loss.item() * tokens
+        n += tokens
+    return total / max(1.0, n)
+
+
+FROZEN_CT2 = ("encoder/position_encodings/encodings", "decoder/position_encodings/encodings",
+              "decoder/embeddings/weight")
+
+
+def export(ckpt: Path, base_dir: Path, out_file: Path, version: str) -> dict[str, int]:
+    """Write the trained tensors (float16, CTranslate2 names) and the base's sha256 to `out_file`."""
+    from safetensors.numpy import save_file
+
+    base_bytes = (base_dir / "model.bin").read_bytes()
+    base = read_model(base_dir / "model.bin")
+    state = to_hf(base, 4)
+    saved = torch.load(ckpt, weights_only=False)
+    state.update({k: v.float().numpy() for k, v in saved["model"].items()})
+    tensors = {k: v.astype(np.float16) for k, v in from_hf(state, 4).items()
+               if k not in FROZEN_CT2 and not np.array_equal(v.astype(np.float16), base.variables[k])}
+    for k, v in tensors.items():
+        if base.variables[k].shape != v.shape:
+            raise ValueError(f"{k}: trained shape {v.shape} != base {base.variables[k].shape}")
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out_file), metadata={
+        "base_sha256": hashlib.sha256(base_bytes).hexdigest(), "version": version, "step": str(saved["step"])})
+    return {"tensors": len(tensors), "parameters": int(sum(v.size for v in tensors.values()))}
