@@ -43,6 +43,10 @@ RATE = 16_000
 BLOCK = 3200
 PREROLL = int(0.2 * RATE)  # speech onsets are soft; the gate fires a frame or two late
 TAIL = int(0.16 * RATE)
+# The Speaker reports a played word up to one micro-turn after its last sample (SpeechLedger),
+# so a final heard while the companion speaks waits this long past its window for the report
+# of what was playing then, and is judged against it (own_words.py).
+HOLD_S = 0.45
 
 
 def plausible(d: Decoding) -> bool:
@@ -122,6 +126,7 @@ class SpeechRecognizer:
         self._decoded_to = 0
         self._partial = ""
         self._block_t = 0.0
+        self._held: list[tuple[float, float, str, float, list[Word], float]] = []
         self.decodes = 0
         self.available = True
         self.reason = self.engine.name
@@ -143,6 +148,7 @@ class SpeechRecognizer:
             self._gate.reset()
             self._gate_base = self._end
         self._block_t = block.t
+        self._release_held(self._time(self._end))
         self._buffer = np.concatenate([self._buffer, block.samples.astype(np.float32, copy=False)])
         changes = self._gate.push(block.samples)
         for change in changes:
@@ -169,6 +175,8 @@ class SpeechRecognizer:
         """End of input: commit whatever is in progress."""
         if self.available and self._start is not None:
             self._finish(self._end)
+        if self.available:
+            self._release_held(float("inf"))
 
     def _time(self, sample: int) -> float:
         return (self._t0 or 0.0) + sample / RATE
@@ -201,12 +209,27 @@ class SpeechRecognizer:
             return
         words = _tighten(_undouble(_merge_punctuation(decoding.words)), window)
         text = " ".join(w.text for w in words) if words else decoding.text
-        if self.own_words.is_echo(text, decoding.avg_logprob, self._time(start), self._time(end)):
+        t0, t1 = self._time(start), self._time(end)
+        if self.own_words.is_echo(text, decoding.avg_logprob, t0, t1):
             return
-        self._sink(UserWords(self._block_t, text, final=True))
+        held = (t0, t1, text, decoding.avg_logprob, words, self._block_t)
+        if self.own_words.speaking_near(t0, t1):
+            self._held.append(held)  # judged again once what played meanwhile is reported
+        else:
+            self._emit_final(held)
+
+    def _release_held(self, now: float) -> None:
+        """Emit held finals whose played words have been reported by `now`, unless they are echo."""
+        while self._held and self._held[0][1] + HOLD_S <= now:
+            held = self._held.pop(0)
+            if not self.own_words.is_echo(held[2], held[3], held[0], held[1]):
+                self._emit_final(held)
+
+    def _emit_final(self, held: tuple[float, float, str, float, list[Word], float]) -> None:
+        t0, _, text, _, words, block_t = held
+        self._sink(UserWords(block_t, text, final=True))
         if self._on_words is not None:
-            t = self._time(start)
-            self._on_words([Word(w.text, t + w.start, t + w.end, w.probability) for w in words])
+            self._on_words([Word(w.text, t0 + w.start, t0 + w.end, w.probability) for w in words])
 
 
 _shared: dict[str, WhisperEngine] = {}

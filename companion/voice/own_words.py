@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 import threading
 from collections import deque
+from difflib import SequenceMatcher
 
 from companion.core.events import SelfSpeech
 
 KEEP_S = 15.0  # how long played words are remembered
 SLACK_S = 0.5  # the echo reaches the mic a little after the DAC time
 ECHO_SHARE = 0.6
+MIN_RUN = 3  # letters: shorter runs in common are chance ("stop" in "imports in stats")
 CONFIDENT_LOGPROB = -0.5  # while the companion plays, only a confident decode is the user
 
 
@@ -45,6 +47,11 @@ class OwnWords:
             while self._played and self._played[0][1] < event.t_end - KEEP_S:
                 self._played.popleft()
 
+    def speaking_near(self, start: float, end: float) -> bool:
+        """Whether the companion played anything from just before `start` to `end`."""
+        with self._lock:
+            return any(t_end >= start - SLACK_S and t <= end for t, t_end, _ in self._played)
+
     def is_echo(self, text: str, avg_logprob: float, start: float, end: float) -> bool:
         """Whether `text` (decoded with `avg_logprob`), heard in [start, end], is the companion's
         echo: mostly words it played then, or an unconfident decode while it played."""
@@ -52,9 +59,19 @@ class OwnWords:
         if not heard:
             return False
         with self._lock:
-            played = {w for t, t_end, words in self._played
-                      if t_end >= start - SLACK_S and t <= end for w in words}
+            played = [w for t, t_end, words in self._played
+                      if t_end >= start - SLACK_S and t <= end for w in words]
         if not played:
             return False
-        mostly_played = sum(w in played for w in heard) / len(heard) >= ECHO_SHARE
-        return mostly_played or avg_logprob < CONFIDENT_LOGPROB
+        return echo_share(heard, played) >= ECHO_SHARE or avg_logprob < CONFIDENT_LOGPROB
+
+
+def echo_share(heard: list[str], played: list[str]) -> float:
+    """The share of the heard letters found, in order and in runs of ≥ MIN_RUN, in the played
+    words: Whisper respells echo residue ("testrunner time doubt" for "test runner timed out")
+    but keeps its letters in order."""
+    a, b = "".join(heard), "".join(played)
+    if not a:
+        return 0.0
+    blocks = SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    return sum(m.size for m in blocks if m.size >= MIN_RUN) / len(a)

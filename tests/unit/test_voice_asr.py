@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from companion.core.events import AudioBlock, StreamState, UserWords
+from companion.core.events import AudioBlock, SelfSpeech, StreamState, UserWords
 from companion.voice.asr import SpeechRecognizer, plausible, transcribe
 from companion.voice.tts import EspeakVoice
 from companion.voice.whisper_engine import Decoding, WhisperEngine
@@ -213,3 +213,45 @@ def test_words_the_companion_played_meanwhile_are_not_the_users(engine):
     assert {"reads", "past", "end"} <= set(_norm(heard[0])), heard  # the echo residue is audible
     kept = finals(tell=True)
     assert _norm(" ".join(kept)) == ["open", "the", "file", "and", "show", "me", "the", "error"], kept
+
+
+def _said_late(synth, t0: float, lag: float = 0.4):
+    """The Speaker's reports of `synth`'s words, each `lag` s after its last sample played (the
+    ledger reports up to a micro-turn late; 0.4 s is a slow machine's worst case)."""
+    return [(t0 + w.end / RATE + lag, SelfSpeech(t0 + w.start / RATE, t0 + w.end / RATE, w.text))
+            for w in synth.words]
+
+
+def _feed_telling(recognizer, x: np.ndarray, reports, t0: float = 100.0) -> None:
+    x = np.concatenate([x, np.zeros(-len(x) % 3200, np.float32)])
+    for i in range(0, len(x), 3200):
+        t = t0 + i / RATE
+        for at, event in [r for r in reports if r[0] <= t]:
+            recognizer.companion_said(event)
+        reports = [r for r in reports if r[0] > t]
+        recognizer.feed(AudioBlock(t, x[i:i + 3200], 0.0, NO_DMEL))
+    recognizer.flush()
+
+
+def test_own_speech_is_judged_once_the_speaker_has_reported_what_it_played(engine):
+    """The companion's own line reaching the mic is not the user, even though the Speaker
+    reports each word only after it was heard; the user's words over it still come out."""
+    voice, lead = EspeakVoice(), 9600
+    first, second = (voice.synthesize(s) for s in ("the test runner timed out", "do you want me to commit"))
+    gap = np.zeros(8000, np.float32)  # a half-second pause between its sentences: two utterances
+    x = np.concatenate([np.zeros(lead, np.float32), 0.3 * first.samples, gap, 0.3 * second.samples,
+                        np.zeros(16000, np.float32)])
+    reports = _said_late(first, 100.0 + lead / RATE)
+    reports += _said_late(second, 100.0 + (lead + len(first.samples) + len(gap)) / RATE)
+    events = []
+    recognizer = SpeechRecognizer(events.append, engine=engine)
+    _feed_telling(recognizer, x, reports)
+    assert not [e for e in events if isinstance(e, UserWords) and e.final]
+
+    user = EspeakVoice(voice="en-us+f2", rate=150).synthesize("wait hold on")
+    y = np.concatenate([np.zeros(lead, np.float32), 0.5 * user.samples, np.zeros(16000, np.float32)])
+    events = []
+    recognizer = SpeechRecognizer(events.append, engine=engine)
+    _feed_telling(recognizer, y, _said_late(first, 100.0 + lead / RATE))  # it was speaking meanwhile
+    finals = [e for e in events if isinstance(e, UserWords) and e.final]
+    assert [_norm(f.text) for f in finals] == [["wait", "hold", "on"]]
