@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,6 +48,17 @@ TAIL = int(0.16 * RATE)
 # so a final heard while the companion speaks waits this long past its window for the report
 # of what was playing then, and is judged against it (own_words.py).
 HOLD_S = 0.45
+
+
+class HeldFinal(NamedTuple):
+    """A final decided while the companion spoke, waiting for the report of what it played."""
+
+    start: float  # the utterance window, in stream time
+    end: float
+    text: str
+    avg_logprob: float
+    words: list[Word]  # times from `start`
+    block_t: float  # the block that decided it (the UserWords time)
 
 
 def plausible(d: Decoding) -> bool:
@@ -126,7 +138,7 @@ class SpeechRecognizer:
         self._decoded_to = 0
         self._partial = ""
         self._block_t = 0.0
-        self._held: list[tuple[float, float, str, float, list[Word], float]] = []
+        self._held: list[HeldFinal] = []
         self.decodes = 0
         self.available = True
         self.reason = self.engine.name
@@ -212,24 +224,24 @@ class SpeechRecognizer:
         t0, t1 = self._time(start), self._time(end)
         if self.own_words.is_echo(text, decoding.avg_logprob, t0, t1):
             return
-        held = (t0, t1, text, decoding.avg_logprob, words, self._block_t)
-        if self.own_words.speaking_near(t0, t1):
+        held = HeldFinal(t0, t1, text, decoding.avg_logprob, words, self._block_t)
+        if self.own_words.played_near(t0, t1):
             self._held.append(held)  # judged again once what played meanwhile is reported
         else:
             self._emit_final(held)
 
     def _release_held(self, now: float) -> None:
         """Emit held finals whose played words have been reported by `now`, unless they are echo."""
-        while self._held and self._held[0][1] + HOLD_S <= now:
+        while self._held and self._held[0].end + HOLD_S <= now:
             held = self._held.pop(0)
-            if not self.own_words.is_echo(held[2], held[3], held[0], held[1]):
+            if not self.own_words.is_echo(held.text, held.avg_logprob, held.start, held.end):
                 self._emit_final(held)
 
-    def _emit_final(self, held: tuple[float, float, str, float, list[Word], float]) -> None:
-        t0, _, text, _, words, block_t = held
-        self._sink(UserWords(block_t, text, final=True))
+    def _emit_final(self, held: HeldFinal) -> None:
+        self._sink(UserWords(held.block_t, held.text, final=True))
         if self._on_words is not None:
-            self._on_words([Word(w.text, t0 + w.start, t0 + w.end, w.probability) for w in words])
+            t0 = held.start
+            self._on_words([Word(w.text, t0 + w.start, t0 + w.end, w.probability) for w in held.words])
 
 
 _shared: dict[str, WhisperEngine] = {}

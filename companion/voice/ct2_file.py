@@ -58,7 +58,7 @@ def parse_model(data: bytes, where: str = "model.bin") -> Ct2Model:
         dtype = DTYPES[take("B")]
         nbytes = take("I")
         raw = np.frombuffer(data, np.uint16 if dtype == "bfloat16" else dtype, count=nbytes // _size(dtype), offset=pos)
-        variables[key] = raw.reshape(shape).copy()
+        variables[key] = raw.reshape(shape)  # a read-only view of `data`: replace, never modify
         pos += nbytes
     aliases = [(text(), text()) for _ in range(take("I"))]
     if pos != len(data):

@@ -47,10 +47,10 @@ class OwnWords:
             while self._played and self._played[0][1] < event.t_end - KEEP_S:
                 self._played.popleft()
 
-    def speaking_near(self, start: float, end: float) -> bool:
-        """Whether the companion played anything from just before `start` to `end`."""
+    def played_near(self, start: float, end: float) -> list[str]:
+        """The words the companion played from just before `start` to `end`, in order."""
         with self._lock:
-            return any(t_end >= start - SLACK_S and t <= end for t, t_end, _ in self._played)
+            return [w for t, t_end, words in self._played if t_end >= start - SLACK_S and t <= end for w in words]
 
     def is_echo(self, text: str, avg_logprob: float, start: float, end: float) -> bool:
         """Whether `text` (decoded with `avg_logprob`), heard in [start, end], is the companion's
@@ -58,9 +58,7 @@ class OwnWords:
         heard = _words(text)
         if not heard:
             return False
-        with self._lock:
-            played = [w for t, t_end, words in self._played
-                      if t_end >= start - SLACK_S and t <= end for w in words]
+        played = self.played_near(start, end)
         if not played:
             return False
         return echo_share(heard, played) >= ECHO_SHARE or avg_logprob < CONFIDENT_LOGPROB

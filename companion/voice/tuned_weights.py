@@ -33,21 +33,20 @@ def tuned_model(base_dir: Path, tuned_file: Path = TUNED_FILE) -> LoadedWeights:
     if not tuned_file.is_file():
         return LoadedWeights(None, "stock weights (no fine-tune file)")
     from safetensors import safe_open
-    from safetensors.numpy import load_file
 
-    with safe_open(str(tuned_file), "np") as f:
-        meta = f.metadata() or {}
     base = (base_dir / "model.bin").read_bytes()
     digest = hashlib.sha256(base).hexdigest()
-    if meta.get("base_sha256") != digest:
-        return LoadedWeights(None, f"stock weights (the fine-tune is for base {meta.get('base_sha256', '?')[:12]}, "
-                                   f"installed is {digest[:12]})")
-    model = parse_model(base, str(base_dir / "model.bin"))
-    for name, value in load_file(str(tuned_file)).items():
-        old = model.variables.get(name)
-        if old is None or old.shape != value.shape or old.dtype != value.dtype:
-            return LoadedWeights(None, f"stock weights (the fine-tune's {name} does not fit the base)")
-        model.variables[name] = value
+    with safe_open(str(tuned_file), "np") as f:
+        meta = f.metadata() or {}
+        if meta.get("base_sha256") != digest:
+            return LoadedWeights(None, f"stock weights (the fine-tune is for base "
+                                       f"{meta.get('base_sha256', '?')[:12]}, installed is {digest[:12]})")
+        model = parse_model(base, str(base_dir / "model.bin"))
+        for name in f.keys():  # noqa: SIM118 (a safetensors file handle, not a dict)
+            value, old = f.get_tensor(name), model.variables.get(name)
+            if old is None or old.shape != value.shape or old.dtype != value.dtype:
+                return LoadedWeights(None, f"stock weights (the fine-tune's {name} does not fit the base)")
+            model.variables[name] = value
     files = {n: (base_dir / n).read_bytes() for n in MODEL_FILES[1:] if (base_dir / n).is_file()}
     files["model.bin"] = write_model(model)
     return LoadedWeights(files, f"coding fine-tune {meta.get('version', '?')}")

@@ -1,10 +1,11 @@
 """Fine-tune Whisper tiny.en on the clips: resumable, CPU, the shipped weights as the starting point.
 
 The model is `transformers`' Whisper with the shipped CTranslate2 weights loaded into it
-(`ct2_weights.to_hf`), at the product's window: 10 s of audio (1000 mel frames, so 500 encoder
+(`hf_mapping.to_hf`), at the product's window: 10 s of audio (1000 mel frames, so 500 encoder
 positions), the glossary prompt after `<|startofprev|>`, and the loss on the transcript only.
-Token embeddings (tied to the output layer) and both position tables stay frozen; everything else
-trains. A checkpoint is written every `--save-every` steps; `--resume` continues from it.
+Token embeddings (tied to the output layer) and both position tables stay frozen; by default only
+the acoustic layers train (ACOUSTIC). A checkpoint is written every `save_every` steps, with the
+trained tensors alone beside it; `resume` continues from it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from companion.voice.ct2_file import read_model
+from companion.voice.ct2_file import parse_model, read_model
 from model_server.training.asr.clips import load_shard
 from model_server.training.asr.hf_mapping import from_hf, to_hf
 
@@ -113,10 +114,11 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
     log = (out / "train.log").open("a")
     if step == 0:
         log.write(json.dumps({"step": 0, "dev_loss": round(evaluate(whisper, dev, batch), 4)}) + "\n")
-    per_pass, t0 = max(1, len(clips) // batch), time.time()
+    per_pass, t0, pass_no, perm = max(1, len(clips) // batch), time.time(), -1, []
     while step < steps:
-        perm = list(range(len(clips)))
-        random.Random(f"pass-{step // per_pass}").shuffle(perm)  # one order per pass: resumable
+        if step // per_pass != pass_no:  # one order per pass, from the pass number: resumable
+            pass_no, perm = step // per_pass, list(range(len(clips)))
+            random.Random(f"pass-{pass_no}").shuffle(perm)
         i = (step % per_pass) * batch
         model.train()
         loss = model(**whisper.batch([clips[j] for j in perm[i:i + batch]])).loss
@@ -153,21 +155,18 @@ def evaluate(whisper: Whisper, clips: list[tuple[np.ndarray, dict]], batch: int)
     return total / max(1.0, n)
 
 
-FROZEN_CT2 = ("encoder/position_encodings/encodings", "decoder/position_encodings/encodings",
-              "decoder/embeddings/weight")
-
-
 def export(ckpt: Path, base_dir: Path, out_file: Path, version: str) -> dict[str, int]:
-    """Write the trained tensors (float16, CTranslate2 names) and the base's sha256 to `out_file`."""
+    """Write the tensors training changed (float16, CTranslate2 names) and the base's sha256 to
+    `out_file`. A checkpoint holds only trained tensors; the rest come from the base unchanged."""
     from safetensors.numpy import save_file
 
     base_bytes = (base_dir / "model.bin").read_bytes()
-    base = read_model(base_dir / "model.bin")
+    base = parse_model(base_bytes)
     state = to_hf(base, 4)
     saved = torch.load(ckpt, weights_only=False)
     state.update({k: v.float().numpy() for k, v in saved["model"].items()})
     tensors = {k: v.astype(np.float16) for k, v in from_hf(state, 4).items()
-               if k not in FROZEN_CT2 and not np.array_equal(v.astype(np.float16), base.variables[k])}
+               if not np.array_equal(v.astype(np.float16), base.variables[k])}
     for k, v in tensors.items():
         if base.variables[k].shape != v.shape:
             raise ValueError(f"{k}: trained shape {v.shape} != base {base.variables[k].shape}")

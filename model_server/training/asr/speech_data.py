@@ -19,13 +19,13 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from benchmarks.hearing.phrases import COMPANION_LINES, PHRASES
+from benchmarks.hearing.scoring import spoken_form
 from benchmarks.heldout import HELD_OUT_VOICES
-from companion.audio.resample import resample
+from companion.streams.audio import read_wav_16k
 from model_server.training.code_corpus import SOURCE_MODULES, all_functions
 from model_server.training.v2.lines import SPOKEN_LINES
 
@@ -86,26 +86,17 @@ def random_voice(rng: random.Random) -> Voice:
 
 
 def synthesize(voice: Voice, text: str) -> np.ndarray:
-    """16 kHz float32 speech, peak 1.0."""
-    if voice.engine == "espeak-ng":
-        cmd = ["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), "--stdout", text]
-        with tempfile.NamedTemporaryFile(suffix=".wav") as out:
-            Path(out.name).write_bytes(subprocess.run(cmd, check=True, capture_output=True, timeout=60).stdout)
-            x, rate = _read_wav(Path(out.name))
-    else:
-        with tempfile.NamedTemporaryFile(suffix=".wav") as out:
-            subprocess.run(["flite", "-voice", voice.name, "-t", text, "-o", out.name], check=True,
-                           capture_output=True, timeout=60)
-            x, rate = _read_wav(Path(out.name))
-    x = resample(x, rate, RATE) if rate != RATE else x
+    """16 kHz float32 speech, peak 1.0, from the engines' command lines (the espeak-ng library
+    that companion.voice.tts drives keeps state between calls, so its samples are not
+    reproducible run to run, and training clips must be)."""
+    with tempfile.NamedTemporaryFile(suffix=".wav") as out:
+        if voice.engine == "espeak-ng":
+            cmd = ["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), "-w", out.name, text]
+        else:
+            cmd = ["flite", "-voice", voice.name, "-t", text, "-o", out.name]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+        x = read_wav_16k(out.name)
     return (x / max(1e-6, float(np.max(np.abs(x))))).astype(np.float32)
-
-
-def _read_wav(path: Path) -> tuple[np.ndarray, int]:
-    import wave
-
-    with wave.open(str(path)) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768, w.getframerate()
 
 
 def _spoken(name: str) -> str:
@@ -117,7 +108,8 @@ def _heldout_forms() -> set[str]:
 
 
 def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower().replace("_", " ").replace(".", " dot ")).split())
+    """The hearing benchmark's own spoken form, so "parser.py" and "parser dot py" are one line."""
+    return " ".join(spoken_form(text))
 
 
 @lru_cache(maxsize=1)
