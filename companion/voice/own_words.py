@@ -8,6 +8,10 @@ differ from what it played and pass; so do words the companion said outside the 
 A residue that Whisper turns into other words ("thank you") is caught by the second rule:
 while the companion played, a decode must be confident (average log-probability ≥ -0.5;
 measured on the loopback: residue -0.55 to -1.6, the user's clear speech about -0.25).
+For the first WARMUP_S of the companion's playback the echo canceller has not converged (it
+starts from nothing), its residue is loud and Whisper respells it more ("test bar scanner" for
+"test parse header", half its letters in common, at -0.46): then a hypothesis is echo from
+WARMUP_SHARE of its letters on.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from companion.core.events import SelfSpeech
 KEEP_S = 15.0  # how long played words are remembered
 SLACK_S = 0.5  # the echo reaches the mic a little after the DAC time
 ECHO_SHARE = 0.6
+WARMUP_S = 2.0
+WARMUP_SHARE = 0.4
 MIN_RUN = 3  # letters: shorter runs in common are chance ("stop" in "imports in stats")
 CONFIDENT_LOGPROB = -0.5  # while the companion plays, only a confident decode is the user
 
@@ -36,6 +42,7 @@ class OwnWords:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._played: deque[tuple[float, float, list[str]]] = deque()
+        self._first: float | None = None  # when the companion's first played word began
 
     def heard(self, event: SelfSpeech) -> None:
         """The companion played `event.text` between `event.t` and `event.t_end`."""
@@ -43,6 +50,8 @@ class OwnWords:
         if not words:
             return
         with self._lock:
+            if self._first is None:
+                self._first = event.t
             self._played.append((event.t, event.t_end, words))
             while self._played and self._played[0][1] < event.t_end - KEEP_S:
                 self._played.popleft()
@@ -61,7 +70,9 @@ class OwnWords:
         played = self.played_near(start, end)
         if not played:
             return False
-        return echo_share(heard, played) >= ECHO_SHARE or avg_logprob < CONFIDENT_LOGPROB
+        warming = self._first is not None and start < self._first + WARMUP_S
+        share = WARMUP_SHARE if warming else ECHO_SHARE
+        return echo_share(heard, played) >= share or avg_logprob < CONFIDENT_LOGPROB
 
 
 def echo_share(heard: list[str], played: list[str]) -> float:

@@ -97,10 +97,13 @@ class _Espeak:
             return lib
 
 
+DEFAULT_VOICE = "en-us"  # the companion's own voice unless the rules file names another
+
+
 class EspeakVoice:
     """Synthesizes text to float32 PCM at `sample_rate` with per-word sample spans."""
 
-    def __init__(self, voice: str = "en-us", rate: int = 175, pitch: int = 50,
+    def __init__(self, voice: str = DEFAULT_VOICE, rate: int = 175, pitch: int = 50,
                  sample_rate: int = 16_000) -> None:
         if not 80 <= rate <= 450:
             raise ValueError(f"rate {rate} words/minute is outside espeak-ng's 80..450")

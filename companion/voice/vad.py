@@ -64,6 +64,11 @@ class VoiceActivityGate:
         self.last_probability = 0.0
 
     @property
+    def quiet_samples(self) -> int:
+        """While speaking: how long the end has been below `off` (speech may be ending), in samples."""
+        return self._quiet * FRAME if self.speaking else 0
+
+    @property
     def position(self) -> int:
         """Samples consumed by the model so far (whole frames)."""
         return self._frames * FRAME

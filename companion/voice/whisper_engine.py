@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,8 @@ class Decoding:
     no_speech_prob: float
     avg_logprob: float
     compression_ratio: float
+    # what `WhisperEngine.with_words` needs to time the words later: (tokens, encoder output, frames)
+    aligning: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -125,11 +127,16 @@ class WhisperEngine:
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
         text = self._tokenizer.decode(tokens).strip()
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        found: tuple[Word, ...] = ()
-        if words and tokens:
-            found = self._align(tokens, encoded, frames)
-        return Decoding(text, found, float(result.no_speech_prob), float(avg_logprob),
-                        _compression_ratio(text))
+        decoding = Decoding(text, (), float(result.no_speech_prob), float(avg_logprob),
+                            _compression_ratio(text), (tokens, encoded, frames) if tokens else None)
+        return self.with_words(decoding) if words else decoding
+
+    def with_words(self, decoding: Decoding) -> Decoding:
+        """`decoding` with its word times, from the encoder output it kept: no second decode, so
+        a window decoded as a partial can become the final when no speech followed it."""
+        if decoding.words or decoding.aligning is None:
+            return decoding
+        return replace(decoding, words=self._align(*decoding.aligning))
 
     def _align(self, tokens: list[int], encoded, frames: int) -> tuple[Word, ...]:
         aligned = self._model.find_alignment(self._tokenizer, [tokens], encoded, frames)[0]

@@ -45,20 +45,30 @@ def _noise(seconds: float, seed: int = 0) -> np.ndarray:
     return (0.018 * x / np.std(x)).astype(np.float32)
 
 
+TIMED_PHRASES = ("open the file and show me the error", "commit my change now please",
+                 "why is this test failing again", "can you run the linter on this file",
+                 "the loop goes one step too far", "what does this function return")
+
+
 def test_transcribe_gives_the_words_and_where_they_are(engine):
-    text = "open the file and show me the error"
-    synth = EspeakVoice(voice="en-us", rate=150).synthesize(text)
-    x = np.concatenate([np.zeros(8000, np.float32), 0.5 * synth.samples, np.zeros(16000, np.float32)])
-    words = transcribe(x, RATE, engine=engine)
-    assert _norm(" ".join(w.text for w in words)) == text.split()
-    truth = [(0.5 + s.start / RATE, 0.5 + s.end / RATE) for s in synth.words]
-    starts = np.array([w.start for w in words]) - [a for a, _ in truth]
-    ends = np.array([w.end for w in words]) - [b for _, b in truth]
-    # Whisper tiny's cross-attention timing, measured against espeak-ng's word marks: starts
-    # within 0.2 s each, 0.13 s mean absolute error (the ±0.1 s goal is not met; see the README).
-    assert np.abs(starts).max() <= 0.2 and np.abs(starts).mean() <= 0.13, starts
-    assert np.abs(ends).max() <= 0.2, ends
-    assert all(a.end <= b.start + 1e-6 for a, b in itertools.pairwise(words))
+    """Word times against espeak-ng's word marks, 6 phrases x 2 voices: the issue's ±0.1 s for
+    at least 90 % of word starts and ends, none off by more than 0.2 s. Measured with the
+    word-time fine-tune (v2): 95 % / 92 % within 0.1 s, worst 0.17 s (v1: 61 %, worst 0.20 s)."""
+    starts, ends = [], []
+    for voice, rate in (("en-us", 150), ("en-us+m3", 170)):
+        for text in TIMED_PHRASES:
+            synth = EspeakVoice(voice=voice, rate=rate).synthesize(text)
+            x = np.concatenate([np.zeros(8000, np.float32), 0.5 * synth.samples, np.zeros(16000, np.float32)])
+            words = transcribe(x, RATE, engine=engine)
+            assert _norm(" ".join(w.text for w in words)) == text.split(), (voice, words)
+            # in order; a short pause may split a phrase into two finals, and then the first's
+            # last word (its "." aligned into the silence) can run into the second's first sound
+            assert all(a.start < b.start and a.end <= b.end for a, b in itertools.pairwise(words))
+            starts += [w.start - (0.5 + s.start / RATE) for w, s in zip(words, synth.words, strict=True)]
+            ends += [w.end - (0.5 + s.end / RATE) for w, s in zip(words, synth.words, strict=True)]
+    starts, ends = np.abs(starts), np.abs(ends)
+    assert np.mean(starts <= 0.1) >= 0.9 and np.mean(ends <= 0.1) >= 0.9, (starts.round(2), ends.round(2))
+    assert starts.max() <= 0.2 and ends.max() <= 0.2, (starts.round(2), ends.round(2))
 
 
 def test_transcribe_resamples_and_rejects_stereo(engine):
@@ -91,11 +101,41 @@ def test_streaming_partials_then_a_final_soon_after_speech_ends(engine, monkeypa
     speech_end = 100.0 + (9600 + synth.words[-1].end) / RATE
     partials = [w.t for w in words if not w.final]
     assert len(partials) >= 3 and partials[0] < speech_end - 1.0  # words while still speaking
-    # re-decoded every 0.4 s of audio; a decode that hears the same words again emits nothing
-    assert len(partial_windows) >= 4 and set(np.diff(partial_windows)) == {6400}, partial_windows
+    # re-decoded every 0.4 s of audio, or at once after a block that ended quiet (one 0.2 s
+    # block later); a decode that hears the same words again emits nothing
+    assert len(partial_windows) >= 4 and set(np.diff(partial_windows)) <= {3200, 6400}, partial_windows
     assert max(np.diff(partials)) <= 0.8 + 1e-6
     # the final comes from the block holding the end of speech plus the 0.12 s gate hangover
     assert finals[0].t <= speech_end + 0.12 + 0.2, (finals[0].t, speech_end)
+
+
+def test_a_block_that_ends_quiet_is_decoded_at_once_and_that_decode_becomes_the_final(engine, monkeypatch):
+    """Where the speech ends inside a block decides which path the final takes; over eight
+    offsets both happen, and the reused decode (no second decode, only word times) gives the
+    same words as a fresh one, a block sooner."""
+    decode, calls = engine.decode, []
+
+    def recording(pcm, *, words=False):
+        calls.append(words)
+        return decode(pcm, words=words)
+
+    monkeypatch.setattr(engine, "decode", recording)
+    synth = EspeakVoice(voice="en-us", rate=150).synthesize("commit my change now please")
+    latency = {"reused": [], "decoded": []}
+    for shift in range(0, 3200, 400):
+        events, calls[:] = [], []
+        got = []
+        recognizer = SpeechRecognizer(events.append, engine=engine, on_words=got.extend)
+        _feed(recognizer, np.concatenate([np.zeros(6400 + shift, np.float32), 0.5 * synth.samples,
+                                          np.zeros(16000, np.float32)]))
+        finals = [e for e in events if isinstance(e, UserWords) and e.final]
+        assert len(finals) == 1 and _norm(finals[0].text) == ["commit", "my", "change", "now", "please"]
+        truth = 100.0 + (6400 + shift + np.array([w.start for w in synth.words])) / RATE
+        assert np.abs(np.array([w.start for w in got]) - truth).max() <= 0.2
+        speech_end = 100.0 + (6400 + shift + synth.words[-1].end) / RATE
+        latency["decoded" if any(calls) else "reused"].append(finals[0].t + 0.2 - speech_end)
+    assert len(latency["reused"]) >= 2 and len(latency["decoded"]) >= 1, latency
+    assert max(latency["reused"]) <= 0.2 + 0.2 + 1e-6  # out with the block after the quiet one
 
 
 def test_the_repository_prompt_brings_its_names_out():
@@ -131,6 +171,9 @@ def test_a_long_monologue_is_cut_into_bounded_windows(engine):
         def decode(self, pcm, *, words=False):
             lengths.append(len(pcm) / RATE)
             return engine.decode(pcm, words=words)
+
+        def with_words(self, decoding):
+            return engine.with_words(decoding)
 
     events = []
     recognizer = SpeechRecognizer(events.append, engine=Recording(), max_window=4.0)
@@ -255,3 +298,29 @@ def test_own_speech_is_judged_once_the_speaker_has_reported_what_it_played(engin
     _feed_telling(recognizer, y, _said_late(first, 100.0 + lead / RATE))  # it was speaking meanwhile
     finals = [e for e in events if isinstance(e, UserWords) and e.final]
     assert [_norm(f.text) for f in finals] == [["wait", "hold", "on"]]
+
+
+def test_while_the_canceller_warms_up_a_respelled_echo_is_still_the_companion():
+    """Measured on the hearing benchmark's own-speech stream: 0.8 s into the companion's first
+    line ("test parse header failed"), the unconverged canceller let through "test bar scanner."
+    (half its letters in the played words, log-probability -0.46). In the first seconds of
+    playback that is echo; later, the same half-match is not enough, and a user's word that
+    shares no run of letters with the line is the user's at any time."""
+    from companion.core.events import SelfSpeech
+    from companion.voice.own_words import OwnWords
+
+    line = "test parse header failed: index error in parse header, line forty two."
+    own = OwnWords()
+    t = 0.0
+    for word in line.split():
+        own.heard(SelfSpeech(t, t + 0.3, word))
+        t += 0.35
+    assert own.is_echo("test bar scanner.", -0.46, 0.0, 0.8)
+    assert not own.is_echo("Stop.", -0.2, 0.0, 0.8)
+    later = OwnWords()
+    later.heard(SelfSpeech(0.0, 0.4, "Hello."))  # it spoke half a minute ago: the canceller converged
+    t = 30.0
+    for word in line.split():
+        later.heard(SelfSpeech(t, t + 0.3, word))
+        t += 0.35
+    assert not later.is_echo("test bar scanner.", -0.46, 30.0, 30.8)

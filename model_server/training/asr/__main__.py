@@ -1,8 +1,8 @@
 """`python -m model_server.training.asr`: fine-tune the recognizer (Whisper tiny.en) on coding talk.
 
     python -m model_server.training.asr clips  --data DIR --shards 40 [--first 0] [--step 1]
-    python -m model_server.training.asr train  --data DIR --out DIR --shards 40 --steps 1500 [--resume]
-    python -m model_server.training.asr export --out DIR --version v1
+    python -m model_server.training.asr train  --data DIR --out DIR --shards 40 --steps 400 [--resume]
+    python -m model_server.training.asr export --out DIR --version v2
     python -m model_server.training.asr all    --data DIR --out DIR   (clips, train, export)
 Data and checkpoints live outside the repository; export writes the shipped tensors file.
 """
@@ -29,15 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shards", type=int, default=40)
     p.add_argument("--first", type=int, default=0, help="clips: first shard to write")
     p.add_argument("--step", type=int, default=1, help="clips: write every step-th shard (run N in parallel)")
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=400)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-5)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--trains", choices=("acoustic", "all"), default="acoustic",
                    help="acoustic: encoder and cross-attention only (the decoder's language model stays stock)")
+    p.add_argument("--align-weight", type=float, default=0.5,
+                   help="weight of the loss that keeps the alignment heads on espeak-ng's word times")
+    p.add_argument("--init", type=Path, default=None,
+                   help="train: start from an earlier run's weights_stepNNNNN.pt instead of the stock weights")
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--ckpt", type=Path, default=None, help="export: this checkpoint (default: the latest)")
-    p.add_argument("--version", default="v1")
+    p.add_argument("--version", default="v2")
     args = p.parse_args(argv)
 
     if args.command in ("clips", "all"):
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("train", "all"):
         train(weights_dir(), args.data, args.out, shards=list(range(args.shards)), dev_shard=DEV_SHARD,
               steps=args.steps, batch=args.batch, lr=args.lr, resume=args.resume or args.command == "all",
-              trains=args.trains, save_every=args.save_every)
+              trains=args.trains, save_every=args.save_every, align_weight=args.align_weight,
+              init=args.init)
     if args.command in ("export", "all"):
         print(export(args.ckpt or args.out / "asr_ckpt.pt", weights_dir(), TUNED_FILE, args.version))
     return 0

@@ -69,10 +69,14 @@ def room(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (wet / max(1e-6, float(np.max(np.abs(wet)))) * float(np.max(np.abs(x)))).astype(np.float32)
 
 
-def make_clip(said: str, voice: Voice, seed: int) -> np.ndarray:
-    """The utterance at a random level inside 0.1–0.8 s of silence, maybe reverberant and noisy."""
+def make_clip(said: str, voice: Voice, seed: int) -> tuple[np.ndarray, list[list[float]] | None]:
+    """The utterance at a random level inside 0.1–0.8 s of silence, maybe reverberant and noisy,
+    and where its words are in the clip (seconds; None when the voice gives no word times or the
+    utterance was cut to fit)."""
     rng = np.random.default_rng(seed)
-    speech = synthesize(voice, said)[: int(RATE * (MAX_SECONDS - 1.0))]
+    spoken = synthesize(voice, said)
+    limit = int(RATE * (MAX_SECONDS - 1.0))
+    speech = spoken.samples[:limit]
     if rng.random() < 0.3:
         speech = room(speech, rng)
     lead, tail = (int(RATE * rng.uniform(0.1, 0.8)) for _ in range(2))
@@ -82,7 +86,10 @@ def make_clip(said: str, voice: Voice, seed: int) -> np.ndarray:
         x = x + noise(len(x), rng) * speech_rms * 10 ** (-rng.uniform(5, 30) / 20)
     else:  # a live microphone is never digitally silent
         x = x + rng.standard_normal(len(x)).astype(np.float32) * speech_rms * 10 ** (-rng.uniform(35, 60) / 20)
-    return np.clip(x, -1, 1).astype(np.float32)
+    words = None
+    if spoken.words is not None and len(spoken.samples) <= limit:
+        words = [[round(lead / RATE + a, 3), round(lead / RATE + b, 3)] for a, b in spoken.words]
+    return np.clip(x, -1, 1).astype(np.float32), words
 
 
 def project_prompt(written: str, rng: random.Random) -> str:
@@ -108,8 +115,10 @@ def build_shard(out: Path, index: int, seed: int = 0) -> Path:
         voice = random_voice(rng)
         coding = "_" in written or ".py" in written
         prompt = project_prompt(written, rng) if (coding and rng.random() < 0.85) or rng.random() < 0.2 else ""
-        audio.append(make_clip(said, voice, rng.randrange(1 << 30)).astype(np.float16))
-        meta.append({"said": said, "written": written, "prompt": prompt, "voice": [voice.engine, voice.name]})
+        clip, words = make_clip(said, voice, rng.randrange(1 << 30))
+        audio.append(clip.astype(np.float16))
+        meta.append({"said": said, "written": written, "prompt": prompt, "voice": [voice.engine, voice.name],
+                     "words": words})
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".clips_{index:04d}.tmp.npz"
     lengths = np.array([len(a) for a in audio])

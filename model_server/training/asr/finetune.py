@@ -5,7 +5,8 @@ The model is `transformers`' Whisper with the shipped CTranslate2 weights loaded
 positions), the glossary prompt after `<|startofprev|>`, and the loss on the transcript only.
 Token embeddings (tied to the output layer) and both position tables stay frozen; by default only
 the acoustic layers train (ACOUSTIC). A checkpoint is written every `save_every` steps, with the
-trained tensors alone beside it; `resume` continues from it.
+trained tensors alone beside it; `resume` continues from it. With `align_weight`, the loss also
+keeps the alignment heads on the words espeak-ng timed (`alignment.py`), so word times stay right.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from companion.voice.ct2_file import parse_model, read_model
+from model_server.training.asr.alignment import alignment_heads, alignment_loss, token_frames
 from model_server.training.asr.clips import load_shard
 from model_server.training.asr.hf_mapping import from_hf, to_hf
 
@@ -46,7 +48,8 @@ class Whisper:
             vocab_size=51864, num_mel_bins=80, encoder_layers=4, decoder_layers=4,
             encoder_attention_heads=6, decoder_attention_heads=6, d_model=384, encoder_ffn_dim=1536,
             decoder_ffn_dim=1536, max_source_positions=WINDOW_FRAMES // 2, max_target_positions=448,
-            pad_token_id=50256, bos_token_id=50257, eos_token_id=50256, decoder_start_token_id=50257)
+            pad_token_id=50256, bos_token_id=50257, eos_token_id=50256, decoder_start_token_id=50257,
+            attn_implementation="eager")  # the alignment loss reads cross-attention weights
         self.model = WhisperForConditionalGeneration(config)
         state = to_hf(read_model(base_dir / "model.bin"), 4)
         state["model.encoder.embed_positions.weight"] = state["model.encoder.embed_positions.weight"][:WINDOW_FRAMES // 2]
@@ -55,6 +58,21 @@ class Whisper:
             p.requires_grad = name not in FROZEN and (trains == "all" or any(a in name for a in ACOUSTIC))
         self.tokenizer = Tokenizer(HfTokenizer.from_file(str(base_dir / "tokenizer.json")), multilingual=False)
         self.features = FeatureExtractor()
+        self.heads = alignment_heads(base_dir)
+        self.align_start = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
+
+    def loss(self, clips: list[tuple[np.ndarray, dict]], align_weight: float) -> tuple[torch.Tensor, float, float]:
+        """Transcript loss plus `align_weight` × the alignment loss; returns (total, words, align)."""
+        b = self.batch(clips)
+        encoded = self.model.model.encoder(b["input_features"]).last_hidden_state
+        words = self.model(encoder_outputs=(encoded,), decoder_input_ids=b["decoder_input_ids"], labels=b["labels"]).loss
+        align = None
+        if align_weight > 0:
+            items = [token_frames(self.tokenizer, meta["written"], meta.get("words")) for _, meta in clips]
+            align = alignment_loss(self.model, encoded, items, b["content"], self.heads, self.align_start,
+                                   self.tokenizer.eot)
+        total = words if align is None else words + align_weight * align
+        return total, words.item(), float("nan") if align is None else align.item()
 
     def sequence(self, written: str, prompt: str) -> tuple[list[int], int]:
         """Decoder tokens as the engine builds them, plus where the transcript's first token is."""
@@ -65,10 +83,11 @@ class Whisper:
 
     def batch(self, clips: list[tuple[np.ndarray, dict]]) -> dict[str, torch.Tensor]:
         mels = np.zeros((len(clips), 80, WINDOW_FRAMES), np.float32)
-        seqs = []
+        seqs, content = [], []
         for i, (audio, meta) in enumerate(clips):
             mel = self.features(audio)[:, :WINDOW_FRAMES]
             mels[i, :, :mel.shape[1]] = mel
+            content.append(mel.shape[1] // 2)  # encoder positions holding audio, as the engine's align counts
             seqs.append(self.sequence(meta["written"], meta["prompt"]))
         width = max(len(s) for s, _ in seqs) - 1
         inputs = torch.full((len(clips), width), self.tokenizer.eot)
@@ -76,7 +95,8 @@ class Whisper:
         for i, (seq, start) in enumerate(seqs):
             inputs[i, :len(seq) - 1] = torch.tensor(seq[:-1])
             labels[i, start - 1:len(seq) - 1] = torch.tensor(seq[start:])
-        return {"input_features": torch.from_numpy(mels), "decoder_input_ids": inputs, "labels": labels}
+        return {"input_features": torch.from_numpy(mels), "decoder_input_ids": inputs, "labels": labels,
+                "content": content}
 
     def trained_state(self) -> dict[str, torch.Tensor]:
         trained = {n for n, p in self.model.named_parameters() if p.requires_grad}
@@ -92,8 +112,9 @@ def _clips(data: Path, shards: list[int]) -> list[tuple[np.ndarray, dict]]:
 
 def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard: int, steps: int,
           batch: int = 8, lr: float = 3e-5, warmup: int = 50, save_every: int = 100, resume: bool = False,
-          threads: int = 2, trains: str = "acoustic") -> Path:
-    """Run (or continue) fine-tuning; returns the checkpoint path."""
+          threads: int = 2, trains: str = "acoustic", align_weight: float = 0.0, init: Path | None = None) -> Path:
+    """Run (or continue) fine-tuning; returns the checkpoint path. `init`: start from an earlier
+    run's trained tensors (a weights_stepNNNNN.pt) instead of the stock weights."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     whisper = Whisper(base_dir, trains)
@@ -110,10 +131,13 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
         opt.load_state_dict(saved["opt"])
         sched.load_state_dict(saved["sched"])
         step = saved["step"]
+    elif init is not None:
+        model.load_state_dict(torch.load(init, weights_only=False)["model"], strict=False)
     clips, dev = _clips(data, shards), _clips(data, [dev_shard])[:96]
     log = (out / "train.log").open("a")
     if step == 0:
-        log.write(json.dumps({"step": 0, "dev_loss": round(evaluate(whisper, dev, batch), 4)}) + "\n")
+        dev_loss, dev_align = evaluate(whisper, dev, batch)
+        log.write(json.dumps({"step": 0, "dev_loss": round(dev_loss, 4), "dev_align": round(dev_align, 4)}) + "\n")
     per_pass, t0, pass_no, perm = max(1, len(clips) // batch), time.time(), -1, []
     while step < steps:
         if step // per_pass != pass_no:  # one order per pass, from the pass number: resumable
@@ -121,7 +145,7 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
             random.Random(f"pass-{pass_no}").shuffle(perm)
         i = (step % per_pass) * batch
         model.train()
-        loss = model(**whisper.batch([clips[j] for j in perm[i:i + batch]])).loss
+        loss, words, align = whisper.loss([clips[j] for j in perm[i:i + batch]], align_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -129,12 +153,12 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
         opt.zero_grad(set_to_none=True)
         step += 1
         if step % 10 == 0:
-            log.write(json.dumps({"step": step, "loss": round(loss.item(), 4), "lr": sched.get_last_lr()[0],
+            log.write(json.dumps({"step": step, "loss": round(words, 4), "align": round(align, 4), "lr": sched.get_last_lr()[0],
                                   "s": round(time.time() - t0, 1)}) + "\n")
             log.flush()
         if step % save_every == 0 or step == steps:
-            dev_loss = evaluate(whisper, dev, batch)
-            log.write(json.dumps({"step": step, "dev_loss": round(dev_loss, 4)}) + "\n")
+            dev_loss, dev_align = evaluate(whisper, dev, batch)
+            log.write(json.dumps({"step": step, "dev_loss": round(dev_loss, 4), "dev_align": round(dev_align, 4)}) + "\n")
             log.flush()
             torch.save({"model": whisper.trained_state(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "step": step}, out / "asr_ckpt.tmp")
@@ -144,15 +168,21 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
 
 
 @torch.no_grad()
-def evaluate(whisper: Whisper, clips: list[tuple[np.ndarray, dict]], batch: int) -> float:
+def evaluate(whisper: Whisper, clips: list[tuple[np.ndarray, dict]], batch: int) -> tuple[float, float]:
+    """Dev transcript loss (per token) and alignment loss (per batch with word times)."""
     whisper.model.eval()
     total = n = 0.0
+    aligns = []
     for i in range(0, len(clips), batch):
-        b = whisper.batch(clips[i:i + batch])
-        tokens = int((b["labels"] != -100).sum())
-        total += whisper.model(**b).loss.item() * tokens
+        chunk = clips[i:i + batch]
+        _, words, align = whisper.loss(chunk, 1.0)
+        tokens = sum(len(seq) - start for seq, start in
+                     (whisper.sequence(meta["written"], meta["prompt"]) for _, meta in chunk))
+        total += words * tokens
         n += tokens
-    return total / max(1.0, n)
+        if not math.isnan(align):
+            aligns.append(align)
+    return total / max(1.0, n), float(np.mean(aligns)) if aligns else float("nan")
 
 
 def export(ckpt: Path, base_dir: Path, out_file: Path, version: str) -> dict[str, int]:

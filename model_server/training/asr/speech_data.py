@@ -7,7 +7,8 @@ Text comes from three places, none of them the hearing benchmark's phrases (chec
 - the first sentences of standard-library docstrings, so the recognizer keeps plain English.
 Voices are espeak-ng accents × variants at random speed and pitch, and flite's two training voices;
 the benchmarks' voices are excluded, and so are their accent (Scottish) and variants (m3, f4)
-altogether. Noise (fan, hum, typing, a small room) is this module's own, not the benchmark's.
+altogether, and the companion's own default voice (espeak-ng en-us): the recognizer should not
+learn to hear best the voice whose echo it must ignore. Noise (fan, hum, typing, a small room) is this module's own, not the benchmark's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from benchmarks.hearing.phrases import COMPANION_LINES, PHRASES
 from benchmarks.hearing.scoring import spoken_form
 from benchmarks.heldout import HELD_OUT_VOICES
 from companion.streams.audio import read_wav_16k
+from companion.voice.tts import DEFAULT_VOICE, EspeakVoice
 from model_server.training.code_corpus import SOURCE_MODULES, all_functions
 from model_server.training.v2.lines import SPOKEN_LINES
 
@@ -38,6 +40,7 @@ ESPEAK_VARIANTS = ("", "m1", "m2", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f5
 FLITE_VOICES = ("kal16", "awb", "kal", "awb_time")
 HELD_OUT_ACCENTS = ("en-gb-scotland",)
 HELD_OUT_VARIANTS = ("m3", "f4")
+COMPANION_VOICE = ("espeak-ng", DEFAULT_VOICE)
 
 TEMPLATES = (
     "run the tests for {module}", "run {test}", "why is {test} failing", "did {test} pass this time",
@@ -70,9 +73,11 @@ class Voice:
 
 
 def training_voices() -> list[tuple[str, str]]:
-    """Every (engine, name) this fine-tuning may speak with; none held out, none near one."""
+    """Every (engine, name) this fine-tuning may speak with; none held out, none near one, not
+    the companion's own."""
     voices = [("espeak-ng", a + (f"+{v}" if v else "")) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
     voices += [("flite", v) for v in FLITE_VOICES]
+    voices.remove(COMPANION_VOICE)
     for engine, name in voices:
         accent, _, variant = name.partition("+")
         if (engine, name) in HELD_OUT_VOICES or accent in HELD_OUT_ACCENTS or variant in HELD_OUT_VARIANTS:
@@ -85,18 +90,27 @@ def random_voice(rng: random.Random) -> Voice:
     return Voice(engine, name, rng.randint(130, 190), rng.randint(30, 70))
 
 
-def synthesize(voice: Voice, text: str) -> np.ndarray:
-    """16 kHz float32 speech, peak 1.0, from the engines' command lines (the espeak-ng library
-    that companion.voice.tts drives keeps state between calls, so its samples are not
-    reproducible run to run, and training clips must be)."""
-    with tempfile.NamedTemporaryFile(suffix=".wav") as out:
-        if voice.engine == "espeak-ng":
-            cmd = ["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), "-w", out.name, text]
-        else:
+@dataclass(frozen=True, slots=True, eq=False)
+class Spoken:
+    """16 kHz float32 speech (peak 1.0) and, for espeak-ng, each word's [start, end) in seconds."""
+
+    samples: np.ndarray
+    words: tuple[tuple[float, float], ...] | None
+
+
+def synthesize(voice: Voice, text: str) -> Spoken:
+    """The text in `voice`. espeak-ng runs as the product's library binding, which reports where
+    each word is (its samples can differ slightly run to run: the library keeps state between
+    calls); flite runs as its command line and gives no word times."""
+    if voice.engine == "espeak-ng":
+        synth = EspeakVoice(voice=voice.name, rate=voice.speed, pitch=voice.pitch, sample_rate=RATE).synthesize(text)
+        x, words = synth.samples, tuple((w.start / RATE, w.end / RATE) for w in synth.words)
+    else:
+        with tempfile.NamedTemporaryFile(suffix=".wav") as out:
             cmd = ["flite", "-voice", voice.name, "-t", text, "-o", out.name]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
-        x = read_wav_16k(out.name)
-    return (x / max(1e-6, float(np.max(np.abs(x))))).astype(np.float32)
+            subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+            x, words = read_wav_16k(out.name), None
+    return Spoken((x / max(1e-6, float(np.max(np.abs(x))))).astype(np.float32), words)
 
 
 def _spoken(name: str) -> str:
