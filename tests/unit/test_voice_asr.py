@@ -47,7 +47,7 @@ def _noise(seconds: float, seed: int = 0) -> np.ndarray:
 
 TIMED_PHRASES = ("open the file and show me the error", "commit my change now please",
                  "why is this test failing again", "can you run the linter on this file",
-                 "the loop goes one step too far", "what does this function return")
+                 "the loop goes one step past the end", "what does this function return")
 
 
 def test_transcribe_gives_the_words_and_where_they_are(engine):
