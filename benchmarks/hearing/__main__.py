@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|" + "---|" * len(rows))
     for key in keys:
         print(f"| {key} | " + " | ".join(r.get(key, "–") for r in rows.values()) + " |")
-    engines = {engine.weights: engine} | ({"stock weights": stock} if args.stock and engine.weights != "stock weights" else {})
+    engines = {engine.weights: engine}
+    if args.stock and engine.weights != "stock weights":
+        engines["stock weights"] = stock
     print("\n" + timing_table(engines, phrases))
     return 0
 

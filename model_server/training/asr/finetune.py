@@ -61,8 +61,10 @@ class Whisper:
         self.heads = alignment_heads(base_dir)
         self.align_start = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
 
-    def loss(self, clips: list[tuple[np.ndarray, dict]], align_weight: float) -> tuple[torch.Tensor, float, float]:
-        """Transcript loss plus `align_weight` × the alignment loss; returns (total, words, align)."""
+    def loss(self, clips: list[tuple[np.ndarray, dict]],
+             align_weight: float) -> tuple[torch.Tensor, float, float, int]:
+        """Transcript loss plus `align_weight` × the alignment loss; returns (total, words, align,
+        transcript tokens)."""
         b = self.batch(clips)
         encoded = self.model.model.encoder(b["input_features"]).last_hidden_state
         words = self.model(encoder_outputs=(encoded,), decoder_input_ids=b["decoder_input_ids"], labels=b["labels"]).loss
@@ -72,7 +74,8 @@ class Whisper:
             align = alignment_loss(self.model, encoded, items, b["content"], self.heads, self.align_start,
                                    self.tokenizer.eot)
         total = words if align is None else words + align_weight * align
-        return total, words.item(), float("nan") if align is None else align.item()
+        tokens = int((b["labels"] != -100).sum())
+        return total, words.item(), float("nan") if align is None else align.item(), tokens
 
     def sequence(self, written: str, prompt: str) -> tuple[list[int], int]:
         """Decoder tokens as the engine builds them, plus where the transcript's first token is."""
@@ -112,7 +115,8 @@ def _clips(data: Path, shards: list[int]) -> list[tuple[np.ndarray, dict]]:
 
 def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard: int, steps: int,
           batch: int = 8, lr: float = 3e-5, warmup: int = 50, save_every: int = 100, resume: bool = False,
-          threads: int = 2, trains: str = "acoustic", align_weight: float = 0.0, init: Path | None = None) -> Path:
+          threads: int = 2, trains: str = "acoustic", align_weight: float = 0.0,
+          init: Path | None = None) -> Path:
     """Run (or continue) fine-tuning; returns the checkpoint path. `init`: start from an earlier
     run's trained tensors (a weights_stepNNNNN.pt) instead of the stock weights."""
     torch.set_num_threads(threads)
@@ -136,8 +140,7 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
     clips, dev = _clips(data, shards), _clips(data, [dev_shard])[:96]
     log = (out / "train.log").open("a")
     if step == 0:
-        dev_loss, dev_align = evaluate(whisper, dev, batch)
-        log.write(json.dumps({"step": 0, "dev_loss": round(dev_loss, 4), "dev_align": round(dev_align, 4)}) + "\n")
+        _log_dev(log, 0, *evaluate(whisper, dev, batch))
     per_pass, t0, pass_no, perm = max(1, len(clips) // batch), time.time(), -1, []
     while step < steps:
         if step // per_pass != pass_no:  # one order per pass, from the pass number: resumable
@@ -145,7 +148,7 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
             random.Random(f"pass-{pass_no}").shuffle(perm)
         i = (step % per_pass) * batch
         model.train()
-        loss, words, align = whisper.loss([clips[j] for j in perm[i:i + batch]], align_weight)
+        loss, words, align, _ = whisper.loss([clips[j] for j in perm[i:i + batch]], align_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -153,18 +156,21 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
         opt.zero_grad(set_to_none=True)
         step += 1
         if step % 10 == 0:
-            log.write(json.dumps({"step": step, "loss": round(words, 4), "align": round(align, 4), "lr": sched.get_last_lr()[0],
-                                  "s": round(time.time() - t0, 1)}) + "\n")
+            log.write(json.dumps({"step": step, "loss": round(words, 4), "align": round(align, 4),
+                                  "lr": sched.get_last_lr()[0], "s": round(time.time() - t0, 1)}) + "\n")
             log.flush()
         if step % save_every == 0 or step == steps:
-            dev_loss, dev_align = evaluate(whisper, dev, batch)
-            log.write(json.dumps({"step": step, "dev_loss": round(dev_loss, 4), "dev_align": round(dev_align, 4)}) + "\n")
-            log.flush()
+            _log_dev(log, step, *evaluate(whisper, dev, batch))
             torch.save({"model": whisper.trained_state(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "step": step}, out / "asr_ckpt.tmp")
             (out / "asr_ckpt.tmp").rename(ckpt)
             torch.save({"model": whisper.trained_state(), "step": step}, out / f"weights_step{step:05d}.pt")
     return ckpt
+
+
+def _log_dev(log, step: int, dev_loss: float, dev_align: float) -> None:
+    log.write(json.dumps({"step": step, "dev_loss": round(dev_loss, 4), "dev_align": round(dev_align, 4)}) + "\n")
+    log.flush()
 
 
 @torch.no_grad()
@@ -174,10 +180,7 @@ def evaluate(whisper: Whisper, clips: list[tuple[np.ndarray, dict]], batch: int)
     total = n = 0.0
     aligns = []
     for i in range(0, len(clips), batch):
-        chunk = clips[i:i + batch]
-        _, words, align = whisper.loss(chunk, 1.0)
-        tokens = sum(len(seq) - start for seq, start in
-                     (whisper.sequence(meta["written"], meta["prompt"]) for _, meta in chunk))
+        _, words, align, tokens = whisper.loss(clips[i:i + batch], 1.0)
         total += words * tokens
         n += tokens
         if not math.isnan(align):

@@ -8,7 +8,8 @@ Text comes from three places, none of them the hearing benchmark's phrases (chec
 Voices are espeak-ng accents × variants at random speed and pitch, and flite's two training voices;
 the benchmarks' voices are excluded, and so are their accent (Scottish) and variants (m3, f4)
 altogether, and the companion's own default voice (espeak-ng en-us): the recognizer should not
-learn to hear best the voice whose echo it must ignore. Noise (fan, hum, typing, a small room) is this module's own, not the benchmark's.
+learn to hear best the voice whose echo it must ignore. Noise (fan, hum, typing, a small room)
+is this module's own, not the benchmark's.
 """
 
 from __future__ import annotations
