@@ -28,6 +28,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tokens", type=int, default=DEFAULT_TOKENS)
     p.add_argument("--shards", type=int, default=0, help="data: shards to write; train: shards to read, cycled over when "
                    "fewer than --tokens needs (default: enough for --tokens)")
+    p.add_argument("--first-shard", type=int, default=0,
+                   help="data: write shards from this index on; train: read shards [first, --shards), so a "
+                        "fine-tune on new data (sessions of new seeds) skips the shards an earlier run read")
+    p.add_argument("--init", default="", help="train: start from this checkpoint's model weights (a fresh "
+                   "optimizer and schedule: a fine-tune); ignored when --resume finds OUT/ckpt.pt")
     p.add_argument("--size", default="base", help="tiny | small | base | large")
     p.add_argument("--seq-len", type=int, default=2048)
     p.add_argument("--context", type=int, default=4096)
@@ -50,7 +55,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         "relative: under `nice -n 19` the child is at 19 too)")
     args = p.parse_args(argv)
     args.steps = max(1, args.tokens // (args.batch * args.seq_len))
-    args.shards = args.shards or -(-args.steps * args.batch // ROWS_PER_SHARD)
+    args.shards = args.shards or args.first_shard + -(-args.steps * args.batch // ROWS_PER_SHARD)
+    if args.first_shard >= args.shards:
+        p.error(f"--first-shard {args.first_shard} leaves no shard below --shards {args.shards}")
     return args
 
 
@@ -61,10 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         from model_server.training.v2.prepare import prepare
 
         first = 2 if args.command == "all" else args.shards
-        prepare(data, min(first, args.shards), args.vocab, args.seq_len)
+        prepare(data, min(args.first_shard + first, args.shards), args.vocab, args.seq_len, args.first_shard)
         if args.command == "all" and args.shards > first:  # the rest beside the trainer, at low priority
             child = subprocess.Popen(["nice", "-n", str(args.data_nice), sys.executable, "-m", "model_server.training", "data",
                                       "--data", str(data), "--shards", str(args.shards),
+                                      "--first-shard", str(args.first_shard),
                                       "--seq-len", str(args.seq_len), "--vocab", str(args.vocab)])
             print(f"data generator pid {child.pid}", flush=True)
     if args.command in ("train", "all"):

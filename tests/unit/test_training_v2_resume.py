@@ -91,3 +91,27 @@ def test_content_weight_scales_only_what_an_action_says(tmp_path):
         trainer.output_loss = real_loss
     row = seen[0][0, 10:14].tolist()
     assert row == [DECISION_WEIGHT, 4 * ACT_WEIGHT, 4 * ACT_WEIGHT, 1.0]
+
+
+def test_a_first_shard_offsets_the_stream_and_its_passes(tmp_path):
+    from model_server.training.v2.trainer import RowStream
+
+    stream = RowStream(tmp_path, n_shards=8, first=5)
+    first = [stream.shard_of(r * ROWS_PER_SHARD)[0] for r in range(3)]
+    later = [stream.shard_of((p * 3 + s) * ROWS_PER_SHARD)[0] for p in (1, 2) for s in range(3)]
+    assert first == [5, 6, 7]  # the shards below 5 (an earlier run's) are never read
+    assert sorted(later) == [5, 5, 6, 6, 7, 7]
+    with pytest.raises(SystemExit):
+        _args(["train", "--first-shard", "8", "--shards", "8"])
+
+
+def test_init_starts_a_fine_tune_from_another_runs_weights(tmp_path):
+    data = _data(tmp_path)
+    _run(data, tmp_path / "base")
+    base = torch.load(tmp_path / "base" / "ckpt.pt", weights_only=False)
+    tuned = _run(data, tmp_path / "tuned", "--init", str(tmp_path / "base" / "ckpt.pt"), "--stop-after", "1")
+    fresh = _run(data, tmp_path / "fresh", "--stop-after", "1")
+    assert tuned[0] < fresh[0]  # it starts where the base run ended, not from random weights
+    state = torch.load(tmp_path / "tuned" / "ckpt.pt", weights_only=False)
+    assert state["step"] == 1 and state["meta"]["init"].endswith("ckpt.pt")  # a new schedule
+    assert base["step"] == 6

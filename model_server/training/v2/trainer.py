@@ -1,8 +1,10 @@
 """The v2 training loop on CPU: fixed-size rows from shards, AdamW, cosine schedule, exact resume.
 
-Row r of the stream is row r % ROWS_PER_SHARD of shard r // ROWS_PER_SHARD; step s trains rows
-[s*batch, (s+1)*batch). Given fewer shards than the steps need, the stream cycles over them, each
-pass after the first in a new shard order (a fixed permutation per pass, so resume stays exact).
+Row r of the stream is row r % ROWS_PER_SHARD of shard first + r // ROWS_PER_SHARD; step s trains
+rows [s*batch, (s+1)*batch). Given fewer shards than the steps need, the stream cycles over
+[first, n_shards), each pass after the first in a new shard order (a fixed permutation per pass,
+so resume stays exact). `--init` starts a fine-tune from another run's weights (new optimizer,
+new schedule), typically with `--first-shard` past the shards that run read.
 A checkpoint holds the model, the optimizer and the step, so `--resume` continues the very same
 trajectory (a test checks the losses match an uninterrupted run). A shard not written yet is
 waited for (the data generator runs beside the trainer).
@@ -55,17 +57,19 @@ def _pass_order(epoch: int, n_shards: int) -> np.ndarray:
 class RowStream:
     """Rows by global index from the shard directory, waiting for shards still being written."""
 
-    def __init__(self, shards: Path, wait_s: float = 3600.0, n_shards: int = 0):
-        self.dir, self.wait_s, self.n_shards = shards, wait_s, n_shards
+    def __init__(self, shards: Path, wait_s: float = 3600.0, n_shards: int = 0, first: int = 0):
+        self.dir, self.wait_s, self.n_shards, self.first = shards, wait_s, n_shards, first
         self.cache: tuple[int, dict] | None = None
 
     def shard_of(self, r: int) -> tuple[int, int]:
-        """(shard index, row in it) of stream row r; pass p > 0 over n_shards reads them permuted."""
+        """(shard index, row in it) of stream row r; pass p > 0 over [first, n_shards) reads them
+        permuted."""
         index, i = divmod(r, ROWS_PER_SHARD)
-        if self.n_shards and index >= self.n_shards:
-            epoch, index = divmod(index, self.n_shards)
-            index = _pass_order(epoch, self.n_shards)[index]
-        return int(index), i
+        count = self.n_shards - self.first
+        if self.n_shards and index >= count:
+            epoch, index = divmod(index, count)
+            index = _pass_order(epoch, count)[index]
+        return self.first + int(index), i
 
     def row(self, r: int):
         index, i = self.shard_of(r)
@@ -117,10 +121,14 @@ def train(args: argparse.Namespace) -> list[float]:
         opt.load_state_dict(state["opt"])
         step, meta = state["step"], state["meta"]
         print(f"resumed at step {step} ({meta['tokens']} tokens)", flush=True)
+    elif args.init:
+        model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
+        meta["init"] = str(args.init)
+        print(f"fine-tuning from {args.init}", flush=True)
     elif args.resume:
         print(f"no checkpoint at {ckpt}: starting from scratch", flush=True)
     hidden = torch.compile(model.hidden) if args.compile else model.hidden
-    stream = RowStream(data / "shards", n_shards=args.shards)
+    stream = RowStream(data / "shards", n_shards=args.shards, first=args.first_shard)
     losses: list[float] = []
     t_last, tok_last = time.monotonic(), 0
     n_params = sum(p.numel() for p in model.parameters())
