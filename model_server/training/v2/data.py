@@ -4,7 +4,7 @@ A row is what the serving session holds at some moment: the pinned prefix, then 
 consecutive turns as fit in `seq_len` (the runtime evicts old turns the same way). A long session
 fills several rows back to back, so rows are full and padding is under one turn. A label that
 depends on input from before the row's first turn (a relay of a result evicted from the window)
-gets zero weight. Whole sessions are text-only (features dropped) with TEXT_ONLY_P, so the same
+gets zero weight, as do the turns where the oracle plays a model that missed a stop. Whole sessions are text-only (features dropped) with TEXT_ONLY_P, so the same
 weights serve recognizer words alone.
 """
 
@@ -70,7 +70,9 @@ def session_rows(session: Session, tokenizer: Tokenizer, seq_len: int, features:
                 rows.append(row)
             row, first_tick = Row(list(prefix), [0.0] * len(prefix), [], [], [], Counter()), k
         seen = turn.needs < 0 or turn.needs >= first_tick
-        if turn.act.kind == "silence":
+        if turn.tag == "missed_stop":  # the oracle playing a late model: context, not a target
+            w = [0.0] * len(out)
+        elif turn.act.kind == "silence":
             w = [1.0] * len(out)
         else:
             w = [DECISION_WEIGHT] + [ACT_WEIGHT] * (len(out) - 1)

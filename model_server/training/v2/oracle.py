@@ -1,7 +1,8 @@
 """The oracle policy: the label of every 200 ms turn (documented in ORACLE.md).
 
 Priority each turn: stop when talked over (two turns into the user's speech; a backchannel is
-never a talk-over) > let our own utterance play > wait while the user speaks (thinking pauses
+never a talk-over; in MISSED_STOP_P of talk-overs the stop comes 1-4 turns late, the turns before
+it unlabelled, so the model also learns to stop when it has let a talk-over run on) > let our own utterance play > wait while the user speaks (thinking pauses
 count as speaking) > what is due: a reply to the user (call, answer, acknowledgement), a
 requested result, a reminder, an unprompted result (rules and cooldown permitting) > silence.
 """
@@ -15,6 +16,9 @@ from companion.streams.screen_summary import compose_summary
 from model_server.training.v2.playback import Playback, companion_speech
 
 STOP_AFTER = 2  # turns of user speech over ours before stopping (1-2 turns: 0.2-0.4 s)
+# A model that misses the stop turn finds itself still playing over the user, a state an oracle
+# that always stops on time never shows it; these talk-overs show it (its missed turns weigh 0).
+MISSED_STOP_P, MISSED_STOP_TURNS = 0.4, (1, 4)
 _PRIORITY = {"respond": 0, "relay_req": 1, "remind": 2, "relay_auto": 3}
 SILENCE, STOP = Action("silence"), Action("stop")
 
@@ -88,6 +92,16 @@ def _talked_over(sim, k: int, pb: Playback) -> int | None:
     return None
 
 
+def _stop_turn(sim, k: int, over: int, pb: Playback) -> int:
+    """The turn that stops the talk-over starting at tick `over`: k, its first stop turn (on time),
+    or a few turns later, drawn once per talk-over and never past the user's speech."""
+    if over not in pb.stop_at:
+        late = sim.rng.randint(*MISSED_STOP_TURNS) if sim.rng.random() < MISSED_STOP_P else 0
+        end = next(s.end for s in sim.spoken if s.start == over and s.kind != "backchannel")
+        pb.stop_at[over] = min(k + late, end + 1)
+    return pb.stop_at[over]
+
+
 def _say(sim, k: int, act: Action) -> None:
     from model_server.training.v2.episodes import during_playback
 
@@ -108,6 +122,8 @@ def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
     active = pb is not None and pb.cut is None and k < pb.end
     if active:
         over = _talked_over(sim, k, pb)
+        if over is not None and k < _stop_turn(sim, k, over, pb):
+            return SILENCE, "missed_stop", -1  # what a late model did: not a target (weight 0)
         if over is not None:
             pb.cut = k + 1
             return STOP, "stop", over

@@ -9,7 +9,7 @@ echo level, leak into the microphone signal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -37,6 +37,7 @@ class Playback:
     echo_gain: float
     cut: int | None = None
     reported: int = 0  # words already reported as SelfSpeech
+    stop_at: dict[int, int] = field(default_factory=dict)  # talk-over start tick -> its stop turn
 
     @property
     def end(self) -> int:
