@@ -20,6 +20,7 @@ GIT_SWITCH = "git_switch"
 GIT_STASH_PUSH = "git_stash_push"
 GIT_STASH_POP = "git_stash_pop"
 EXPLAIN = "explain"
+REMIND = "remind"
 
 _PATHS = Arg(
     "paths", "array", "files relative to the repository root", items="string", no_leading_dash=True
@@ -109,6 +110,14 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         changes_repository=True,
     ),
     ToolSpec(GIT_STASH_POP, "re-apply and drop the newest stash", changes_repository=True),
+    ToolSpec(
+        REMIND,
+        "say something to the user at a time they asked for: its result, relayed, is the reminder",
+        (
+            Arg("seconds", "integer", "from now", required=True, minimum=1, maximum=86400),
+            Arg("what", "string", "what to remind them to do, e.g. stand up", required=True),
+        ),
+    ),
     ToolSpec(
         EXPLAIN,
         "ask the bigger reasoning model why the latest failing test fails (streams a card, "

@@ -18,6 +18,7 @@ Every outcome is a `JobEvent` given to `sink`; a bad call is an error event, nev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Callable
@@ -25,11 +26,12 @@ from pathlib import Path
 
 from companion.agent.job import Job, JobInfo, tool_name_guess
 from companion.agent.job_events import JobEvents
+from companion.agent.reminders import remind
 from companion.agent.save_jobs import SaveJobs
 from companion.agent.tool_jobs import Outcome, ToolJobs
 from companion.core.events import JobEvent
 from companion.rules.schema import ReasoningConfig
-from tools.catalog import EXPLAIN, LINT, TESTS, default_registry
+from tools.catalog import EXPLAIN, LINT, REMIND, TESTS, default_registry
 from tools.on_save import OnSaveConfig
 from tools.registry import CallError, ToolRegistry
 
@@ -68,7 +70,8 @@ class BackgroundAgent:
         self._ids = itertools.count(1)
         self._saves = SaveJobs(self.root, self.jobs_runner, self.submit, self.cancel)
         # how each tool runs; every other registered tool is a read-only git tool
-        self._runners = {TESTS: self._run_tests, LINT: self._run_lint, EXPLAIN: self._explain}
+        self._runners = {TESTS: self._run_tests, LINT: self._run_lint, EXPLAIN: self._explain,
+                         REMIND: self._remind}
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -203,7 +206,9 @@ class BackgroundAgent:
 
     async def _run(self, job: Job) -> None:
         try:
-            async with self._slots:
+            # a reminder only waits: it takes no slot from the tests and git jobs
+            slot = contextlib.nullcontext() if job.tool == REMIND else self._slots
+            async with slot:
                 job.state = "running"
                 self.events.emit(job, "started", f"{job.tool.replace('_', ' ')} started")
                 if self.registry.get(job.tool).changes_repository:
@@ -244,6 +249,9 @@ class BackgroundAgent:
 
     async def _explain(self, job: Job) -> Outcome:
         return await self.jobs_runner.explain(job.args, lambda text: self.events.answer(job, text))
+
+    async def _remind(self, job: Job) -> Outcome:
+        return await remind(job.args)
 
     async def _git_read(self, job: Job) -> Outcome:
         return await self.jobs_runner.git_read(job.tool, job.args)

@@ -19,7 +19,7 @@ from tools.registry import Arg, ToolRegistry, ToolSpec
 
 MAX_ARRAY_ITEMS = 4
 MAX_DIGITS = 6  # unbounded integers (line numbers) get at most this many digits
-ENUMERATE_INTEGERS = 1000  # a bounded range this small is spelled exactly (else digits only)
+ENUMERATE_INTEGERS = 1000  # a bounded range this small may list its values
 
 _HEADER = r'''root ::= silence | speak | stop | relay | call
 silence ::= "<|silence|>"
@@ -38,17 +38,30 @@ def _lit(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _at_most(hi: str, first: bool = True) -> str:
+    """EBNF for the len(hi)-digit decimals <= hi (a leading digit >= 1 when `first`): a smaller
+    digit here and anything after it, or this digit and the rest bounded the same way."""
+    lo, head, rest = (1 if first else 0), int(hi[0]), len(hi) - 1
+    alts = [f"[{lo}-{head - 1}]" + " [0-9]" * rest] if head > lo else []
+    alts.append(_lit(hi[0]) + (f" ({_at_most(hi[1:], first=False)})" if rest else ""))
+    return " | ".join(alts)
+
+
 def _int_range(lo: int, hi: int) -> str:
     """EBNF for the decimal integers lo..hi (no leading zeros): one alternative per digit
-    count, a digit class where the range covers that count whole, else the values listed."""
+    count, a digit class where the range covers that count whole, a bound digit by digit where
+    only the top is cut, else the values listed."""
     alts = []
     for digits in range(len(str(lo)), len(str(hi)) + 1):
-        first, last = max(lo, 10 ** (digits - 1) if digits > 1 else 0), min(hi, 10 ** digits - 1)
-        if first == (10 ** (digits - 1) if digits > 1 else 0) and last == 10 ** digits - 1:
+        floor = 10 ** (digits - 1) if digits > 1 else 0
+        first, last = max(lo, floor), min(hi, 10 ** digits - 1)
+        if first == floor and last == 10 ** digits - 1:
             head = "[0-9]" if digits == 1 else "[1-9]"
             alts.append(head + (" [0-9]" * (digits - 1)))
         elif first == 1 and last == 9:
             alts.append("[1-9]")
+        elif first == floor and digits > 1:
+            alts.append(_at_most(str(last)))
         else:
             alts += [_lit(str(n)) for n in range(first, last + 1)]
     return " | ".join(alts)
@@ -56,7 +69,8 @@ def _int_range(lo: int, hi: int) -> str:
 
 def _int_value(arg: Arg) -> tuple[str, str]:
     lo = 0 if arg.minimum is None else arg.minimum
-    if lo >= 0 and arg.maximum is not None and arg.maximum - lo <= ENUMERATE_INTEGERS:
+    if lo >= 0 and arg.maximum is not None and (arg.maximum - lo <= ENUMERATE_INTEGERS
+                                                or lo <= 10):  # small bottom: spelled by digits
         return f"int_{lo}_{arg.maximum}", _int_range(lo, arg.maximum)
     if lo >= 1:  # no leading zeros; validation checks any other bound
         return "int_positive", f"[1-9] [0-9]{{0,{MAX_DIGITS - 1}}}"

@@ -104,13 +104,13 @@ def test_the_grammar_text_is_deterministic():
 
 
 @pytest.mark.parametrize("lo, hi", [(1, 100), (0, 9), (1, 9), (0, 100), (5, 12), (3, 250),
-                                    (10, 99), (1, 1)])
+                                    (10, 99), (1, 1), (1, 3600), (0, 1009), (1, 2190)])
 def test_integer_ranges_are_exact(compiler, lo, hi):
     from companion.model.action_grammar import _int_range
 
     grammar = compiler.compile_grammar(f"root ::= {_int_range(lo, hi)}")
     accepted = []
-    for n in range(0, 1100):
+    for n in range(0, 4200):
         matcher = xgr.GrammarMatcher(grammar)
         if matcher.accept_string(str(n)) and matcher.is_completed():
             accepted.append(n)

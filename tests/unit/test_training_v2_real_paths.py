@@ -81,7 +81,7 @@ def test_generated_dmel_rows_are_audioins(tmp_path, session_sim):
 
 def test_every_request_is_a_valid_registry_call():
     registry = default_registry()
-    for text, tool, args in lines.REQUESTS + lines.typed_requests("median"):
+    for text, tool, args in lines.REQUESTS + lines.REMINDER_REQUESTS + lines.typed_requests("median"):
         call = registry.parse_call(format_output([Action("call", tool=tool, args=args)], protocol=2).removesuffix("<|end|>"))
         assert call.tool == tool, text
 

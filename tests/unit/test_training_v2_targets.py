@@ -24,7 +24,7 @@ def sessions():
 
 def _targets(sessions) -> dict[str, Action]:
     out = {turn_text(t, features=False)[1]: t.act for s in sessions for t in s.turns}
-    for _, tool, args in lines.REQUESTS + lines.typed_requests("median"):  # every call it makes
+    for _, tool, args in lines.REQUESTS + lines.REMINDER_REQUESTS + lines.typed_requests("median"):  # every call it makes
         act = Action("call", tool=tool, args=dict(args))
         out[format_output([act], protocol=2)] = act
     return out

@@ -19,7 +19,7 @@ from model_server.training.v2.sessions import SessionSim
 # *that* a request wants a call far sooner than *which* call (probe.py), so requests, questions
 # and thinking pauses are denser since.
 WEIGHTS = {"edit": 34, "spoken_request": 20, "typed_request": 12, "question": 16, "thinking": 9,
-           "filler": 5, "aside": 7, "musing": 6, "reminder": 4, "idle": 5, "run_script": 8, "look": 5}
+           "filler": 5, "aside": 7, "musing": 6, "reminder": 7, "idle": 5, "run_script": 8, "look": 5}
 
 
 def maybe_episode(sim: SessionSim, k: int) -> None:
@@ -106,11 +106,9 @@ def _simple(kind: str, texts: tuple[str, ...]):
 
 
 def _reminder(sim: SessionSim, k: int) -> None:
-    text, seconds, what = sim.rng.choice(lines.REMINDERS)
-    spoken = sim.say(k, "reminder", text)
-    _respond_at(sim, spoken, {"ack": True})
-    if spoken.first_heard is not None:
-        sim.pending.append(Pending(spoken.end + int(seconds / 0.2), "remind", spoken.start, {"what": what}))
+    """A reminder is a request: the remind tool's result, relayed, is the reminder (on time)."""
+    text, tool, args = sim.rng.choice(lines.REMINDER_REQUESTS)
+    _respond_at(sim, sim.say(k, "reminder", text), {"call": (tool, args)})
 
 
 def _run_script(sim: SessionSim, k: int) -> None:

@@ -140,15 +140,38 @@ MUSING = ("okay so this should return the sum", "let me fix this loop", "I think
 TALK_OVER = ("wait hold on", "stop stop", "no I know that already", "hang on a second",
              "okay I got it", "never mind that", "yes yes I see it", "not now please",
              "okay enough", "let me stop you there")
-# (text, seconds, what to remind)
-REMINDERS = tuple(
-    (f"remind me in {word} seconds to {what}", secs, what)
-    for secs, word in ((10, "ten"), (15, "fifteen"), (20, "twenty"), (30, "thirty"))
-    for what in ("check the build", "stretch", "call Sam back", "push my branch", "drink some water",
-                 "look at the open issue")
-) + tuple((f"in {word} seconds remind me to {what}", secs, what)
-          for secs, word in ((10, "ten"), (20, "twenty"))
-          for what in ("take a break", "reply to Ana"))
+# (text, seconds, what to remind): the remind tool's call is {"seconds": seconds, "what": what}.
+# A seeded choice of phrasings x delays x tasks (each line is synthesized and recognized, so the
+# set is bounded); CompanionBench's tasks (stand up, commit this, check the logs) are not among them.
+_REMIND_DELAYS = ((5, "five seconds"), (8, "eight seconds"), (10, "ten seconds"), (12, "twelve seconds"),
+                  (15, "fifteen seconds"), (20, "twenty seconds"), (25, "twenty five seconds"),
+                  (30, "thirty seconds"), (40, "forty seconds"), (45, "forty five seconds"),
+                  (60, "a minute"), (60, "one minute"), (90, "ninety seconds"), (120, "two minutes"),
+                  (300, "five minutes"))
+_REMIND_TASKS = ("check the build", "stretch", "call Sam back", "push my branch", "drink some water",
+                 "look at the open issue", "take a break", "reply to Ana", "run the benchmarks",
+                 "rename that variable", "update the changelog", "review the pull request",
+                 "restart the server", "eat lunch", "water the plants", "write the docs",
+                 "clean up the imports", "open a ticket", "fix the typo", "deploy the fix")
+_REMIND_FORMS = ("remind me in {when} to {what}", "in {when} remind me to {what}",
+                 "please remind me in {when} to {what}", "can you remind me in {when} to {what}")
+
+
+def _reminders(per_delay: int = 4) -> tuple[tuple[str, int, str], ...]:
+    import random
+
+    rng = random.Random("reminders")
+    out = []
+    for secs, when in _REMIND_DELAYS:  # every delay said a few ways, about a few tasks
+        for form in rng.sample(_REMIND_FORMS, per_delay):
+            what = rng.choice(_REMIND_TASKS)
+            out.append((form.format(when=when, what=what), secs, what))
+    return tuple(out)
+
+
+REMINDERS = _reminders()
+# the same as requests: (text, tool, args)
+REMINDER_REQUESTS = tuple((text, "remind", {"seconds": secs, "what": what}) for text, secs, what in REMINDERS)
 
 SPOKEN_LINES: tuple[str, ...] = tuple(dict.fromkeys(
     [r[0] for r in REQUESTS] + [q for qs in QUESTIONS.values() for q in qs] + list(FILLERS)

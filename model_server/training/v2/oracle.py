@@ -1,10 +1,11 @@
 """The oracle policy: the label of every 200 ms turn (documented in ORACLE.md).
 
 Priority each turn: stop when talked over (two turns into the user's speech; a backchannel is
-never a talk-over; in MISSED_STOP_P of talk-overs the stop comes 1-4 turns late, the turns before
-it unlabelled, so the model also learns to stop when it has let a talk-over run on) > let our own utterance play > wait while the user speaks (thinking pauses
-count as speaking) > what is due: a reply to the user (call, answer, acknowledgement), a
-requested result, a reminder, an unprompted result (rules and cooldown permitting) > silence.
+never a talk-over; in MISSED_STOP_P of talk-overs the stop comes 1-4 turns late, the turns
+before it unlabelled, so the model also learns to stop when it has let a talk-over run on) > let
+our own utterance play > wait while the user speaks (thinking pauses count as speaking) > what
+is due: a reply to the user (call, answer, acknowledgement), a requested result (a reminder is
+one: the remind tool's), an unprompted result (rules and cooldown permitting) > silence.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ STOP_AFTER = 2  # turns of user speech over ours before stopping (1-2 turns: 0.2
 # A model that misses the stop turn finds itself still playing over the user, a state an oracle
 # that always stops on time never shows it; these talk-overs show it (its missed turns weigh 0).
 MISSED_STOP_P, MISSED_STOP_TURNS = 0.4, (1, 4)
-_PRIORITY = {"respond": 0, "relay_req": 1, "remind": 2, "relay_auto": 3}
+_PRIORITY = {"respond": 0, "relay_req": 1, "relay_auto": 3}
 SILENCE, STOP = Action("silence"), Action("stop")
 
 
@@ -137,7 +138,7 @@ def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
         sim.pending.remove(p)
         if act.kind in ("speech", "relay"):
             _say(sim, k, act)
-        tag = {"respond": "reply", "relay_req": "relay_requested", "remind": "reminder",
+        tag = {"respond": "reply", "relay_req": "relay_requested",
                "relay_auto": "relay_" + p.data.get("topic", "")}[p.kind]
         if act.kind == "call":
             tag = "call"
@@ -160,8 +161,6 @@ def _act_for(sim, k: int, p) -> Action | None:
         return None if sim.rules.brief else _keep(sim, p, speak("okay."))
     if p.kind == "relay_req":
         return relay(p.data["job"])
-    if p.kind == "remind":
-        return speak(f"time to {p.data['what']}.")
     allowed = sim.rules.failures if p.data["topic"] in ("failures", "screen") else sim.rules.recoveries
     if not allowed:
         sim.pending.remove(p)

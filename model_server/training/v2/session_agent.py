@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from companion.agent.reminders import reminder_delay, reminder_summary
 from companion.agent.summaries import (
     LintMemory,
     TestMemory,
@@ -24,6 +25,7 @@ from companion.core.redact import redact
 from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
 from model_server.training.v2.git_runs import call_key, git_results
 from model_server.training.v2.session_records import Pending
+from tools.catalog import REMIND
 from tools.changed_lines import ChangeLog
 from tools.registry import ToolError
 from tools.test_runner import TestRun
@@ -127,8 +129,12 @@ class SessionAgent:
             return
         job = self.new_job()
         self.emit(k + 1, job, tool, "started", f"{tool.replace('_', ' ')} started")
-        phase, summary, data = git_results(project)[call_key(tool, args)]
-        done = k + 2 + sim.rng.randint(0, 4)
+        if tool == REMIND:  # the agent's remind job: its result is due by the same clock
+            phase, summary, data = "result", reminder_summary(args["what"]), dict(args)
+            done = k + 1 + max(1, round(reminder_delay(args["seconds"]) / TICK))
+        else:
+            phase, summary, data = git_results(project)[call_key(tool, args)]
+            done = k + 2 + sim.rng.randint(0, 4)
         sim.summary_of[job_ref(job)] = redact(summary)
         if phase == "needs_confirmation":
             data = {**data, "confirmation_id": job}

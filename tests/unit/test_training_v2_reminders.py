@@ -1,0 +1,56 @@
+"""Reminders in the training sessions are what the live product does: the request is the remind
+call, the job's result arrives when the live agent's clock says, with its words, and the oracle
+relays it then. The relayed summary is the live agent's (companion/agent/reminders.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from companion.agent.reminders import reminder_delay, reminder_summary
+from companion.core.protocol import job_ref
+from model_server.training.v2 import episodes, lines
+from model_server.training.v2.code_runs import load_projects
+from model_server.training.v2.sessions import SessionSim
+from tools.catalog import default_registry
+
+
+@pytest.fixture(scope="module")
+def session_with_reminders():
+    projects = load_projects(split="train", limit=2)
+    weights = dict(episodes.WEIGHTS)
+    episodes.WEIGHTS.clear()
+    episodes.WEIGHTS.update({"reminder": 1, "idle": 1})  # reminders and quiet only
+    try:
+        sim = SessionSim(7, projects, 600)
+        return sim, sim.run(features=False)
+    finally:
+        episodes.WEIGHTS.clear()
+        episodes.WEIGHTS.update(weights)
+
+
+def test_every_reminder_line_is_a_valid_remind_call():
+    registry = default_registry()
+    for text, tool, args in lines.REMINDER_REQUESTS:
+        assert registry.get(tool).validate(args) == args
+        assert args["what"] in text
+
+
+def test_a_reminder_is_called_then_relayed_when_its_job_says(session_with_reminders):
+    sim, session = session_with_reminders
+    calls = [(k, t) for k, t in enumerate(session.turns) if t.act.kind == "call"]
+    assert calls and all(t.act.tool == "remind" for _, t in calls)
+    relayed = 0
+    for k, turn in calls:
+        seconds, what = turn.act.args["seconds"], turn.act.args["what"]
+        due = k + 1 + max(1, round(reminder_delay(seconds) / 0.2))
+        if due >= len(session.turns) - 3:
+            continue  # past the session's end
+        results = [e for e in session.turns[due].chunk.jobs if e.tool == "remind" and e.phase == "result"]
+        assert [e.summary for e in results] == [reminder_summary(what)]
+        job = results[0].job_id
+        relay_at = next(i for i, t in enumerate(session.turns) if t.act.kind == "relay" and t.act.job == job_ref(job))
+        assert due <= relay_at
+        # relayed at the first turn when the user is not speaking and nothing plays or is due first
+        assert all(session.turns[i].tag not in ("quiet", "event") for i in range(due, relay_at))
+        relayed += 1
+    assert relayed >= 2
