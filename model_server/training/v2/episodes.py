@@ -17,9 +17,12 @@ from model_server.training.v2.sessions import SessionSim
 # episode kind -> weight. Shards 0-71 of the shipped data had edit 40, spoken_request 14,
 # typed_request 6, question 11, thinking 6, idle 6, run_script 10, look 6: the model then learned
 # *that* a request wants a call far sooner than *which* call (probe.py), so requests, questions
-# and thinking pauses are denser since.
-WEIGHTS = {"edit": 34, "spoken_request": 20, "typed_request": 12, "question": 16, "thinking": 9,
-           "filler": 5, "aside": 7, "musing": 6, "reminder": 7, "idle": 5, "run_script": 8, "look": 5}
+# and thinking pauses are denser since (shards 72-119: edit 34, spoken 20, typed 12, question 16,
+# aside 7, reminder 4). Shards 120 on (the fine-tune on the fine-tuned recognizer's words): more
+# requests and asides still (CompanionBench: right tool 0.5, asides answered 0.75), reminders
+# as remind calls.
+WEIGHTS = {"edit": 34, "spoken_request": 24, "typed_request": 14, "question": 17, "thinking": 9,
+           "filler": 5, "aside": 9, "musing": 6, "reminder": 7, "idle": 5, "run_script": 8, "look": 5}
 
 
 def maybe_episode(sim: SessionSim, k: int) -> None:
