@@ -68,9 +68,19 @@ class HeldFinal(NamedTuple):
     block_t: float  # the block that decided it (the UserWords time)
 
 
+LOOP_WORDS = 4  # one word this many times over is Whisper looping, not speech ("no no no" is)
+
+
+def _one_word_loop(text: str) -> bool:
+    """"In? In? In? In? In?": one word over and over, too short for the compression ratio to see
+    (heard on a loaded machine whose audio dropped blocks)."""
+    words = ["".join(ch for ch in w.lower() if ch.isalnum()) for w in text.split()]
+    return len(words) >= LOOP_WORDS and len(set(words)) == 1
+
+
 def plausible(d: Decoding) -> bool:
     """Whether a decode is speech rather than a hallucination on noise, echo or silence."""
-    if d.empty or d.compression_ratio > 2.4:
+    if d.empty or d.compression_ratio > 2.4 or _one_word_loop(d.text):
         return False
     if d.no_speech_prob > 0.6 and d.avg_logprob < -0.7:
         return False

@@ -211,6 +211,9 @@ def test_plausible_rejects_what_whisper_says_about_noise():
     assert not plausible(Decoding("Thank you.", (), 0.9, -0.9, 1.0))  # no speech, low confidence
     assert not plausible(Decoding("you you you you you you you you you", (), 0.1, -0.3, 3.1))
     assert not plausible(Decoding("so I think", (), 0.2, -1.5, 1.0))  # very low log-probability
+    # one word looped, too short for the compression ratio (heard in a new user's try)
+    assert not plausible(Decoding("In? In? In? In? In? In? In", (), 0.1, -0.4, 1.9))
+    assert plausible(Decoding("No, no, no.", (), 0.05, -0.3, 1.2))  # said, not looped
 
 
 def test_missing_weights_degrade_visibly(monkeypatch):
