@@ -115,3 +115,16 @@ def test_init_starts_a_fine_tune_from_another_runs_weights(tmp_path):
     state = torch.load(tmp_path / "tuned" / "ckpt.pt", weights_only=False)
     assert state["step"] == 1 and state["meta"]["init"].endswith("ckpt.pt")  # a new schedule
     assert base["step"] == 6
+
+
+def test_a_fine_tunes_export_says_what_it_started_from(tmp_path):
+    from model_server.training.v2.export import export
+
+    data = _data(tmp_path)
+    _run(data, tmp_path / "base")
+    _run(data, tmp_path / "tuned", "--init", str(tmp_path / "base" / "ckpt.pt"), "--stop-after", "2")
+    args = _args(["export", "--size", "tiny", "--seq-len", str(SEQ), "--context", "128"])
+    export(tmp_path / "tuned", data, tmp_path / "model", args)
+    meta = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert meta["steps"] == 2 and meta["fine_tune_of"]["steps"] == 6
+    assert meta["tokens_seen_total"] == (6 + 2) * 2 * SEQ
