@@ -141,8 +141,12 @@ class Runtime:
             await self.link.recover("the model server did not start")
         self.turn_loop = TurnLoop(self.clock, self.link, self.emit, self._prefix,
                                            observe=self._on_turn, max_new_tokens=32,
-                                           grammar=action_grammar(self.agent.registry))
+                                           grammar=action_grammar(self.agent.registry),
+                                           speaking=self._speaking)
         await self.turn_loop.run()
+
+    def _speaking(self) -> bool:
+        return self.speaker is not None and self.speaker.speaking
 
     async def _run_clock_only(self) -> None:
         while True:

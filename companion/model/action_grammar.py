@@ -158,6 +158,14 @@ def with_relays(grammar: str, refs: list[str]) -> str:
     return grammar.replace(_ANY_RELAY, 'relay ::= "<|relay|>" (' + " | ".join(_lit(r) for r in refs) + ")", 1)
 
 
+def while_speaking(grammar: str) -> str:
+    """`grammar` for a turn while the companion's own utterance plays: let it play (silence) or
+    stop, the only actions training shows there, so an utterance is never queued behind itself.
+    A grammar with another root is returned as it is."""
+    head, sep, rest = grammar.partition("\n")
+    return "root ::= silence | stop" + sep + rest if head.startswith("root ::= silence | speak") else grammar
+
+
 def default_action_grammar() -> str:
     """The action grammar of the tools the companion's agent runs."""
     return action_grammar(default_registry())

@@ -25,7 +25,7 @@ from companion.core.protocol import (
     parse_output,
     serialize_chunk,
 )
-from companion.model.action_grammar import with_relays
+from companion.model.action_grammar import while_speaking, with_relays
 from companion.model.link import ModelLink
 from companion.model.relayable import RelayableJobs
 from companion.model.session_client import RETRY_AFTER_CAP, ServerError, TurnResult, encode_features
@@ -89,6 +89,7 @@ class TurnLoop:
         max_new_tokens: int = 8,
         observe: Callable[[Chunk, SerializedChunk], None] | None = None,
         grammar: str | None = None,
+        speaking: Callable[[], bool] | None = None,
     ) -> None:
         self.clock = clock
         self.link = link
@@ -98,6 +99,8 @@ class TurnLoop:
         self._observe = observe
         self.grammar = grammar  # the v2 action grammar, sent as `ebnf` when the model is v2
         self.relays = RelayableJobs()  # which job ids this turn's grammar lets a relay name
+        # while our voice plays (or was just asked to), a turn may only let it play or stop
+        self._speaking, self._spoke_at = speaking or (lambda: False), -10
         self._recent: deque[RecentTurn] = deque(maxlen=RECENT_TURNS)
         self._needs_prefix = True
         self._output_open = False
@@ -251,6 +254,8 @@ class TurnLoop:
         shown = RelayableJobs.refs_in(chunk.jobs)
         grammar = (with_relays(self.grammar, self.relays.allowed(also=shown))
                    if self.grammar is not None else None)
+        if grammar is not None and (self._speaking() or self.turns - self._spoke_at <= 1):
+            grammar = while_speaking(grammar)
         try:
             if self._needs_prefix:
                 await self._prime()
@@ -296,6 +301,8 @@ class TurnLoop:
         for action in actions:
             if action.kind == "relay" and action.job:
                 self.relays.relayed(action.job)
+            if action.kind in ("speech", "relay"):
+                self._spoke_at = self.turns
             now = time.monotonic()
             self._emit(ModelTurn(now, chunk.tick, action.kind, action.text or action.job,
                                  result.latency_ms, stats.late_ticks))

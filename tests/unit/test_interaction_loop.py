@@ -49,7 +49,8 @@ PREFIX = "<|system|>You are the companion.<|end|>"
 
 
 @contextlib.asynccontextmanager
-async def live_stage(prefix: str = PREFIX, info: dict | None = None, grammar: str | None = None):
+async def live_stage(prefix: str = PREFIX, info: dict | None = None, grammar: str | None = None,
+                     speaking=None):
     """A loop on a live link to the fake server, its clock and backoff on the harness's time."""
     async with FakeServer(info=info) as server:
         harness = StageHarness()
@@ -58,7 +59,7 @@ async def live_stage(prefix: str = PREFIX, info: dict | None = None, grammar: st
         await link.connect()
         clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
         clock.start(0.0)
-        loop = TurnLoop(clock, link, harness.emit, lambda: prefix, grammar=grammar)
+        loop = TurnLoop(clock, link, harness.emit, lambda: prefix, grammar=grammar, speaking=speaking)
 
         async def turns(*timeline, n: int = 1):
             return await harness.run_turns(clock, loop.step, timeline, n)
@@ -284,9 +285,25 @@ async def test_each_turns_grammar_offers_the_results_shown_and_not_yet_relayed()
         assert rules[0] == "root ::= silence | speak | stop | call"  # nothing to relay yet
         assert rules[1] == 'relay ::= "<|relay|>" ("j3")'  # shown in this very turn
         assert rules[2] == 'relay ::= "<|relay|>" ("j3")'  # and relayed in this one
-        assert rules[3] == rules[4] == "root ::= silence | speak | stop | call"  # said: not again
+        # said: not again; and while it plays (the speaker not yet started counts) only silence or stop
+        assert rules[3] == rules[4] == "root ::= silence | stop"
         assert stage.loop.turns == 5
         assert [a.job for a in stage.acted if a.kind == "relay"] == ["j3"]
+
+
+async def test_while_its_voice_plays_a_turn_may_only_let_it_play_or_stop():
+    """Training shows only silence or stop while the companion's utterance plays; an utterance
+    decided then was queued behind the playing one and heard twice in CompanionBench."""
+    from companion.model.action_grammar import default_action_grammar
+
+    playing = [False, True, True, False]
+    async with live_stage(info={"protocol": 2}, grammar=default_action_grammar(),
+                          speaking=lambda: playing[stage.loop.turns]) as stage:
+        stage.server.on("/generate", ok(""), *[ok("<|silence|><|end|>")] * 4)
+        await stage.turns(typed(0.05, "a"), typed(0.25, "b"), typed(0.45, "c"), typed(0.65, "d"), n=4)
+        roots = [b["sampling_params"]["ebnf"].splitlines()[0] for b in stage.server.turns]
+        assert roots == ["root ::= silence | speak | stop | call", "root ::= silence | stop",
+                         "root ::= silence | stop", "root ::= silence | speak | stop | call"]
 
 
 def test_a_text_is_halved_after_the_line_break_nearest_its_middle():
