@@ -71,10 +71,15 @@ class HeldFinal(NamedTuple):
 LOOP_WORDS = 4  # one word this many times over is Whisper looping, not speech ("no no no" is)
 
 
+def _key(word: str) -> str:
+    """A word as loops repeat it: lower case, letters and digits only ("In?" and "in" agree)."""
+    return "".join(ch for ch in word.lower() if ch.isalnum())
+
+
 def _one_word_loop(text: str) -> bool:
     """"In? In? In? In? In?": one word over and over, too short for the compression ratio to see
     (heard on a loaded machine whose audio dropped blocks)."""
-    words = ["".join(ch for ch in w.lower() if ch.isalnum()) for w in text.split()]
+    words = [_key(w) for w in text.split()]
     return len(words) >= LOOP_WORDS and len(set(words)) == 1
 
 
@@ -103,7 +108,7 @@ def _undouble(words: list[Word]) -> list[Word]:
     """A final that is one phrase said over and over ("run the face, run the face, run the
     face") is Whisper looping on a short window: keep the phrase once."""
     n = len(words)
-    key = ["".join(ch for ch in w.text.lower() if ch.isalnum()) for w in words]
+    key = [_key(w.text) for w in words]
     for period in range(2, n // 2 + 1):  # the loop may stop part way into another round
         if all(key[i] == key[i % period] for i in range(n)):
             return words[:period]
@@ -239,13 +244,11 @@ class SpeechRecognizer:
         latest, self._latest = self._latest, None
         reusable = latest is not None and latest[0] >= (end if speech_end is None else speech_end + REUSE_TAIL)
         if reusable:
-            end = latest[0]
-        window = self._window(start, end)
-        if reusable:
-            decoding = self.engine.with_words(latest[1])
+            end, decoding = latest[0], self.engine.with_words(latest[1])
         else:
-            decoding = self.engine.decode(window, words=True)
+            decoding = self.engine.decode(self._window(start, end), words=True)
             self.decodes += 1
+        window = self._window(start, end)
         if not plausible(decoding):
             return
         words = _tighten(_undouble(_merge_punctuation(decoding.words)), window)

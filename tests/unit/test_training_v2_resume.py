@@ -113,7 +113,7 @@ def test_init_starts_a_fine_tune_from_another_runs_weights(tmp_path):
     fresh = _run(data, tmp_path / "fresh", "--stop-after", "1")
     assert tuned[0] < fresh[0]  # it starts where the base run ended, not from random weights
     state = torch.load(tmp_path / "tuned" / "ckpt.pt", weights_only=False)
-    assert state["step"] == 1 and state["meta"]["init"].endswith("ckpt.pt")  # a new schedule
+    assert state["step"] == 1 and state["meta"]["init"]["checkpoint"].endswith("ckpt.pt")  # a new schedule
     assert base["step"] == 6
 
 

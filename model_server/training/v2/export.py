@@ -22,15 +22,6 @@ def serving_prompt() -> dict:
             "tools": default_registry().describe(), "default_rules": []}
 
 
-def _fine_tune_base(init: str | None) -> dict | None:
-    """The starting checkpoint's step, tokens, compute and loss log, when it is still on disk."""
-    if not init or not Path(init).is_file():
-        return None if not init else {"checkpoint": init, "tokens_seen": 0, "missing": True}
-    base = torch.load(init, weights_only=False, map_location="cpu")
-    return {"checkpoint": init, "steps": base["step"], "tokens_seen": base["meta"]["tokens"],
-            "train_seconds": round(base["meta"]["seconds"], 1), "loss_log": base["meta"]["log"]}
-
-
 def export(ckpt_dir: Path, data: Path, target: Path, args) -> None:
     state = torch.load(ckpt_dir / "ckpt.pt", weights_only=False)
     tokenizer = load_tokenizer(data / "tokenizer", SPECIAL_TOKENS_V2)
@@ -45,7 +36,7 @@ def export(ckpt_dir: Path, data: Path, target: Path, args) -> None:
     meta = {"protocol": 2, "steps": state["step"], "tokens_seen": state["meta"]["tokens"],
             "train_seconds": round(state["meta"]["seconds"], 1), "size": args.size,
             "seq_len": args.seq_len, "batch": args.batch, "loss_log": state["meta"]["log"]}
-    base = _fine_tune_base(state["meta"].get("init"))
+    base = state["meta"].get("init")
     if base is not None:  # a fine-tune (--init): what the weights it started from had seen
         meta["fine_tune_of"] = base
         meta["tokens_seen_total"] = base["tokens_seen"] + meta["tokens_seen"]

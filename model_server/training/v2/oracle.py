@@ -86,21 +86,21 @@ def screen_error_speech(error) -> str:
     return ""
 
 
-def _talked_over(sim, k: int, pb: Playback) -> int | None:
+def _talked_over(sim, k: int, pb: Playback):
+    """The user's utterance that talks over `pb` at turn k (a Spoken), or None."""
     for s in sim.spoken:
         if s.kind != "backchannel" and pb.start <= s.start and s.start + STOP_AFTER <= k <= s.end + 1:
-            return s.start
+            return s
     return None
 
 
-def _stop_turn(sim, k: int, over: int, pb: Playback) -> int:
-    """The turn that stops the talk-over starting at tick `over`: k, its first stop turn (on time),
-    or a few turns later, drawn once per talk-over and never past the user's speech."""
-    if over not in pb.stop_at:
+def _stop_turn(sim, k: int, over, pb: Playback) -> int:
+    """The turn that stops the talk-over `over` (a Spoken): k, its first stop turn (on time), or
+    a few turns later, drawn once per talk-over and never past the user's speech."""
+    if over.start not in pb.stop_at:
         late = sim.rng.randint(*MISSED_STOP_TURNS) if sim.rng.random() < MISSED_STOP_P else 0
-        end = next(s.end for s in sim.spoken if s.start == over and s.kind != "backchannel")
-        pb.stop_at[over] = min(k + late, end + 1)
-    return pb.stop_at[over]
+        pb.stop_at[over.start] = min(k + late, over.end + 1)
+    return pb.stop_at[over.start]
 
 
 def _say(sim, k: int, act: Action) -> None:
@@ -127,7 +127,7 @@ def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
             return SILENCE, "missed_stop", -1  # what a late model did: not a target (weight 0)
         if over is not None:
             pb.cut = k + 1
-            return STOP, "stop", over
+            return STOP, "stop", over.start
         return SILENCE, "playing", -1
     if k in sim.busy:
         return SILENCE, "listening", -1

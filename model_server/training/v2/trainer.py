@@ -122,8 +122,11 @@ def train(args: argparse.Namespace) -> list[float]:
         step, meta = state["step"], state["meta"]
         print(f"resumed at step {step} ({meta['tokens']} tokens)", flush=True)
     elif args.init:
-        model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
-        meta["init"] = str(args.init)
+        base = torch.load(args.init, weights_only=False)
+        model.load_state_dict(base["model"])
+        meta["init"] = {"checkpoint": str(args.init), "steps": base["step"],
+                        "tokens_seen": base["meta"]["tokens"],
+                        "train_seconds": round(base["meta"]["seconds"], 1), "loss_log": base["meta"]["log"]}
         print(f"fine-tuning from {args.init}", flush=True)
     elif args.resume:
         print(f"no checkpoint at {ckpt}: starting from scratch", flush=True)
