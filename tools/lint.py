@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import re
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.process import run_command
+from tools.process import run_command, tool_cache_dir
 from tools.registry import ToolError
 
 _MYPY_LINE = re.compile(
@@ -97,6 +98,7 @@ async def _ruff(root: Path, targets: list[str], config: LintConfig) -> list[Find
         "json",
         "--no-fix",
         "--exit-zero",
+        "--no-cache",  # no .ruff_cache written into the user's repository
         "--",
         *targets,
     ]
@@ -137,6 +139,8 @@ async def _mypy(root: Path, targets: list[str], config: LintConfig) -> list[Find
         "--show-error-codes",
         "--no-error-summary",
         "--no-color-output",
+        "--cache-dir",
+        str(tool_cache_dir("mypy") / hashlib.sha256(str(root).encode()).hexdigest()[:16]),
         "--",
         *targets,
     ]

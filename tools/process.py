@@ -24,6 +24,13 @@ DRAIN_AFTER_EXIT_S = 1.0
 CHUNK_BYTES = 64 * 1024
 
 
+def tool_cache_dir(name: str) -> Path:
+    """Where a command the agent runs keeps its cache ($XDG_CACHE_HOME/companion/NAME, default
+    under ~/.cache), so that running it never writes into the user's repository."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "companion" / name
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     """How a command ended: exit code (None when killed), the tail of its output, and timing."""

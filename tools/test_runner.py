@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tools.junit_report import JUnitReport, TestFailure, parse_junit
-from tools.process import run_command
+from tools.process import run_command, tool_cache_dir
 from tools.pytest_details import PLUGIN_MODULE, dump_stacks, prepare_details, read_details
 from tools.registry import ToolError
 from tools.test_run_errors import pytest_did_not_run, raise_on_timeout
@@ -256,7 +256,10 @@ async def run_tests(
     )
 
 
-def _env(config: TestsConfig) -> dict[str, str] | None:
-    if not config.env:
-        return None
-    return {**os.environ, **config.env}
+def _env(config: TestsConfig) -> dict[str, str]:
+    """The test process's environment: ours plus the config's, with Python's bytecode written
+    under the user's cache directory. A run the agent starts must not change the repository, and
+    `__pycache__` written there showed up to the file watch as edits the user never made."""
+    env = {**os.environ, **config.env} if config.env else dict(os.environ)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(tool_cache_dir("pycache")))
+    return env

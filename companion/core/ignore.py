@@ -12,6 +12,11 @@ import pathspec
 
 # Files whose patterns apply to the directory they sit in (and below), like git's own.
 IGNORE_FILE_NAMES = (".gitignore", ".companionignore")
+# Ignored even in a repository whose .gitignore forgets them, at the lowest precedence (a `!`
+# pattern re-includes): what interpreters, test runners and package managers write. A test run
+# in the user's terminal otherwise reaches the model as "binary file changed" edits.
+BUILTIN_IGNORES = ("__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/",
+                   ".tox/", ".nox/", ".venv/", "node_modules/")
 
 
 class IgnoreRules:
@@ -20,7 +25,7 @@ class IgnoreRules:
     The deepest file that has an opinion about a path wins (a nested `!keep.txt` re-includes),
     and a path under an ignored directory stays ignored, as in git. `.git/` is always ignored, and
     so is every nested repository (a directory holding its own `.git`): it is another project.
-    `own_outputs` are files or directories the companion writes (transcript, recordings, logs,
+    `BUILTIN_IGNORES` apply below git's own files. `own_outputs` are files or directories the companion writes (transcript, recordings, logs,
     caches), given by any path; those inside the repository are ignored by their real path.
     Paths are repository-relative with POSIX separators.
     """
@@ -109,8 +114,13 @@ class IgnoreRules:
                 if self._global_excludes is not None:
                     files.insert(0, self._global_excludes)
             specs = [spec for spec in map(_read_spec, files) if spec is not None]
+            if rel_dir == "":
+                specs.insert(0, _BUILTIN_SPEC)
             self._specs[rel_dir] = specs
         return specs
+
+
+_BUILTIN_SPEC = pathspec.GitIgnoreSpec.from_lines(BUILTIN_IGNORES)
 
 
 def _read_spec(path: Path) -> pathspec.GitIgnoreSpec | None:

@@ -10,7 +10,10 @@ from tools.registry import ToolError
 from tools.test_runner import TestProgress, TestsConfig, run_tests
 
 
-async def test_planted_bug_gives_a_structured_failure_and_progress(sample_project):
+async def test_planted_bug_gives_a_structured_failure_and_progress(sample_project, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     # a quiet project: its addopts must not hide the per-test lines progress is read from
     pyproject = sample_project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + 'addopts = "-q"\n')
@@ -43,7 +46,10 @@ async def test_planted_bug_gives_a_structured_failure_and_progress(sample_projec
         "message",
         "duration",
     }
-    assert not (sample_project / ".pytest_cache").exists()  # the agent leaves no files behind
+    # the agent leaves no files behind: no pytest cache, bytecode under the user's cache directory
+    assert not (sample_project / ".pytest_cache").exists()
+    assert not list(sample_project.rglob("*.pyc"))
+    assert list((tmp_path / "cache" / "companion" / "pycache").rglob("parse*.pyc"))
 
 
 async def test_missing_pytest_is_a_clear_error(sample_project):

@@ -39,6 +39,19 @@ def test_ignore_rules_follow_git_precedence(tmp_path: Path):
     assert not rules.is_ignored("sub/a.txt")
 
 
+def test_caches_are_ignored_without_a_gitignore_and_a_gitignore_can_take_them_back(tmp_path: Path):
+    (tmp_path / ".git").mkdir()
+    rules = IgnoreRules(tmp_path)
+    ignored = {"__pycache__/m.cpython-311.pyc": True, "pkg/__pycache__/x.pyc": True,
+               "old.pyc": True, ".pytest_cache/v/cache/nodeids": True, ".venv/bin/python": True,
+               "web/node_modules/a/index.js": True, "pkg/m.py": False, "pycache.md": False}
+    assert {path: rules.is_ignored(path) for path in ignored} == ignored
+    (tmp_path / ".gitignore").write_text("!*.pyc\n")
+    rules.reload_dir("")
+    assert not rules.is_ignored("old.pyc")
+    assert rules.is_ignored("__pycache__/m.cpython-311.pyc")  # its directory stays ignored, as in git
+
+
 def test_read_content_classifies_files(tmp_path: Path):
     (tmp_path / "t.py").write_text("a\nb\n")
     (tmp_path / "b.bin").write_bytes(b"ab\x00cd")
