@@ -114,8 +114,8 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         REMIND,
         "say something to the user at a time they asked for: its result, relayed, is the reminder",
         (
-            Arg("seconds", "integer", "from now", required=True, minimum=1, maximum=86400),
-            Arg("what", "string", "what to remind them to do, e.g. stand up", required=True),
+            Arg("request", "string", "the user's request as heard, when and what, e.g. remind "
+                "me in ten minutes to stand up", required=True),
         ),
     ),
     ToolSpec(

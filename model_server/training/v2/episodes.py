@@ -60,23 +60,27 @@ def _edit(sim: SessionSim, k: int) -> None:
         sim.save(k, project, version)
 
 
+def _response_due(spoken) -> int:
+    """After its end, once the recognizer's words have settled (they lag the audio): at most
+    three turns (0.6 s) of waiting for late words."""
+    return max(spoken.end + 1, min(spoken.last_change or spoken.end, spoken.end + 3))
+
+
 def _respond_at(sim: SessionSim, spoken, data: dict) -> None:
     if spoken.first_heard is None:
         return  # the recognizer heard nothing: nothing in the input asks for an answer
-    # After its end, once the recognizer's words have settled (they lag the audio): at most
-    # three turns (0.6 s) of waiting for late words.
-    due = max(spoken.end + 1, min(spoken.last_change or spoken.end, spoken.end + 3))
-    sim.pending.append(Pending(due, "respond", spoken.start, data))
+    sim.pending.append(Pending(_response_due(spoken), "respond", spoken.start, data))
 
 
 def _spoken_request(sim: SessionSim, k: int) -> None:
-    text, tool, args = sim.rng.choice(lines.REQUESTS)
+    text, tool, args = sim.rng.choice(lines.REQUESTS + lines.SPOKEN_REQUEST_VARIANTS)
     _respond_at(sim, sim.say(k, "request", text), {"call": (tool, args)})
 
 
 def _typed_request(sim: SessionSim, k: int) -> None:
     options = lines.REQUESTS + lines.typed_requests(sim.projects[0].name)
-    text, tool, args = sim.rng.choice(options)
+    # half the time said another way; typing costs no synthesis, so any combination may come
+    text, tool, args = lines.request_variant(sim.rng) if sim.rng.random() < 0.5 else sim.rng.choice(options)
     sim.keystrokes(k, len(text) * 0.12)
     sim.typed[k].append(text)
     sim.pending.append(Pending(k, "respond", k, {"call": (tool, args)}))
@@ -110,8 +114,13 @@ def _simple(kind: str, texts: tuple[str, ...]):
 
 def _reminder(sim: SessionSim, k: int) -> None:
     """A reminder is a request: the remind tool's result, relayed, is the reminder (on time)."""
-    text, tool, args = sim.rng.choice(lines.REMINDER_REQUESTS)
-    _respond_at(sim, sim.say(k, "reminder", text), {"call": (tool, args)})
+    text, tool, _ = sim.rng.choice(lines.REMINDER_REQUESTS)
+    spoken = sim.say(k, "reminder", text)
+    # the call copies the request as the model has heard it by then, errors and all: the agent
+    # reads it (a misheard time becomes its error, relayed like any result)
+    heard = [words for tick, words in spoken.heard if tick <= _response_due(spoken)]
+    if heard:
+        _respond_at(sim, spoken, {"call": (tool, {"request": heard[-1]})})
 
 
 def _run_script(sim: SessionSim, k: int) -> None:

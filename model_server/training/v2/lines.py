@@ -60,6 +60,88 @@ REQUESTS: tuple[tuple[str, str, dict], ...] = (
   + tuple((f"what were the last {word} commits", "git_log", {"n": n}) for n, word in NUMBERS.items())
 
 
+# More ways to ask for the same calls: other verbs and nouns ("git" before the noun, "check",
+# "give me"), so the call is learned from the words that name it rather than from one fixed line.
+# (text, tool, args, imperative): an imperative takes a polite lead ("can you ...").
+REQUEST_CORES: tuple[tuple[str, str, dict, bool], ...] = (
+    ("run the test suite", "tests", {"scope": "all"}, True),
+    ("run pytest", "tests", {"scope": "all"}, True),
+    ("run the unit tests", "tests", {"scope": "all"}, True),
+    ("start the tests", "tests", {"scope": "all"}, True),
+    ("rerun the tests", "tests", {"scope": "all"}, True),
+    ("lint the project", "lint", {}, True),
+    ("lint the code", "lint", {}, True),
+    ("run the lint check", "lint", {}, True),
+    ("check for lint errors", "lint", {}, True),
+    ("run the style checker", "lint", {}, True),
+    ("do a lint pass", "lint", {}, True),
+    ("check the git status", "git_status", {}, True),
+    ("show me the status of the repo", "git_status", {}, True),
+    ("what does git status say", "git_status", {}, False),
+    ("what's the status of my changes", "git_status", {}, False),
+    ("which files did I touch", "git_status", {}, False),
+    ("show the diff", "git_diff", {}, True),
+    ("give me the git diff", "git_diff", {}, True),
+    ("diff my changes", "git_diff", {}, True),
+    ("what's in the diff", "git_diff", {}, False),
+    ("show me the git log", "git_log", {}, True),
+    ("give me the commit log", "git_log", {}, True),
+    ("what did we commit lately", "git_log", {}, False),
+    ("show the git history", "git_log", {}, True),
+    ("which branch is this", "git_branches", {}, False),
+    ("show me the git branches", "git_branches", {}, True),
+)
+_LEADS = ("okay ", "hey ", "can you ", "could you ", "please ", "alright ", "now ", "would you ")
+_TAILS = (" for me", " now", " real quick", " again", " in this repo", " once more",
+          " when you can")
+
+
+def _as_core(text: str, tool: str, args: dict) -> tuple[str, str, dict, bool]:
+    return text, tool, args, text.split()[0] not in ("what", "what's", "which", "can", "could", "let's")
+
+
+# REQUESTS that keep their call whatever is said around them (not names or commit messages)
+_PLAIN_CORES = tuple(_as_core(*r) for r in REQUESTS
+                     if r[1] not in ("git_commit", "git_branch_create", "git_switch"))
+
+
+def request_variant(rng) -> tuple[str, str, dict]:
+    """A request said another way: a core (above, or one of REQUESTS) with a lead and/or a tail."""
+    text, tool, args, imperative = rng.choice(REQUEST_CORES + _PLAIN_CORES)
+    lead = rng.choice(_LEADS) if imperative and rng.random() < 0.5 else ""
+    tail = rng.choice(_TAILS) if rng.random() < 0.6 else ""
+    if tail.strip() in text or tail.strip() == lead.strip():
+        tail = ""  # not "please ... please", nor "for me for me"
+    return lead + text + tail, tool, args
+
+
+def all_request_variants() -> set[str]:
+    """Every text request_variant can give (a test keeps CompanionBench's lines out of them)."""
+    out = set()
+    for text, _, _, imperative in REQUEST_CORES + _PLAIN_CORES:
+        for lead in ("", *_LEADS) if imperative else ("",):
+            out.update(lead + text + ("" if tail.strip() in text or tail.strip() == lead.strip() else tail)
+                       for tail in ("", *_TAILS))
+    return out
+
+
+def _spoken_variants(n: int = 80) -> tuple[tuple[str, str, dict], ...]:
+    import random
+
+    rng = random.Random("request variants")  # a fixed set: each line is synthesized and recognized
+    seen = {r[0] for r in REQUESTS}
+    out = []
+    while len(out) < n:
+        variant = request_variant(rng)
+        if variant[0] not in seen:
+            seen.add(variant[0])
+            out.append(variant)
+    return tuple(out)
+
+
+SPOKEN_REQUEST_VARIANTS = _spoken_variants()
+
+
 def typed_requests(module: str) -> tuple[tuple[str, str, dict], ...]:
     """Typed requests may name the session's files and lines."""
     path = f"{module}.py"
@@ -140,7 +222,8 @@ MUSING = ("okay so this should return the sum", "let me fix this loop", "I think
 TALK_OVER = ("wait hold on", "stop stop", "no I know that already", "hang on a second",
              "okay I got it", "never mind that", "yes yes I see it", "not now please",
              "okay enough", "let me stop you there")
-# (text, seconds, what to remind): the remind tool's call is {"seconds": seconds, "what": what}.
+# (text, seconds, what to remind): the remind tool's call is {"request": the words as heard},
+# which the agent reads (companion.agent.reminders.parse_request; a test checks it gives these).
 # A seeded choice of phrasings x delays x tasks (each line is synthesized and recognized, so the
 # set is bounded); CompanionBench's tasks (stand up, commit this, check the logs) are not among them.
 _REMIND_DELAYS = ((5, "five seconds"), (8, "eight seconds"), (10, "ten seconds"), (12, "twelve seconds"),
@@ -171,9 +254,9 @@ def _reminders(per_delay: int = 4) -> tuple[tuple[str, int, str], ...]:
 
 REMINDERS = _reminders()
 # the same as requests: (text, tool, args)
-REMINDER_REQUESTS = tuple((text, "remind", {"seconds": secs, "what": what}) for text, secs, what in REMINDERS)
+REMINDER_REQUESTS = tuple((text, "remind", {"request": text}) for text, _, _ in REMINDERS)
 
 SPOKEN_LINES: tuple[str, ...] = tuple(dict.fromkeys(
-    [r[0] for r in REQUESTS] + [q for qs in QUESTIONS.values() for q in qs] + list(FILLERS)
+    [r[0] for r in REQUESTS + SPOKEN_REQUEST_VARIANTS] + [q for qs in QUESTIONS.values() for q in qs] + list(FILLERS)
     + [p for pair in THINKING for p in pair] + list(BACKCHANNELS) + list(ASIDES) + list(MUSING)
     + list(TALK_OVER) + [r[0] for r in REMINDERS]))

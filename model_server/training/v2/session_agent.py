@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from companion.agent.reminders import reminder_delay, reminder_summary
+from companion.agent.reminders import parse_request, reminder_delay, reminder_summary
 from companion.agent.summaries import (
     LintMemory,
     TestMemory,
@@ -129,9 +129,15 @@ class SessionAgent:
             return
         job = self.new_job()
         self.emit(k + 1, job, tool, "started", f"{tool.replace('_', ' ')} started")
-        if tool == REMIND:  # the agent's remind job: its result is due by the same clock
-            phase, summary, data = "result", reminder_summary(args["what"]), dict(args)
-            done = k + 1 + max(1, round(reminder_delay(args["seconds"]) / TICK))
+        if tool == REMIND:  # the agent's remind job: it reads the request the same way, and its
+            try:  # result is due by the same clock
+                seconds, what = parse_request(args["request"])
+            except ToolError as exc:
+                phase, summary, data, done = "error", str(exc), {"error": str(exc)}, k + 2
+            else:
+                phase, summary = "result", reminder_summary(what)
+                data = {"seconds": seconds, "what": what, "request": args["request"]}
+                done = k + 1 + max(1, round(reminder_delay(seconds) / TICK))
         else:
             phase, summary, data = git_results(project)[call_key(tool, args)]
             done = k + 2 + sim.rng.randint(0, 4)

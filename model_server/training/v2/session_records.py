@@ -23,6 +23,7 @@ class Spoken:
     meta: dict
     first_heard: int | None  # first tick a recognized word arrives (None: heard nothing)
     last_change: int | None  # last tick the recognized text changed (a final equal to it is no change)
+    heard: tuple[tuple[int, str], ...] = ()  # (tick, the recognizer's whole text so far), in order
 
 
 @dataclass(slots=True)

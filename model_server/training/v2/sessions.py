@@ -92,14 +92,16 @@ class SessionSim:
         self.mic[start:end] += utt.samples[:end - start]
         first = last = None
         previous = ""
+        heard = []
         for t_rel, words, final in utt.heard:
             tick = int((start / SAMPLE_RATE + t_rel) / TICK)
             if tick < self.n:
                 self.words[tick].append(UserWords(self.t(tick), words, final))
+                heard.append((tick, words))
                 first = tick if first is None else min(first, tick)
                 last = tick if words != previous else last
                 previous = words
-        spoken = Spoken(k, (end - 1) // BLOCK, kind, text, meta or {}, first, last)
+        spoken = Spoken(k, (end - 1) // BLOCK, kind, text, meta or {}, first, last, tuple(heard))
         self.busy.update(range(spoken.start, spoken.end + 1))
         self.spoken.append(spoken)
         return spoken
