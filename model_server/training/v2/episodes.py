@@ -20,8 +20,9 @@ from model_server.training.v2.sessions import SessionSim
 # and thinking pauses are denser since (shards 72-119: edit 34, spoken 20, typed 12, question 16,
 # aside 7, reminder 4). Shards 120 on (the fine-tune on the fine-tuned recognizer's words): more
 # requests and asides still (CompanionBench: right tool 0.5, asides answered 0.75), reminders
-# as remind calls.
-WEIGHTS = {"edit": 34, "spoken_request": 24, "typed_request": 14, "question": 17, "thinking": 9,
+# as remind calls (shards 120-183: edit 34, spoken 24, question 17, aside 9). Shards 184 on: more
+# questions, which the fine-tune on shards 120-179 answered less often (CompanionBench 0.23).
+WEIGHTS = {"edit": 30, "spoken_request": 22, "typed_request": 14, "question": 22, "thinking": 9,
            "filler": 5, "aside": 9, "musing": 6, "reminder": 7, "idle": 5, "run_script": 8, "look": 5}
 
 
