@@ -12,13 +12,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from companion.core.chunk_budget import approx_tokens
-from companion.core.clock import MicroTurnClock, backlog_cap
+from companion.core.clock import MicroTurnClock
 from companion.core.events import Event, ModelAction, ModelTurn, StreamState
 from companion.core.protocol import (
-    CHUNK_FIELDS,
     Action,
     Chunk,
     SerializedChunk,
@@ -27,11 +24,11 @@ from companion.core.protocol import (
 )
 from companion.model.action_grammar import while_speaking, with_relays
 from companion.model.link import ModelLink
+from companion.model.recent_turns import RecentTurn, RecentTurns, merge_chunks
 from companion.model.relayable import RelayableJobs
 from companion.model.session_client import RETRY_AFTER_CAP, ServerError, TurnResult, encode_features
 from companion.model.turn_pieces import TurnPiece, halve_at_a_line, split_in_two
 
-RECENT_TURNS = 24  # re-prime context after a crash: about five seconds of conversation
 # protocol 2 emits one whole utterance in a turn: room for 24 words (an action ends far sooner;
 # a turn that still hits the cap is a valid grammar prefix and is parsed as it stands)
 V2_MAX_NEW_TOKENS = 96
@@ -48,28 +45,12 @@ MAX_SPLITS = 8  # halvings of one turn before it is given up (2**8 pieces)
 DEFER_FILES = 64
 
 
-@dataclass(frozen=True, slots=True)
-class RecentTurn:
-    text: str  # the turn as the model saw it (text form) and what it answered
-    files: tuple[str, ...]
-
-
 class PartlySent(ServerError):
     """The server refused a turn after some of its pieces went in: `remaining` did not."""
 
     def __init__(self, error: ServerError, remaining: list[TurnPiece]) -> None:
         super().__init__(str(error), error.status, error.retry_after)
         self.remaining = remaining
-
-
-def merge_chunks(held: Chunk, new: Chunk) -> Chunk:
-    """One chunk covering both windows: what could not be sent waits for the next turn. The
-    backlog keeps what the clock's does (newest first): a server that refuses for minutes holds
-    the last 10 s of audio, not all of it (DESIGN §4: no unbounded queue); saves, jobs, words
-    and typed text are kept whole up to their far larger caps."""
-    return Chunk(tick=held.tick, t=held.t, ticks=new.tick + new.ticks - held.tick,
-                 **{f: (getattr(held, f) + getattr(new, f))[-backlog_cap(f):]
-                    for f in CHUNK_FIELDS.values()})
 
 
 class TurnLoop:
@@ -101,7 +82,7 @@ class TurnLoop:
         self.relays = RelayableJobs()  # which job ids this turn's grammar lets a relay name
         # while our voice plays (or was just asked to), a turn may only let it play or stop
         self._speaking, self._spoke_at = speaking or (lambda: False), -10
-        self._recent: deque[RecentTurn] = deque(maxlen=RECENT_TURNS)
+        self._recent = RecentTurns()
         self._needs_prefix = True
         self._output_open = False
         self._held: Chunk | None = None  # a chunk not yet delivered: goes with the next one
@@ -120,21 +101,7 @@ class TurnLoop:
         return getattr(self.link, "protocol", 1)
 
     def recent_summary(self, budget: int) -> str:
-        """The newest recent turns that fit `budget` (approximate tokens), after one line that
-        compacts the older ones (how many, which files)."""
-        kept: list[str] = []
-        used = 0
-        turns = list(self._recent)
-        while turns and used + approx_tokens(turns[-1].text) <= budget:
-            kept.insert(0, turns.pop().text)
-            used += approx_tokens(kept[0])
-        if turns:
-            files = sorted({f for turn in turns for f in turn.files})
-            names = ", ".join(f[-40:] for f in files[:4]) + (" and more" if len(files) > 4 else "")
-            line = f"<|more|>{len(turns)} earlier micro-turns" + (f", files {names}" if files else "")
-            if approx_tokens(line) + used <= budget:
-                kept.insert(0, line)
-        return "".join(kept)
+        return self._recent.summary(budget)
 
     async def _prime(self) -> None:
         """A new session's first turns: the pinned prefix, then recent context after a crash.

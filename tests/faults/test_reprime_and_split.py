@@ -11,7 +11,8 @@ from companion.core.clock import MicroTurnClock
 from companion.core.events import FileChanged
 from companion.core.protocol import Chunk
 from companion.model.link import ModelLink
-from companion.model.turn_loop import RecentTurn, TurnLoop
+from companion.model.recent_turns import RecentTurn
+from companion.model.turn_loop import TurnLoop
 
 pytestmark = pytest.mark.slow
 

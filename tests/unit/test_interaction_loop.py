@@ -28,8 +28,9 @@ from companion.core.events import (
 from companion.core.protocol import Chunk
 from companion.model import turn_loop
 from companion.model.link import ModelLink
+from companion.model.recent_turns import merge_chunks
 from companion.model.session_client import SessionClient
-from companion.model.turn_loop import TurnLoop, merge_chunks
+from companion.model.turn_loop import TurnLoop
 from companion.model.turn_pieces import halve_at_a_line
 from tests.harness.fake_server import (
     FakeServer,
