@@ -128,3 +128,9 @@ def test_a_fine_tunes_export_says_what_it_started_from(tmp_path):
     meta = json.loads((tmp_path / "model" / "training.json").read_text())
     assert meta["steps"] == 2 and meta["fine_tune_of"]["steps"] == 6
     assert meta["tokens_seen_total"] == (6 + 2) * 2 * SEQ
+    # a fine-tune of that fine-tune counts every run in the chain, and names both
+    _run(data, tmp_path / "again", "--init", str(tmp_path / "tuned" / "ckpt.pt"), "--stop-after", "1")
+    export(tmp_path / "again", data, tmp_path / "model2", args)
+    meta = json.loads((tmp_path / "model2" / "training.json").read_text())
+    assert meta["tokens_seen_total"] == (6 + 2 + 1) * 2 * SEQ
+    assert meta["fine_tune_of"]["steps"] == 2 and meta["fine_tune_of"]["fine_tune_of"]["steps"] == 6

@@ -39,6 +39,6 @@ def export(ckpt_dir: Path, data: Path, target: Path, args) -> None:
     base = state["meta"].get("init")
     if base is not None:  # a fine-tune (--init): what the weights it started from had seen
         meta["fine_tune_of"] = base
-        meta["tokens_seen_total"] = base["tokens_seen"] + meta["tokens_seen"]
+        meta["tokens_seen_total"] = base.get("tokens_seen_total", base["tokens_seen"]) + meta["tokens_seen"]
     (target / "training.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"exported step {state['step']} to {target}", flush=True)

@@ -124,9 +124,13 @@ def train(args: argparse.Namespace) -> list[float]:
     elif args.init:
         base = torch.load(args.init, weights_only=False)
         model.load_state_dict(base["model"])
+        prior = base["meta"].get("init")  # the base was itself a fine-tune: keep the chain
         meta["init"] = {"checkpoint": str(args.init), "steps": base["step"],
                         "tokens_seen": base["meta"]["tokens"],
-                        "train_seconds": round(base["meta"]["seconds"], 1), "loss_log": base["meta"]["log"]}
+                        "tokens_seen_total": base["meta"]["tokens"] + (prior or {}).get(
+                            "tokens_seen_total", (prior or {}).get("tokens_seen", 0)),
+                        "train_seconds": round(base["meta"]["seconds"], 1), "loss_log": base["meta"]["log"],
+                        "fine_tune_of": prior}
         print(f"fine-tuning from {args.init}", flush=True)
     elif args.resume:
         print(f"no checkpoint at {ckpt}: starting from scratch", flush=True)
