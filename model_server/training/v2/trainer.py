@@ -105,6 +105,20 @@ def _save(path: Path, model, opt, step: int, meta: dict) -> None:
     os.replace(tmp, path)
 
 
+def provenance(path: str | Path, state: dict | None = None) -> dict:
+    """What a checkpoint's weights have seen: its run, and the chain of runs it was fine-tuned
+    from (a run before this was recorded named its base by path only: read from there)."""
+    state = state if state is not None else torch.load(path, weights_only=False)
+    prior = state["meta"].get("init")
+    if isinstance(prior, str):
+        prior = provenance(prior) if Path(prior).is_file() else {"checkpoint": prior}
+    before = (prior or {}).get("tokens_seen_total", (prior or {}).get("tokens_seen", 0))
+    return {"checkpoint": str(path), "steps": state["step"], "tokens_seen": state["meta"]["tokens"],
+            "tokens_seen_total": state["meta"]["tokens"] + before,
+            "train_seconds": round(state["meta"]["seconds"], 1), "loss_log": state["meta"]["log"],
+            "fine_tune_of": prior}
+
+
 def train(args: argparse.Namespace) -> list[float]:
     """Train to args.steps (resuming from out/ckpt.pt with --resume); returns this call's losses."""
     torch.set_num_threads(args.threads)
@@ -124,13 +138,7 @@ def train(args: argparse.Namespace) -> list[float]:
     elif args.init:
         base = torch.load(args.init, weights_only=False)
         model.load_state_dict(base["model"])
-        prior = base["meta"].get("init")  # the base was itself a fine-tune: keep the chain
-        meta["init"] = {"checkpoint": str(args.init), "steps": base["step"],
-                        "tokens_seen": base["meta"]["tokens"],
-                        "tokens_seen_total": base["meta"]["tokens"] + (prior or {}).get(
-                            "tokens_seen_total", (prior or {}).get("tokens_seen", 0)),
-                        "train_seconds": round(base["meta"]["seconds"], 1), "loss_log": base["meta"]["log"],
-                        "fine_tune_of": prior}
+        meta["init"] = provenance(args.init, base)
         print(f"fine-tuning from {args.init}", flush=True)
     elif args.resume:
         print(f"no checkpoint at {ckpt}: starting from scratch", flush=True)
