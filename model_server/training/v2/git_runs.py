@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -71,7 +72,9 @@ def git_results(project: Project, cache: Path = CACHE) -> dict[str, tuple[str, s
     path = cache / "git-events" / f"{project.name}-{code_version(GIT_CODE)}.json"
     if path.is_file():
         return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
-    root = cache / "git-events" / project.name
+    # each process builds in its own directory (two data generators side by side once removed
+    # the repository the other was reading); the leaf keeps the project's name
+    root = cache / "git-events" / f"work-{os.getpid()}" / project.name
     if root.exists():
         subprocess.run(["rm", "-rf", str(root)], check=True)
     make_repo(project, root)
@@ -81,7 +84,9 @@ def git_results(project: Project, cache: Path = CACHE) -> dict[str, tuple[str, s
         key = call_key(tool, args)
         if tool != "tests" and key not in out:
             out[key] = asyncio.run(_outcome(jobs, tool, args, project.name))
-    subprocess.run(["rm", "-rf", str(root)], check=True)
+    subprocess.run(["rm", "-rf", str(root.parent)], check=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    os.replace(tmp, path)  # whole or absent: the other generator may read it any moment
     return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}  # as a cache hit reads
