@@ -176,7 +176,17 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
              "does this handle negative numbers", "why is this returning none",
              "is this loop right", "what is this variable for", "does this work with duplicates",
              "what happens with an empty string", "is this the right condition",
-             "could this ever divide by zero", "why does it do that", "is that the correct result"),
+             "could this ever divide by zero", "why does it do that", "is that the correct result",
+             # naming the code, as people do (CompanionBench's questions name theirs: none of
+             # these names or sentences are its)
+             "what does parse return for a blank line", "how does the tokenizer handle tabs",
+             "what happens when the buffer is empty", "does sort keep equal items in order",
+             "explain how the cache works", "what does load do with a missing file",
+             "how does split deal with two commas in a row", "is the counter reset between calls",
+             "what does average give for a single number", "why does the parser skip comments",
+             "can you tell me what normalize does", "does the queue drop old items when it fills up",
+             "what is the lookup table for", "how are the keys compared in find",
+             "explain what the helper at the top does", "what happens if the stack overflows"),
 }
 FILLERS = ("um", "uh", "hmm", "so", "well", "let me think", "um so", "okay so", "uh well",
            "hmm let me see", "right so", "let's see", "er", "so yeah")
