@@ -115,7 +115,7 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         "say something to the user at a time they asked for: its result, relayed, is the reminder",
         (
             Arg("request", "string", "the user's request as heard, when and what, e.g. remind "
-                "me in ten minutes to stand up", required=True),
+                "me in ten minutes to stand up", required=True, heard=True),
         ),
     ),
     ToolSpec(

@@ -51,6 +51,7 @@ class Arg:
     minimum: int | None = None
     maximum: int | None = None
     no_leading_dash: bool = False  # refs and names handed to git must never read as options
+    heard: bool = False  # a copy of the user's words as heard or typed (the grammar holds it to them)
 
     def check(self, tool: str, value: Any) -> Any:
         where = f"{tool}: argument '{self.name}'"

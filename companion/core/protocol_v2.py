@@ -25,7 +25,8 @@ from companion.core.action import (
 END = "<|end|>"
 _JOB = re.compile(r"j\d+")
 _WORD = re.compile(r"[^\x00-\x20<\x7f]{1,%s}".replace("%s", str(MAX_WORD_CHARS)))
-_STRING = re.compile(r"[ !#-;=-\[\]-~]{1,%s}".replace("%s", str(MAX_STRING_CHARS)))
+# what a string argument may be, as the action grammar spells it (string_char)
+STRING_TEXT = re.compile(r"[ !#-;=-\[\]-~]{1,%s}".replace("%s", str(MAX_STRING_CHARS)))
 
 
 def _outside_grammar(action: Action) -> str:
@@ -40,7 +41,7 @@ def _outside_grammar(action: Action) -> str:
         values = list(action.args.values())
         strings = [v for v in values if isinstance(v, str)]
         strings += [x for v in values if isinstance(v, list) for x in v if isinstance(x, str)]
-        bad = next((v for v in strings if not _STRING.fullmatch(v)), None)
+        bad = next((v for v in strings if not STRING_TEXT.fullmatch(v)), None)
         if bad is not None:
             return (f"argument {bad!r}: 1 to {MAX_STRING_CHARS} printable ASCII characters "
                     "without quote, backslash or '<'")

@@ -14,6 +14,7 @@ or `<` and without escapes, so training targets must keep to that (tests check t
 from __future__ import annotations
 
 from companion.core.action import MAX_SPEAK_WORDS, MAX_STRING_CHARS, MAX_WORD_CHARS
+from companion.core.protocol_v2 import STRING_TEXT
 from tools.catalog import default_registry
 from tools.registry import Arg, ToolRegistry, ToolSpec
 
@@ -77,7 +78,12 @@ def _int_value(arg: Arg) -> tuple[str, str]:
     return "int_natural", f'"0" | [1-9] [0-9]{{0,{MAX_DIGITS - 1}}}'
 
 
+_ANY_HEARD = f'heard_string ::= "\\"" string_char{{1,{MAX_STRING_CHARS}}} "\\""'
+
+
 def _string_value(arg: Arg) -> tuple[str, str]:
+    if arg.heard:  # any text until with_heard() names the words this turn may copy
+        return "heard_string", _ANY_HEARD.partition(" ::= ")[2]
     if arg.enum:
         return "enum_" + "_".join(arg.enum), " | ".join(_lit(f'"{v}"') for v in arg.enum)
     # never empty (an optional argument is left out instead); names handed to git must not
@@ -156,6 +162,28 @@ def with_relays(grammar: str, refs: list[str]) -> str:
         return grammar.replace("root ::= silence | speak | stop | relay", "root ::= silence | speak | stop", 1) \
             .replace(_ANY_RELAY + "\n", "", 1)
     return grammar.replace(_ANY_RELAY, 'relay ::= "<|relay|>" (' + " | ".join(_lit(r) for r in refs) + ")", 1)
+
+
+def with_heard(grammar: str, texts: list[str]) -> str:
+    """`grammar` whose copied arguments (Arg.heard: remind's request) may only be one of `texts`,
+    the user's recent words as the model saw them, whole: a small model copies the start of a
+    request and then writes a memorized one ("remind me in five seconds to reply to reply…"); held
+    to the heard words it can only choose which. With no usable text the rule stays any text."""
+    usable = [t for t in dict.fromkeys(texts) if STRING_TEXT.fullmatch(t)]  # what any string may be
+    if _ANY_HEARD not in grammar or not usable:
+        return grammar
+    body = " | ".join(_lit(f'"{text}"') for text in usable)
+    return grammar.replace(_ANY_HEARD, f"heard_string ::= {body}", 1)
+
+
+def after_a_call(grammar: str) -> str:
+    """`grammar` for the turn right after a call: anything but another call. Training shows the
+    job's "started" next turn; live, a long call (remind's copied request, 0.2-0.3 s of decoding)
+    misses that turn's window, and the model, seeing no sign of its call, made it again."""
+    head, sep, rest = grammar.partition("\n")
+    if not head.startswith("root ::= ") or not head.endswith(" | call"):
+        return grammar
+    return head.removesuffix(" | call") + sep + rest
 
 
 def while_speaking(grammar: str) -> str:

@@ -22,13 +22,14 @@ from companion.core.protocol import (
     parse_output,
     serialize_chunk,
 )
-from companion.model.action_grammar import while_speaking, with_relays
+from companion.model.action_grammar import after_a_call, while_speaking, with_heard, with_relays
 from companion.model.link import ModelLink
 from companion.model.recent_turns import RecentTurn, RecentTurns, merge_chunks
 from companion.model.relayable import RelayableJobs
 from companion.model.session_client import RETRY_AFTER_CAP, ServerError, TurnResult, encode_features
 from companion.model.turn_pieces import TurnPiece, halve_at_a_line, split_in_two
 
+HEARD_TEXTS = 8  # finished hypotheses and typed lines a copied argument may choose from
 # protocol 2 emits one whole utterance in a turn: room for 24 words (an action ends far sooner;
 # a turn that still hits the cap is a valid grammar prefix and is parsed as it stands)
 V2_MAX_NEW_TOKENS = 96
@@ -83,6 +84,8 @@ class TurnLoop:
         # while our voice plays (or was just asked to), a turn may only let it play or stop
         self._speaking, self._spoke_at = speaking or (lambda: False), -10
         self._recent = RecentTurns()
+        self._heard: deque[tuple[str, bool]] = deque(maxlen=HEARD_TEXTS)  # (words, finished)
+        self._called_at = -10
         self._needs_prefix = True
         self._output_open = False
         self._held: Chunk | None = None  # a chunk not yet delivered: goes with the next one
@@ -199,6 +202,15 @@ class TurnLoop:
                      t=round(chunk.t + self.clock.period * chunk.ticks, 6), ticks=0,
                      files=serialized.deferred)
 
+    def _note_heard(self, chunk: Chunk) -> None:
+        """The user's latest words: each finished hypothesis and typed line, and the newest
+        hypothesis of the utterance still going (the partials it replaced are gone)."""
+        for text, final in [(w.text.strip(), w.final) for w in chunk.words] + [
+                (t.text.strip(), True) for t in chunk.typed]:
+            if self._heard and not self._heard[-1][1]:
+                self._heard.pop()
+            self._heard.append((text, final))
+
     async def step(self, chunk: Chunk) -> list[Action]:
         """One micro-turn: append the chunk (with any held one), decode, emit the decisions.
 
@@ -223,6 +235,11 @@ class TurnLoop:
                    if self.grammar is not None else None)
         if grammar is not None and (self._speaking() or self.turns - self._spoke_at <= 1):
             grammar = while_speaking(grammar)
+        if grammar is not None and self.turns == self._called_at:
+            grammar = after_a_call(grammar)
+        self._note_heard(chunk)
+        if grammar is not None:  # a copied argument names words the model has seen
+            grammar = with_heard(grammar, [text for text, _ in self._heard])
         try:
             if self._needs_prefix:
                 await self._prime()
@@ -270,6 +287,8 @@ class TurnLoop:
                 self.relays.relayed(action.job)
             if action.kind in ("speech", "relay"):
                 self._spoke_at = self.turns
+            if action.kind == "call":
+                self._called_at = self.turns
             now = time.monotonic()
             self._emit(ModelTurn(now, chunk.tick, action.kind, action.text or action.job,
                                  result.latency_ms, stats.late_ticks))

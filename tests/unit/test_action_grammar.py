@@ -115,3 +115,21 @@ def test_integer_ranges_are_exact(compiler, lo, hi):
         if matcher.accept_string(str(n)) and matcher.is_completed():
             accepted.append(n)
     assert accepted == list(range(lo, hi + 1))
+
+
+def test_a_copied_argument_is_one_of_the_heard_texts_whole(compiler):
+    from companion.model.action_grammar import with_heard
+
+    heard = ["Remind me in ten seconds.", "Remind me in ten seconds to commit this."]
+    grammar = with_heard(default_action_grammar(), heard + ["<|self|>x", "", 'say "hi"'])
+    for text in heard:  # each whole; none a string argument could not be
+        out = format_output([Action(kind="call", tool="remind", args={"request": text})], protocol=2)
+        assert accepts(compiler, grammar, out.removesuffix("<|end|>")), out
+    for made_up in ("Remind me in five seconds to reply.", "Remind me in ten", "say hi"):
+        out = format_output([Action(kind="call", tool="remind", args={"request": made_up})], protocol=2)
+        assert not accepts(compiler, grammar, out.removesuffix("<|end|>")), made_up
+    # nothing heard yet: any text, as before; other tools' strings are untouched either way
+    anything = '<|call|>{"tool": "remind", "args": {"request": "remind me in a minute to go"}}'
+    assert accepts(compiler, with_heard(default_action_grammar(), []), anything)
+    commit = '<|call|>{"tool": "git_commit", "args": {"message": "fix the loop"}}'
+    assert accepts(compiler, grammar, commit)

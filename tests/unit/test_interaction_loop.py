@@ -307,6 +307,52 @@ async def test_while_its_voice_plays_a_turn_may_only_let_it_play_or_stop():
                          "root ::= silence | stop", "root ::= silence | speak | stop | call"]
 
 
+async def test_a_copied_argument_may_only_name_words_the_user_has_given():
+    """remind's request is a copy of the user's words: each turn's grammar lists those seen so
+    far (typed here, heard alike), whole, and nothing else."""
+    from companion.model.action_grammar import default_action_grammar
+
+    async with live_stage(info={"protocol": 2}, grammar=default_action_grammar()) as stage:
+        stage.server.on("/generate", ok(""), *[ok("<|silence|><|end|>")] * 2)
+        await stage.turns(typed(0.05, "remind me in ten seconds to stretch"), typed(0.25, "and stand up"),
+                          typed(0.45, 'say "hi"'), n=3)
+        rules = [next(line for line in b["sampling_params"]["ebnf"].splitlines()
+                      if line.startswith("heard_string ::=")) for b in stage.server.turns]
+        first = '"\\"remind me in ten seconds to stretch\\""'
+        both = first + ' | "\\"and stand up\\""'
+        # a line no string argument could be (quotes) is never offered
+        assert rules == [f"heard_string ::= {first}", f"heard_string ::= {both}", f"heard_string ::= {both}"]
+
+
+async def test_a_newer_hypothesis_replaces_the_partial_it_revises():
+    from companion.core.events import UserWords
+    from companion.model.action_grammar import default_action_grammar
+
+    async with live_stage(info={"protocol": 2}, grammar=default_action_grammar()) as stage:
+        stage.server.on("/generate", ok(""), *[ok("<|silence|><|end|>")] * 3)
+        await stage.turns((0.05, UserWords(0.05, "Remind me in ten", False)),
+                          (0.25, UserWords(0.25, "Remind me in ten seconds.", True)),
+                          (0.45, UserWords(0.45, "Thanks", False)), n=3)
+        rules = [next(line for line in b["sampling_params"]["ebnf"].splitlines()
+                      if line.startswith("heard_string ::=")) for b in stage.server.turns]
+        assert rules[1] == rules[2].removesuffix(' | "\\"Thanks\\""') == \
+            'heard_string ::= "\\"Remind me in ten seconds.\\""'  # the partial is gone
+
+
+async def test_the_turn_after_a_call_may_not_call_again():
+    """Training shows the job's start the turn after a call; a long call's start misses that
+    turn live, and the model made the same call twice."""
+    from companion.model.action_grammar import default_action_grammar
+
+    async with live_stage(info={"protocol": 2}, grammar=default_action_grammar()) as stage:
+        call = '<|call|>{"tool": "git_status", "args": {}}<|end|>'
+        stage.server.on("/generate", ok(""), ok(call), *[ok("<|silence|><|end|>")] * 2)
+        await stage.turns(typed(0.05, "status"), typed(0.25, "b"), typed(0.45, "c"), n=3)
+        roots = [b["sampling_params"]["ebnf"].splitlines()[0] for b in stage.server.turns]
+        assert roots == ["root ::= silence | speak | stop | call", "root ::= silence | speak | stop",
+                         "root ::= silence | speak | stop | call"]
+
+
 def test_a_text_is_halved_after_the_line_break_nearest_its_middle():
     assert halve_at_a_line("a\nbb\n\ncc\nd") == ["a\nbb\n\n", "cc\nd"]  # never inside "\n\n"
     assert halve_at_a_line("one line only") is None
