@@ -67,3 +67,18 @@ def test_a_reminder_is_called_then_relayed_when_its_job_says(session_with_remind
         assert all(session.turns[i].tag not in ("quiet", "event") for i in range(due, relay_at))
         relayed += relay_at < len(session.turns)
     assert relayed >= 2 and relayed > misheard
+
+
+def test_a_typed_reminder_copies_the_typed_line():
+    projects = load_projects(split="train", limit=2)
+    weights = dict(episodes.WEIGHTS)
+    episodes.WEIGHTS.clear()
+    episodes.WEIGHTS.update({"typed_request": 1, "idle": 1})
+    try:
+        session = SessionSim(11, projects, 600).run(features=False)
+    finally:
+        episodes.WEIGHTS.clear()
+        episodes.WEIGHTS.update(weights)
+    typed = {t.text for turn in session.turns for t in turn.chunk.typed}
+    reminds = [t.act.args["request"] for t in session.turns if t.act.kind == "call" and t.act.tool == "remind"]
+    assert reminds and all(r in typed for r in reminds)

@@ -79,7 +79,8 @@ def _spoken_request(sim: SessionSim, k: int) -> None:
 
 
 def _typed_request(sim: SessionSim, k: int) -> None:
-    options = lines.REQUESTS + lines.typed_requests(sim.projects[0].name)
+    # reminders are typed too: the call copies the typed line, as it copies heard words
+    options = lines.REQUESTS + lines.typed_requests(sim.projects[0].name) + lines.REMINDER_REQUESTS
     # half the time said another way; typing costs no synthesis, so any combination may come
     text, tool, args = lines.request_variant(sim.rng) if sim.rng.random() < 0.5 else sim.rng.choice(options)
     sim.keystrokes(k, len(text) * 0.12)
