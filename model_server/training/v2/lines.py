@@ -105,24 +105,25 @@ _PLAIN_CORES = tuple(_as_core(*r) for r in REQUESTS
                      if r[1] not in ("git_commit", "git_branch_create", "git_switch"))
 
 
+def _compose(lead: str, text: str, tail: str) -> str:
+    """lead + text + tail, without a tail the text or lead already says ("please ... please",
+    "for me for me")."""
+    return lead + text + ("" if tail.strip() in text or tail.strip() == lead.strip() else tail)
+
+
 def request_variant(rng) -> tuple[str, str, dict]:
     """A request said another way: a core (above, or one of REQUESTS) with a lead and/or a tail."""
     text, tool, args, imperative = rng.choice(REQUEST_CORES + _PLAIN_CORES)
     lead = rng.choice(_LEADS) if imperative and rng.random() < 0.5 else ""
     tail = rng.choice(_TAILS) if rng.random() < 0.6 else ""
-    if tail.strip() in text or tail.strip() == lead.strip():
-        tail = ""  # not "please ... please", nor "for me for me"
-    return lead + text + tail, tool, args
+    return _compose(lead, text, tail), tool, args
 
 
 def all_request_variants() -> set[str]:
     """Every text request_variant can give (a test keeps CompanionBench's lines out of them)."""
-    out = set()
-    for text, _, _, imperative in REQUEST_CORES + _PLAIN_CORES:
-        for lead in ("", *_LEADS) if imperative else ("",):
-            out.update(lead + text + ("" if tail.strip() in text or tail.strip() == lead.strip() else tail)
-                       for tail in ("", *_TAILS))
-    return out
+    return {_compose(lead, text, tail)
+            for text, _, _, imperative in REQUEST_CORES + _PLAIN_CORES
+            for lead in (("", *_LEADS) if imperative else ("",)) for tail in ("", *_TAILS)}
 
 
 def _spoken_variants(n: int = 80) -> tuple[tuple[str, str, dict], ...]:
