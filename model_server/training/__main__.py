@@ -31,8 +31,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--first-shard", type=int, default=0,
                    help="data: write shards from this index on; train: read shards [first, --shards), so a "
                         "fine-tune on new data (sessions of new seeds) skips the shards an earlier run read")
-    p.add_argument("--init", default="", help="train: start from this checkpoint's model weights (a fresh "
-                   "optimizer and schedule: a fine-tune); ignored when --resume finds OUT/ckpt.pt")
+    p.add_argument("--init", default="", help="train: start from these model weights, a checkpoint file or "
+                   "an exported model directory such as the shipped one (a fresh optimizer and schedule: "
+                   "a fine-tune); ignored when --resume finds OUT/ckpt.pt")
     p.add_argument("--size", default="base", help="tiny | small | base | large")
     p.add_argument("--seq-len", type=int, default=2048)
     p.add_argument("--context", type=int, default=4096)

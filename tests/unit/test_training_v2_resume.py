@@ -134,3 +134,21 @@ def test_a_fine_tunes_export_says_what_it_started_from(tmp_path):
     meta = json.loads((tmp_path / "model2" / "training.json").read_text())
     assert meta["tokens_seen_total"] == (6 + 2 + 1) * 2 * SEQ
     assert meta["fine_tune_of"]["steps"] == 2 and meta["fine_tune_of"]["fine_tune_of"]["steps"] == 6
+
+
+def test_init_from_an_exported_model_directory_equals_init_from_its_checkpoint(tmp_path):
+    """The shipped weights are an export, not a checkpoint: a fine-tune of them must start from
+    exactly the same weights and carry their provenance chain."""
+    from model_server.training.v2.export import export
+
+    data = _data(tmp_path)
+    _run(data, tmp_path / "base")
+    _run(data, tmp_path / "tuned", "--init", str(tmp_path / "base" / "ckpt.pt"), "--stop-after", "2")
+    args = _args(["export", "--size", "tiny", "--seq-len", str(SEQ), "--context", "128"])
+    export(tmp_path / "tuned", data, tmp_path / "model", args)
+    from_ckpt = _run(data, tmp_path / "a", "--init", str(tmp_path / "tuned" / "ckpt.pt"), "--stop-after", "2")
+    from_dir = _run(data, tmp_path / "b", "--init", str(tmp_path / "model"), "--stop-after", "2")
+    assert from_dir == from_ckpt  # the same floats: the export lost nothing the fine-tune uses
+    init = torch.load(tmp_path / "b" / "ckpt.pt", weights_only=False)["meta"]["init"]
+    assert init["checkpoint"] == str(tmp_path / "model") and init["steps"] == 2
+    assert init["tokens_seen_total"] == (6 + 2) * 2 * SEQ and init["fine_tune_of"]["steps"] == 6

@@ -220,7 +220,7 @@ def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> 
     for p in chosen[:limit or None]:
         try:
             out.append(build_project(p, cache))
-        except Exception as exc:  # a problem whose tests cannot run is left out, loudly
+        except Exception as exc:  # noqa: BLE001 — a problem whose tests cannot run is left out, loudly
             print(f"skipping {p['task_id']}: {exc}", file=sys.stderr, flush=True)
     if len(out) == len(chosen[:limit or None]):
         saved.write_bytes(pickle.dumps(out))

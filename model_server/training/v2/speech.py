@@ -108,9 +108,8 @@ recognize = whisper_words  # the swap point for the next recognizer (change RECO
 
 @memoize
 def recognizer_version() -> str:
-    from model_server.training.v2.code_runs import code_version
-
     from companion.voice.tuned_weights import TUNED_FILE
+    from model_server.training.v2.code_runs import code_version
 
     # the fine-tuned weights decide what is heard as much as the code does
     weights = hashlib.sha256(TUNED_FILE.read_bytes()).hexdigest()[:12] if TUNED_FILE.is_file() else "stock"

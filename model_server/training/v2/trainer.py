@@ -119,6 +119,23 @@ def provenance(path: str | Path, state: dict | None = None) -> dict:
             "fine_tune_of": prior}
 
 
+def load_init(model: InteractionModel, path: Path) -> dict:
+    """Loads a fine-tune's starting weights into model; returns their provenance. path is a
+    checkpoint file (ckpt.pt) or an exported model directory (the shipped weights: their
+    training.json tells what they had seen), so a fine-tune needs no checkpoint kept around."""
+    if not path.is_dir():
+        base = torch.load(path, weights_only=False)
+        model.load_state_dict(base["model"])
+        return provenance(path, base)
+    model.decoder.load_state_dict(Qwen2ForTraining.load(path).state_dict())
+    model.frontend.load_state_dict(InteractionFrontend.load(path).state_dict())
+    card = json.loads((path / "training.json").read_text())
+    return {"checkpoint": str(path), "steps": card["steps"], "tokens_seen": card["tokens_seen"],
+            "tokens_seen_total": card.get("tokens_seen_total", card["tokens_seen"]),
+            "train_seconds": card["train_seconds"], "loss_log": card["loss_log"],
+            "fine_tune_of": card.get("fine_tune_of")}
+
+
 def train(args: argparse.Namespace) -> list[float]:
     """Train to args.steps (resuming from out/ckpt.pt with --resume); returns this call's losses."""
     torch.set_num_threads(args.threads)
@@ -136,9 +153,7 @@ def train(args: argparse.Namespace) -> list[float]:
         step, meta = state["step"], state["meta"]
         print(f"resumed at step {step} ({meta['tokens']} tokens)", flush=True)
     elif args.init:
-        base = torch.load(args.init, weights_only=False)
-        model.load_state_dict(base["model"])
-        meta["init"] = provenance(args.init, base)
+        meta["init"] = load_init(model, Path(args.init))
         print(f"fine-tuning from {args.init}", flush=True)
     elif args.resume:
         print(f"no checkpoint at {ckpt}: starting from scratch", flush=True)
