@@ -225,7 +225,21 @@ BACKCHANNELS = ("mhm", "yeah", "right", "okay", "uh huh", "sure", "got it", "yep
 ASIDES = ("yeah I'll be right there", "no I'm on a call right now", "thanks just leave it on the desk",
           "yes five more minutes", "can you close the door please", "hey how was your day",
           "I'll grab a coffee later", "no the meeting is at three", "did anyone feed the cat",
-          "tell him I'll call back", "thanks that's really kind", "sorry can you say that again Tom")
+          "tell him I'll call back", "thanks that's really kind", "sorry can you say that again Tom",
+          # addressed to someone by name (CompanionBench's asides do that; r4 answered 3 of its 4)
+          "Sam are you coming to the standup", "Priya can you pass me the charger",
+          "Ben did you see the email from finance", "Lena what time is the dentist tomorrow",
+          "Omar I'll be there in five minutes", "Kate did you take my mug again",
+          "Jo can we move the call to Friday", "Tom is the printer working again",
+          # background television or radio
+          "and now the traffic on the northern bypass", "scores from last night's match after the break",
+          "temperatures will drop below freezing overnight", "the markets closed slightly higher today",
+          "stay with us for more after these messages", "police are asking witnesses to come forward",
+          # one half of a phone call, household talk
+          "hi yes speaking", "can I call you back in ten minutes", "yes the parcel came this morning",
+          "no Tuesday works better for me", "okay bye talk soon", "dinner's ready in ten minutes",
+          "can you turn the music down a bit", "I left the keys on the kitchen table",
+          "are we still going to the cinema tonight", "yes I paid the electricity bill")
 MUSING = ("okay so this should return the sum", "let me fix this loop", "I think the bug is in here",
           "now the edge case", "this is getting long", "hmm that's odd", "why is this here",
           "okay this part looks fine", "I'll clean this up later", "this name is confusing",
