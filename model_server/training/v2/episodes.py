@@ -52,9 +52,13 @@ def _edit(sim: SessionSim, k: int) -> None:
             version = touched[0]
         else:
             version = sim.rng.choice(failing)
+    elif now.label.startswith("leftover") and roll < 0.4:  # the print or TODO goes again
+        version = project.clean
     else:
-        if roll < 0.7 and failing:
+        if roll < 0.6 and failing:
             version = sim.rng.choice(failing)
+        elif roll < 0.8 and project.leftovers:  # a print or a TODO: said only under its rule
+            version = sim.rng.choice(project.leftovers)
         elif surviving:
             version = sim.rng.choice(surviving)
         else:

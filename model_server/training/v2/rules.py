@@ -2,7 +2,7 @@
 
 Kinds (documented in ORACLE.md): speak up or keep quiet about new test failures; about tests
 passing again; how often to speak unprompted (a cooldown); how briefly (no acknowledgements,
-shortest answers). Requested results are always answered; rules shape only what is unprompted
+shortest answers); what to point out in a save (a debugging leftover: a print call, a TODO). Requested results are always answered; rules shape only what is unprompted
 and how long replies are.
 """
 
@@ -18,6 +18,7 @@ class RuleSet:
     recoveries: bool = True  # say when a failing test passes again
     cooldown_s: int = 0  # at least this long between unprompted remarks
     brief: bool = False  # no acknowledgements; shortest answers
+    leftovers: tuple[str, ...] = ()  # point out these leftovers in a save (leftovers.KINDS)
 
 
 _TEXTS = {
@@ -35,13 +36,22 @@ _TEXTS = {
 }
 _COOLDOWN = {30: ("At most one remark every thirty seconds.", "Don't speak up more than twice a minute."),
              60: ("At most one unprompted remark per minute.", "Speak up at most once a minute.")}
+# CompanionBench's rule ("Tell me when I leave a print() call in the code.") is not among these
+_LEFTOVER_TEXTS = {
+    "print": ("Point out print statements I forget to remove.", "Warn me about leftover debug prints.",
+              "Say something if I add print() calls.", "Tell me if I leave prints in."),
+    "todo": ("Tell me when I add a TODO comment.", "Point out new TODO comments.",
+             "Mention any TODO I write."),
+}
 _FILLER = ("Never commit without asking.", "I like short function names.", "Quiet hours are off.")
 
 
 def sample_rules(rng: random.Random) -> RuleSet:
     """Mostly the defaults; each kind changed often enough that the model learns to read it."""
+    leftovers = tuple(k for k in _LEFTOVER_TEXTS if rng.random() < 0.25)
     return RuleSet(failures=rng.random() > 0.2, recoveries=rng.random() > 0.25,
-                   cooldown_s=rng.choice((0, 0, 0, 30, 60)), brief=rng.random() < 0.2)
+                   cooldown_s=rng.choice((0, 0, 0, 30, 60)), brief=rng.random() < 0.2,
+                   leftovers=leftovers)
 
 
 def render(rules: RuleSet, rng: random.Random) -> str:
@@ -51,6 +61,7 @@ def render(rules: RuleSet, rng: random.Random) -> str:
         value = getattr(rules, kind)
         if value != default or (value and rng.random() < 0.3):
             lines.append(rng.choice(_TEXTS[(kind, value)]))
+    lines += [rng.choice(_LEFTOVER_TEXTS[kind]) for kind in rules.leftovers]
     if rules.cooldown_s:
         lines.append(rng.choice(_COOLDOWN[rules.cooldown_s]))
     if rng.random() < 0.5:

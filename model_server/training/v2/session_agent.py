@@ -98,7 +98,8 @@ class SessionAgent:
                     recovered=list(news.recovered))
         self.emit(done, job, "tests", "result", summary, data, origin=origin)
         for p in sim.pending:  # a newer result makes an unsaid one about the same project stale
-            if p.kind == "relay_auto" and p.data["project"] == project.name:
+            # (not a remark on a save's leftover: that is about the diff, not the tests)
+            if p.kind == "relay_auto" and p.data["project"] == project.name and p.data["topic"] != "leftover":
                 p.kind = "dropped"
         if summary and requested_by is not None:
             sim.pending.append(Pending(done, "relay_req", requested_by, {"job": job}))
