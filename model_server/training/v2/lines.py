@@ -189,6 +189,38 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
              "what is the lookup table for", "how are the keys compared in find",
              "explain what the helper at the top does", "what happens if the stack overflows"),
 }
+# More questions about named code, composed (seeded) from forms and parts: r4 left 4 of
+# CompanionBench's 13 questions unanswered, all about named code in forms training lacked
+# ("do … get …", "what happens when the … is …", "explain how … handles …"). None of the parts
+# are CompanionBench's (its rings, intervals, medians and flags); a test checks the sentences.
+_Q_FORMS = ("what happens when the {thing} is {state}", "do {things} get {done}",
+            "explain how {fn} handles {case}", "how does {fn} deal with {case}",
+            "does {fn} work for {case}", "what does {fn} do with {case}",
+            "can {fn} take {case}", "what should {fn} give for {case}")
+_Q_THINGS = (("queue", "queues"), ("cache", "caches"), ("stack", "stacks"), ("table", "tables"),
+             ("window", "windows"), ("heap", "heaps"), ("pool", "pools"), ("map", "maps"))
+_Q_STATES = ("empty", "full", "too small", "shared", "reset", "sorted already")
+_Q_DONE = ("copied", "sorted", "cleared", "reused", "joined together", "counted twice")
+_Q_FNS = ("the loader", "split words", "count vowels", "the formatter", "make table",
+          "the reader", "find max", "strip comments", "the scheduler", "join paths")
+_Q_CASES = ("an empty list", "negative numbers", "a single item", "repeated keys", "blank lines",
+            "unicode text", "a missing key", "zero", "very long input", "tabs")
+
+
+def _composed_questions(n: int = 40) -> tuple[str, ...]:
+    import random
+
+    rng, out = random.Random("questions"), []
+    while len(out) < n:
+        (thing, things), fn = rng.choice(_Q_THINGS), rng.choice(_Q_FNS)
+        text = rng.choice(_Q_FORMS).format(thing=thing, things=things, state=rng.choice(_Q_STATES),
+                                           done=rng.choice(_Q_DONE), fn=fn, case=rng.choice(_Q_CASES))
+        if text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+QUESTIONS["code"] += _composed_questions()
 FILLERS = ("um", "uh", "hmm", "so", "well", "let me think", "um so", "okay so", "uh well",
            "hmm let me see", "right so", "let's see", "er", "so yeah")
 # (first part, second part): a thinking pause between them; the turn is the second part's
