@@ -15,6 +15,8 @@ Metrics, per oracle label (ORACLE.md), W = windows in 200 ms turns:
   arrival to 10 turns after the oracle's relay; delay in turns from the arrival (oracle's beside);
 - screen-error recall: the model speaks the error (its exception name among the words) from the
   `ScreenError`'s arrival to 10 turns after the oracle's utterance; delay as for relays;
+- leftover recall under its rule: the model speaks of the print or TODO (the word in its
+  utterance) from the save to 10 turns after the oracle's remark;
 - requested-result and recovery relay recall (same window; a requested one counts from the
   request); requests: a call with the oracle's tool and args within 2 turns before to 5 after
   the oracle's call (and with the right tool only);
@@ -92,6 +94,11 @@ def score(sim: SessionSim, session, got: list, c: Counter, delays: dict) -> None
             delays["relay_screen_oracle"].append(k - arrived)
             if hit is not None:
                 delays["relay_screen_model"].append(hit - arrived)
+        if turn.tag == "relay_leftover":  # a print or TODO the rules ask to hear about
+            arrived, word = max(turn.needs, 0), "print" if "print" in turn.act.text else "TODO"
+            c["relay_leftover_n"] += 1
+            c["relay_leftover_hit"] += any(kinds[j] == "speech" and word in got[j].text
+                                           for j in range(arrived, min(len(turns), k + RELAY_LATE + 1)))
         if turn.tag == "stop":
             c["stop_n"] += 1
             c["stop_hit"] += "stop" in kinds[k:k + 2]
@@ -133,6 +140,7 @@ def summarize(c: Counter, delays: dict) -> dict:
         "relay_delay_turns_new_failure_oracle": median("relay_failures_oracle"),
         "speak_recall_new_screen_error": rate("relay_screen_hit", "relay_screen_n"),
         "speak_delay_turns_new_screen_error": median("relay_screen_model"),
+        "speak_recall_leftover_under_rule": rate("relay_leftover_hit", "relay_leftover_n"),
         "relay_recall_requested": rate("relay_requested_hit", "relay_requested_n"),
         "relay_recall_recovery": rate("relay_recoveries_hit", "relay_recoveries_n"),
         "request_tool_and_args": rate("call_hit", "call_n"),
