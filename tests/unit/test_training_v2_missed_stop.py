@@ -14,10 +14,14 @@ from model_server.training.v2.sessions import SessionSim
 
 
 @pytest.fixture(scope="module")
-def sessions():
-    projects = load_projects(split="train", limit=3)
+def projects():
+    return load_projects(split="train", limit=3)
+
+
+@pytest.fixture(scope="module")
+def sessions(projects):
     sims = [SessionSim(seed, projects, 600) for seed in range(10)]
-    return [(sim, sim.run(features=False)) for sim in sims]
+    return [(sim, sim.run(features=True)) for sim in sims]
 
 
 def _talk_overs(session):
@@ -65,3 +69,18 @@ def test_missed_turns_weigh_nothing_and_the_late_stop_is_a_target(sessions):
     assert at == len(row.ids)
     assert all(w == 0 for tag, w in weights if tag == "missed_stop")
     assert all(w > 0 for tag, w in weights if tag in ("stop", "playing"))
+
+
+def test_text_only_a_talk_over_is_stopped_only_once_its_words_show(projects):
+    """Without dMel a talk-over shows only as the recognizer's words: a stop before them would
+    teach stopping for no visible reason (and so at backchannels); the turns before weigh 0."""
+    stops = 0
+    for seed in range(10):
+        sim = SessionSim(seed, projects, 600)
+        session = sim.run(features=False)
+        for missed, over, i in _talk_overs(session):
+            speech = next(s for s in sim.spoken if s.start == over)
+            assert speech.first_heard is not None and speech.first_heard <= i
+            assert i <= max(speech.end + 1, speech.first_heard)
+            stops += 1
+    assert stops >= 8

@@ -86,20 +86,33 @@ def screen_error_speech(error) -> str:
     return ""
 
 
+def _last_stop_turn(sim, s) -> int:
+    """The last turn a stop for the talk-over `s` may come: one after its audio; in a text-only
+    session (no dMel: the talk-over shows only as the recognizer's words), its first words' turn
+    if later (-1 if none came)."""
+    if sim.features:
+        return s.end + 1
+    return -1 if s.first_heard is None else max(s.end + 1, s.first_heard)
+
+
 def _talked_over(sim, k: int, pb: Playback):
     """The user's utterance that talks over `pb` at turn k (a Spoken), or None."""
     for s in sim.spoken:
-        if s.kind != "backchannel" and pb.start <= s.start and s.start + STOP_AFTER <= k <= s.end + 1:
+        if s.kind != "backchannel" and pb.start <= s.start and s.start + STOP_AFTER <= k <= _last_stop_turn(sim, s):
             return s
     return None
 
 
 def _stop_turn(sim, k: int, over, pb: Playback) -> int:
     """The turn that stops the talk-over `over` (a Spoken): k, its first stop turn (on time), or
-    a few turns later, drawn once per talk-over and never past the user's speech."""
+    a few turns later, drawn once per talk-over and never past the user's speech. Text-only, it is
+    no earlier than the turn its first words arrive: before them nothing in the input shows it
+    (a stop there taught the model to stop its own utterances for no reason it could see, and so
+    at backchannels too); the turns before are unlabelled, like a missed stop's."""
     if over.start not in pb.stop_at:
         late = sim.rng.randint(*MISSED_STOP_TURNS) if sim.rng.random() < MISSED_STOP_P else 0
-        pb.stop_at[over.start] = min(k + late, over.end + 1)
+        first = k if sim.features else max(k, over.first_heard)
+        pb.stop_at[over.start] = min(first + late, _last_stop_turn(sim, over))
     return pb.stop_at[over.start]
 
 

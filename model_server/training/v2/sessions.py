@@ -56,6 +56,7 @@ class SessionSim:
         self.n = n_ticks
         self.t0 = round(self.rng.uniform(0, 600) / TICK) * TICK
         self.rules = rules_mod.sample_rules(self.rng)
+        self.features = True  # run() sets it: whether the session shows dMel and tiles
         self.prefix = system_prefix(SYSTEM_TEXT, rules_mod.render(self.rules, self.rng),
                                     default_registry().describe())
         self.projects = self.rng.sample(projects, min(2, len(projects)))
@@ -179,6 +180,7 @@ class SessionSim:
     def run(self, features: bool) -> Session:
         from model_server.training.v2.episodes import maybe_episode
 
+        self.features = features  # the oracle labels a talk-over's stop by what the input shows
         turns = []
         for k in range(self.n):
             maybe_episode(self, k)
