@@ -61,8 +61,8 @@ def parse_request(request: str) -> tuple[int, str]:
     found = _DURATION.search(text)
     amount = _amount(found["n"]) if found else None
     if amount is None:
-        raise ToolError(f"I didn't catch when to remind you in \"{request.strip()}\"; "
-                        "say it like: remind me in ten minutes to stretch")
+        # relayed word for word: short, and the user knows what they said
+        raise ToolError("I didn't catch when to remind you; say it like: in ten minutes")
     seconds = round(amount * _UNIT_S[found["unit"].lower()])
     if not 1 <= seconds <= MAX_SECONDS:
         raise ToolError(f"a reminder must be due within a day, not in {seconds} seconds")

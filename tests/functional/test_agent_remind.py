@@ -50,7 +50,9 @@ async def test_a_reminder_needs_a_request_and_one_without_a_time_is_a_clear_erro
     job = agent.submit_call('{"tool": "remind", "args": {"request": "remind me to stretch"}}', {})
     assert await agent.wait(job) == "error"
     error = [e for e in agent.events_seen if e.job_id == job][-1]
-    assert error.summary.startswith('I didn\'t catch when to remind you in "remind me to stretch"')
+    # said word for word by the companion: short, with how to say it
+    assert error.summary == "I didn't catch when to remind you; say it like: in ten minutes"
+    assert len(error.summary.split()) <= 14
 
 
 @pytest.mark.parametrize(("request_text", "seconds", "what"), [
