@@ -57,7 +57,7 @@ def _edit(sim: SessionSim, k: int) -> None:
     else:
         if roll < 0.6 and failing:
             version = sim.rng.choice(failing)
-        elif roll < 0.8 and project.leftovers:  # a print or a TODO: said only under its rule
+        elif roll < 0.85 and project.leftovers:  # a print or a TODO: said only under its rule
             version = sim.rng.choice(project.leftovers)
         elif surviving:
             version = sim.rng.choice(surviving)

@@ -48,7 +48,7 @@ _FILLER = ("Never commit without asking.", "I like short function names.", "Quie
 
 def sample_rules(rng: random.Random) -> RuleSet:
     """Mostly the defaults; each kind changed often enough that the model learns to read it."""
-    leftovers = tuple(k for k in _LEFTOVER_TEXTS if rng.random() < 0.25)
+    leftovers = tuple(k for k in _LEFTOVER_TEXTS if rng.random() < 0.4)
     return RuleSet(failures=rng.random() > 0.2, recoveries=rng.random() > 0.25,
                    cooldown_s=rng.choice((0, 0, 0, 30, 60)), brief=rng.random() < 0.2,
                    leftovers=leftovers)
