@@ -27,12 +27,8 @@ class RelayableJobs:
 
     @staticmethod
     def refs_in(jobs: Iterable[JobEvent]) -> list[str]:
-        """The relayable references among a turn's job events. The lint the agent runs on save
-        is input only (ORACLE.md: never relayed unprompted; a requested lint is relayed): its
-        result arrives before the save's tests, and a model that relayed it (CompanionBench
-        bug-parens-depth, r4 and r5) was still saying a style finding when the failing test came."""
+        """The relayable references among a turn's job events."""
         return [ref for e in jobs if e.phase in RELAYABLE_PHASES and e.summary.strip()
-                and not (e.tool == "lint" and e.data.get("origin") == "save")
                 and (ref := job_ref(e.job_id))]
 
     def allowed(self, also: Iterable[str] = ()) -> list[str]:

@@ -29,14 +29,6 @@ def test_only_shown_results_with_something_to_say_and_not_yet_relayed():
     assert relays.allowed() == [f"j{n}" for n in range(13, 13 + KEPT)]  # the newest KEPT
 
 
-def test_the_lint_run_on_save_is_not_relayable_a_requested_one_is():
-    finding = "one new lint finding in lexer.py: Combine if branches at lexer.py line 34"
-    on_save = JobEvent(1.0, "job-2", "lint", "result", finding, {"origin": "save"})
-    asked = JobEvent(1.0, "job-3", "lint", "result", finding, {"origin": "model"})
-    tests_on_save = JobEvent(1.0, "job-1", "tests", "result", "median returns 1, expected 2", {"origin": "save"})
-    assert RelayableJobs.refs_in([on_save, asked, tests_on_save]) == ["j3", "j1"]
-
-
 def test_the_grammar_names_exactly_the_relayable_ids():
     grammar = default_action_grammar()
     two = with_relays(grammar, ["j7", "j12"])
