@@ -113,10 +113,14 @@ def provenance(path: str | Path, state: dict | None = None) -> dict:
     if isinstance(prior, str):
         prior = provenance(prior) if Path(prior).is_file() else {"checkpoint": prior}
     before = (prior or {}).get("tokens_seen_total", (prior or {}).get("tokens_seen", 0))
-    return {"checkpoint": str(path), "steps": state["step"], "tokens_seen": state["meta"]["tokens"],
-            "tokens_seen_total": state["meta"]["tokens"] + before,
-            "train_seconds": round(state["meta"]["seconds"], 1), "loss_log": state["meta"]["log"],
-            "fine_tune_of": prior}
+    return _run_record(path, state["step"], state["meta"]["tokens"], state["meta"]["tokens"] + before,
+                       round(state["meta"]["seconds"], 1), state["meta"]["log"], prior)
+
+
+def _run_record(path, steps, tokens, total, seconds, log, prior) -> dict:
+    """One run of a provenance chain (also what an exported model's training.json holds)."""
+    return {"checkpoint": str(path), "steps": steps, "tokens_seen": tokens, "tokens_seen_total": total,
+            "train_seconds": seconds, "loss_log": log, "fine_tune_of": prior}
 
 
 def load_init(model: InteractionModel, path: Path) -> dict:
@@ -130,10 +134,9 @@ def load_init(model: InteractionModel, path: Path) -> dict:
     model.decoder.load_state_dict(Qwen2ForTraining.load(path).state_dict())
     model.frontend.load_state_dict(InteractionFrontend.load(path).state_dict())
     card = json.loads((path / "training.json").read_text())
-    return {"checkpoint": str(path), "steps": card["steps"], "tokens_seen": card["tokens_seen"],
-            "tokens_seen_total": card.get("tokens_seen_total", card["tokens_seen"]),
-            "train_seconds": card["train_seconds"], "loss_log": card["loss_log"],
-            "fine_tune_of": card.get("fine_tune_of")}
+    return _run_record(path, card["steps"], card["tokens_seen"],
+                       card.get("tokens_seen_total", card["tokens_seen"]), card["train_seconds"],
+                       card["loss_log"], card.get("fine_tune_of"))
 
 
 def train(args: argparse.Namespace) -> list[float]:
