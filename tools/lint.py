@@ -8,7 +8,7 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,10 +59,32 @@ def ruff_argv() -> list[str]:
     return [found] if found else [sys.executable, "-m", "ruff"]
 
 
+# Debugging leftovers the on-save lint also looks for (ruff's own rules, selected on top of the
+# project's configuration), reported only on the lines the save added: `keep_leftovers`
+LEFTOVER_CODES = {"T201": "print", "FIX002": "todo"}
+
+
+def keep_leftovers(findings: list[dict], added: dict[str, Iterable[int]]) -> list[dict]:
+    """`findings` without the leftover ones (LEFTOVER_CODES) that are not on a line of `added`
+    (file -> lines the saves being linted added): a print that was already there is the
+    project's own, not something just left in."""
+    lines = {path: set(numbers) for path, numbers in added.items()}
+    return [f for f in findings
+            if f["code"] not in LEFTOVER_CODES or f["line"] in lines.get(f["file"], ())]
+
+
+def leftovers_first(findings: list[dict]) -> list[dict]:
+    """`findings` with the debugging leftovers first: a save's summary names one of them before
+    any style finding (summarize_lint names the first)."""
+    return sorted(findings, key=lambda f: f["code"] not in LEFTOVER_CODES)
+
+
 async def run_lint(
-    root: str | Path, paths: Sequence[str], config: LintConfig = LintConfig()
+    root: str | Path, paths: Sequence[str], config: LintConfig = LintConfig(),
+    extra_select: Sequence[str] = (),
 ) -> dict:
-    """Lint `paths` (relative to `root`; empty means the whole project); returns findings + notes."""
+    """Lint `paths` (relative to `root`; empty means the whole project); returns findings + notes.
+    `extra_select`: ruff rule codes checked beyond the project's configuration."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise ToolError(f"project directory does not exist: {root}")
@@ -75,7 +97,7 @@ async def run_lint(
     if not targets:
         notes.append("no Python files among the changed files")
     elif config.ruff:
-        findings += await _ruff(root, targets, config)
+        findings += await _ruff(root, targets, config, extra_select)
     if targets and config.mypy:
         if importlib.util.find_spec("mypy") is None:
             notes.append("mypy is not installed; skipped")
@@ -90,10 +112,12 @@ async def run_lint(
     }
 
 
-async def _ruff(root: Path, targets: list[str], config: LintConfig) -> list[Finding]:
+async def _ruff(root: Path, targets: list[str], config: LintConfig,
+                extra_select: Sequence[str] = ()) -> list[Finding]:
     argv = [
         *ruff_argv(),
         "check",
+        *([f"--extend-select={','.join(extra_select)}"] if extra_select else []),
         "--output-format",
         "json",
         "--no-fix",

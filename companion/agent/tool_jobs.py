@@ -39,7 +39,7 @@ from tools.catalog import (
 )
 from tools.changed_lines import ChangeLog
 from tools.git_changes import PreparedChange, prepare_change
-from tools.lint import run_lint
+from tools.lint import LEFTOVER_CODES, keep_leftovers, leftovers_first, run_lint
 from tools.on_save import OnSaveConfig
 from tools.registry import ToolError
 from tools.test_runner import ProgressCallback, TestRun, run_tests
@@ -75,6 +75,7 @@ class ToolJobs:
         self.test_memory = TestMemory()
         self.lint_memory = LintMemory()
         self.changes = ChangeLog()  # lines saved since the tests last passed
+        self.unlinted = ChangeLog()  # lines saved since the on-save lint last covered their file
         self.diffs: dict[str, list[str]] = {}  # the diffs themselves, for "why?" requests
         self.last_failures: list[dict] = []  # the latest test run's failures, as sent out
         self.reasoning = ReasoningConfig()
@@ -89,6 +90,7 @@ class ToolJobs:
         """A FileChanged diff: its lines are what a failure is pinned on until the tests pass."""
         rel = self.relative(path)
         self.changes.record(rel, diff, self.clock())
+        self.unlinted.record(rel, diff, self.clock())
         if diff:
             self.diffs[rel] = (self.diffs.get(rel, []) + [diff])[-3:]
 
@@ -217,14 +219,21 @@ class ToolJobs:
 
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:
         paths = self.context_paths(args, context)
-        result = await run_lint(self.root, paths, self.config.lint)
+        # on save, a print or TODO the save added is a finding too (tools.lint.LEFTOVER_CODES)
+        extra = () if everything else tuple(LEFTOVER_CODES)
+        result = await run_lint(self.root, paths, self.config.lint, extra)
         # linting everything lets ruff see .companionignore'd files: none of their findings go on
         ignore = IgnoreRules(self.root)
         result["findings"] = [f for f in result["findings"] if not ignore.is_ignored(f["file"])]
+        if not everything:
+            added = {path: self.unlinted.lines(path) for path in result["files"]}
+            result["findings"] = keep_leftovers(result["findings"], added)
+            for path in result["files"]:
+                self.unlinted.forget(path)
         result["count"] = len(result["findings"])
         new = self.lint_memory.update(result["files"], result["findings"])
         result["new_findings"] = len(new)
-        shown = result["findings"] if everything else new
+        shown = result["findings"] if everything else leftovers_first(new)
         return Outcome(summarize_lint(shown, files=result["files"], everything=everything), result)
 
     async def git_read(self, tool: str, args: dict) -> Outcome:

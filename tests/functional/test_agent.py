@@ -13,6 +13,7 @@ import pytest
 from benchmarks.sample_project import fix_bug, make_sample_project, plant_bug
 from companion.agent.background import BackgroundAgent
 from companion.core.events import JobEvent
+from companion.streams.file_content import FileContent, describe_change
 from tools.on_save import OnSaveConfig, OnSaveRule
 from tools.test_runner import TestsConfig
 
@@ -208,3 +209,32 @@ async def test_lint_on_save_announces_new_findings_once(project, make_agent):
     (project / "util.py").unlink()
     assert agent.on_file_saved(project / "util.py") == []  # a deleted file has nothing to lint
     assert agent.on_file_saved(project / "README.md") == []  # no rule matches
+
+
+async def test_lint_on_save_names_a_print_the_save_added_not_one_already_there(project, make_agent):
+    """The on-save lint also looks for debugging leftovers (ruff's T201, FIX002), on the lines the
+    save added only: the print the project already had is its own; the one just added is named
+    first, before a style finding."""
+    sink = Recorder()
+    rules = (OnSaveRule(("*.py",), tests="none", lint=True),)
+    agent = make_agent(project, sink, config=OnSaveConfig(rules=rules))
+    path = project / "report.py"
+    before = "def show(rows):\n    print(len(rows))\n    return rows\n"
+    path.write_text(before)
+    [first] = agent.on_file_saved(path, "")  # a file the companion did not see change
+    await agent.wait_idle()
+    assert sink.last(first).summary == "" and sink.last(first).data["count"] == 0
+    after = "import os\n\n\ndef show(rows):\n    print(len(rows))\n    # TODO: sort them\n    print(rows)\n    return rows\n"
+    path.write_text(after)
+    change = describe_change(1.0, "report.py", FileContent.of_text(before), FileContent.of_text(after))
+    [second] = agent.on_file_saved(path, change.diff)
+    await agent.wait_idle()
+    result = sink.last(second)
+    assert sorted((f["code"], f["line"]) for f in result.data["findings"]) == [
+        ("F401", 1), ("FIX002", 6), ("T201", 7)]
+    assert result.summary == "three new lint findings in report.py: Line contains TODO, consider " \
+                             "resolving the issue at report.py line 6"
+    [third] = agent.on_file_saved(path, "")  # saved again unchanged: nothing new, none of its own
+    await agent.wait_idle()
+    assert sink.last(third).summary == ""
+    assert {f["code"] for f in sink.last(third).data["findings"]} == {"F401"}

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.heldout import HELD_OUT_CODE_DIRS, HELD_OUT_VOICES, TRAINING_VOICES
 from companion.core.events import AudioBlock, FileChanged
-from companion.core.protocol import Action, format_output, serialize_chunk
+from companion.core.protocol import Action, format_output, job_ref, serialize_chunk
 from companion.streams.audio import AudioIn
 from companion.streams.file_content import describe_change, read_content
 from model_server.training.v2 import code_runs, lines, speech
@@ -152,26 +152,38 @@ def test_rules_change_the_labels(projects):
     pytest.fail("no session among 40 had an unprompted failure to relay")
 
 
-def test_a_leftover_rule_makes_a_print_left_in_a_save_said_and_only_under_it(projects):
-    """"Tell me if I leave prints in": a save adding print() is pointed out, naming the file, and
-    the save's own test result does not make the remark stale; without the rule it is silence."""
-    from model_server.training.v2.leftovers import speech as leftover_speech
+def test_a_leftover_rule_makes_a_print_left_in_a_save_relayed_and_only_under_it(projects):
+    """"Tell me if I leave prints in": the on-save lint of a save adding print() names it (the
+    agent's words, file and line), and that lint result is relayed under the rule only; the save's
+    own test result does not make it stale. An unused import is a lint finding no rule asks for:
+    never relayed."""
     from model_server.training.v2.rules import RuleSet
 
-    assert leftover_speech("print", "stats.py") == "you left a print call in stats.py."
-    project = next(p for p in projects if any(v.label == "leftover:print" for v in p.leftovers))
-    version = next(v for v in project.leftovers if v.label == "leftover:print")
-    assert not version.run.failures and "print(" in version.source
-    for leftovers, said in ((("print",), True), ((), False), (("todo",), False)):
+    project = next(p for p in projects if {"leftover:print", "leftover:import"}
+                   <= {v.label for v in p.leftovers})
+    by_kind = {v.label.removeprefix("leftover:"): v for v in project.leftovers}
+    assert not by_kind["print"].run.failures and "print(" in by_kind["print"].source
+    cases = (("print", ("print",), True), ("print", (), False), ("print", ("todo",), False),
+             ("import", ("print", "todo"), False))
+    for kind, leftovers, said in cases:
         sim = SessionSim(3, [project], 60)
         sim.rules, sim.next_episode = RuleSet(leftovers=leftovers), 10**6  # only this save happens
-        sim.save(5, project, version)
+        sim.save(5, project, by_kind[kind])
         turns = sim.run(features=False).turns
-        spoken = [t.act.text for t in turns if t.act.kind == "speech"]
-        assert spoken == ([leftover_speech("print", f"{project.name}.py")] if said else []), leftovers
-        if said:  # said once the diff is in, and before the test result could make it stale
-            k = next(i for i, t in enumerate(turns) if t.act.kind == "speech")
-            assert turns[k].tag == "relay_leftover" and k <= 5 + 4
+        lint = [j for t in turns for j in t.chunk.jobs if j.tool == "lint" and j.phase == "result"]
+        assert len(lint) == 1 and lint[0].data["origin"] == "save"
+        code = "T201" if kind == "print" else "F401"
+        codes = [f["code"] for f in lint[0].data["findings"]]  # the clean source's own, known
+        assert code in codes and lint[0].data["new_findings"] == 1, lint[0].data
+        if kind == "print":
+            line = lint[0].data["findings"][codes.index(code)]["line"]
+            assert lint[0].summary == (f"one new lint finding in {project.name}.py: print found at "
+                                       f"{project.name}.py line {line}")
+        relays = [(i, t) for i, t in enumerate(turns) if t.act.kind == "relay"
+                  and t.act.job == job_ref(lint[0].job_id)]
+        assert [t.tag for _, t in relays] == (["relay_leftover"] if said else []), (kind, leftovers)
+        if said:  # two turns after the lint result, before the test result could make it stale
+            assert relays[0][0] <= 5 + 5
 
 
 def test_a_session_test_run_that_times_out_under_load_is_retried(projects, monkeypatch):

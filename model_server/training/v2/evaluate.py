@@ -15,8 +15,9 @@ Metrics, per oracle label (ORACLE.md), W = windows in 200 ms turns:
   arrival to 10 turns after the oracle's relay; delay in turns from the arrival (oracle's beside);
 - screen-error recall: the model speaks the error (its exception name among the words) from the
   `ScreenError`'s arrival to 10 turns after the oracle's utterance; delay as for relays;
-- leftover recall under its rule: the model speaks of the print or TODO (the word in its
-  utterance) from the save to 10 turns after the oracle's remark;
+- leftover recall under its rule: the model relays the on-save lint naming the print or TODO,
+  in the relay window above; unasked lint relays: the share of on-save lint results with
+  findings that the oracle does not relay (no rule asks) which the model relays anyway;
 - requested-result and recovery relay recall (same window; a requested one counts from the
   request); requests: a call with the oracle's tool and args within 2 turns before to 5 after
   the oracle's call (and with the right tool only);
@@ -37,6 +38,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from companion.core.clock import MicroTurnClock
+from companion.core.protocol import job_ref
 from companion.model.action_grammar import default_action_grammar
 from companion.model.link import ModelLink
 from companion.model.turn_loop import TurnLoop
@@ -74,7 +76,7 @@ def score(sim: SessionSim, session, got: list, c: Counter, delays: dict) -> None
             c[f"{turn.tag}_silent"] += kinds[k] == "silence"
         c["skipped"] += kinds[k] == "skipped"
         c["parse_errors"] += bool(got[k] is not None and got[k].error)
-        if turn.tag in ("relay_failures", "relay_requested", "relay_recoveries"):
+        if turn.tag in ("relay_failures", "relay_requested", "relay_recoveries", "relay_leftover"):
             arrived = max(turn.needs, 0)
             hit = next((j for j in range(arrived, min(len(turns), k + RELAY_LATE + 1))
                         if kinds[j] == "relay" and got[j].job == turn.act.job), None)
@@ -94,11 +96,6 @@ def score(sim: SessionSim, session, got: list, c: Counter, delays: dict) -> None
             delays["relay_screen_oracle"].append(k - arrived)
             if hit is not None:
                 delays["relay_screen_model"].append(hit - arrived)
-        if turn.tag == "relay_leftover":  # a print or TODO the rules ask to hear about
-            arrived, word = max(turn.needs, 0), "print" if "print" in turn.act.text else "TODO"
-            c["relay_leftover_n"] += 1
-            c["relay_leftover_hit"] += any(kinds[j] == "speech" and word in got[j].text
-                                           for j in range(arrived, min(len(turns), k + RELAY_LATE + 1)))
         if turn.tag == "stop":
             c["stop_n"] += 1
             c["stop_hit"] += "stop" in kinds[k:k + 2]
@@ -114,6 +111,7 @@ def score(sim: SessionSim, session, got: list, c: Counter, delays: dict) -> None
             c["babble_words"] += len(said.split())
         c["model_" + kinds[k]] += 1
         c["oracle_" + turn.act.kind] += 1
+    _score_save_lint(turns, got, c)
     for s in sim.spoken:
         if s.kind == "backchannel" and turns[min(s.start, len(turns) - 1)].tag in ("playing", "stop"):
             c["backchannel_n"] += 1
@@ -121,6 +119,17 @@ def score(sim: SessionSim, session, got: list, c: Counter, delays: dict) -> None
         if s.kind == "aside":
             c["aside_n"] += 1
             c["aside_reply"] += any(x in (*TALKING, "call") for x in kinds[s.start:s.end + ASIDE_AFTER + 1])
+
+
+def _score_save_lint(turns: list, got: list, c: Counter) -> None:
+    """On-save lint results with something to say that the oracle leaves unsaid, and how many
+    of them the model relays."""
+    said = {t.act.job for t in turns if t.act.kind == "relay"}
+    quiet = {job_ref(j.job_id) for t in turns for j in t.chunk.jobs
+             if j.tool == "lint" and j.phase == "result" and j.summary
+             and j.data.get("origin") == "save"} - said
+    c["lint_unasked_n"] += len(quiet)
+    c["lint_unasked_relayed"] += len({a.job for a in got if a is not None and a.kind == "relay"} & quiet)
 
 
 def summarize(c: Counter, delays: dict) -> dict:
@@ -140,7 +149,8 @@ def summarize(c: Counter, delays: dict) -> dict:
         "relay_delay_turns_new_failure_oracle": median("relay_failures_oracle"),
         "speak_recall_new_screen_error": rate("relay_screen_hit", "relay_screen_n"),
         "speak_delay_turns_new_screen_error": median("relay_screen_model"),
-        "speak_recall_leftover_under_rule": rate("relay_leftover_hit", "relay_leftover_n"),
+        "relay_recall_leftover_under_rule": rate("relay_leftover_hit", "relay_leftover_n"),
+        "relay_rate_unasked_save_lint": rate("lint_unasked_relayed", "lint_unasked_n"),
         "relay_recall_requested": rate("relay_requested_hit", "relay_requested_n"),
         "relay_recall_recovery": rate("relay_recoveries_hit", "relay_recoveries_n"),
         "request_tool_and_args": rate("call_hit", "call_n"),

@@ -90,6 +90,14 @@ REQUEST_CORES: tuple[tuple[str, str, dict, bool], ...] = (
     ("show the git history", "git_log", {}, True),
     ("which branch is this", "git_branches", {}, False),
     ("show me the git branches", "git_branches", {}, True),
+    # the same lead before different git nouns: the call is told by the noun, not by the lead
+    ("pull up the git diff", "git_diff", {}, True),
+    ("pull up the git log", "git_log", {}, True),
+    ("pull up the git status", "git_status", {}, True),
+    ("let me see the diff", "git_diff", {}, False),
+    ("let me see the log", "git_log", {}, False),
+    ("bring up the git diff", "git_diff", {}, True),
+    ("bring up the commit log", "git_log", {}, True),
 )
 _LEADS = ("okay ", "hey ", "can you ", "could you ", "please ", "alright ", "now ", "would you ")
 _TAILS = (" for me", " now", " real quick", " again", " in this repo", " once more",

@@ -174,7 +174,7 @@ def _act_for(sim, k: int, p) -> Action | None:
         return None if sim.rules.brief else _keep(sim, p, speak("okay."))
     if p.kind == "relay_req":
         return relay(p.data["job"])
-    topic = p.data["topic"]  # a leftover remark is only made under its rule (sessions.save)
+    topic = p.data["topic"]  # a leftover is only relayed under its rule (SessionAgent.run_lint)
     allowed = (sim.rules.failures if topic in ("failures", "screen") else
                True if topic == "leftover" else sim.rules.recoveries)
     if not allowed:
@@ -183,7 +183,7 @@ def _act_for(sim, k: int, p) -> Action | None:
     if (k - sim.last_auto) * 0.2 < sim.rules.cooldown_s:
         return None
     sim.last_auto = k
-    if "say" in p.data:  # a screen error or a leftover has no job to relay: its text is spoken
+    if "say" in p.data:  # a screen error has no job to relay: its text is spoken
         return speak(p.data["say"])
     return relay(p.data["job"])
 

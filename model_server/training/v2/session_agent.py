@@ -24,9 +24,11 @@ from companion.core.protocol import job_ref
 from companion.core.redact import redact
 from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
 from model_server.training.v2.git_runs import call_key, git_results
+from model_server.training.v2.save_lint import save_lint
 from model_server.training.v2.session_records import Pending
 from tools.catalog import REMIND
 from tools.changed_lines import ChangeLog
+from tools.lint import LEFTOVER_CODES, keep_leftovers, leftovers_first
 from tools.registry import ToolError
 from tools.test_runner import TestRun
 
@@ -41,6 +43,7 @@ class SessionAgent:
         self.memory: dict[str, TestMemory] = defaultdict(TestMemory)
         self.lint_memory = LintMemory()  # one agent, one ToolJobs: one LintMemory for all files
         self.changes = ChangeLog()  # ToolJobs.changes: lines saved since the tests last passed
+        self.unlinted = ChangeLog()  # ToolJobs.unlinted: lines saved since the last on-save lint
         for p in sim.projects:  # the session starts with the suite known to pass, lint known
             self.memory[p.name].update(p.clean.run)
             clean = lint_version(p.name, p.clean.source)
@@ -57,17 +60,32 @@ class SessionAgent:
         payload = {**(data or {}), "context_ref": {"job_id": job}, "origin": origin}
         self.sim.jobs[k].append(JobEvent(self.sim.t(k), job, tool, phase, redact(summary), payload))
 
+    def record_save(self, path: str, diff: str, t: float) -> None:
+        """ToolJobs.record_save: the saved lines, for a failure's report and the on-save lint."""
+        self.changes.record(path, diff, t)
+        self.unlinted.record(path, diff, t)
+
     def run_lint(self, k: int, project: Project, version: Version) -> None:
         """The agent's on-save lint job (submitted right after the tests job): ToolJobs.lint's
-        result and data, announcing only findings new to this session's LintMemory."""
+        result and data, a print or TODO only where the save added it, announcing only findings
+        new to this session's LintMemory. A leftover the rules ask about is relayed."""
         job = self.new_job()
         self.emit(k, job, "lint", "started", "lint started", origin="save")
-        result = dict(lint_version(project.name, version.source))
+        result = dict(save_lint(project.name, version.source))
+        added = {path: self.unlinted.lines(path) for path in result["files"]}
+        result["findings"] = keep_leftovers(result["findings"], added)
+        result["count"] = len(result["findings"])
+        for path in result["files"]:
+            self.unlinted.forget(path)
         new = self.lint_memory.update(result["files"], result["findings"])
         result["new_findings"] = len(new)
-        summary = summarize_lint(new, files=result["files"], everything=False)
+        summary = summarize_lint(leftovers_first(new), files=result["files"], everything=False)
         self.sim.summary_of[job_ref(job)] = redact(summary)
         self.emit(k + 1, job, "lint", "result", summary, result, origin="save")
+        asked = {LEFTOVER_CODES[f["code"]] for f in new if f["code"] in LEFTOVER_CODES}
+        if summary and asked & set(self.sim.rules.leftovers):  # the rules ask to hear of it
+            self.sim.pending.append(Pending(k + 3, "relay_auto", k + 1,
+                                            {"job": job, "project": project.name, "topic": "leftover"}))
 
     def run_tests(self, k: int, project: Project, version: Version, everything: bool,
                   requested_by: int | None) -> None:

@@ -32,8 +32,6 @@ from model_server.training.features import screen_tile
 from model_server.training.v2 import oracle
 from model_server.training.v2 import rules as rules_mod
 from model_server.training.v2.code_runs import Project, Version
-from model_server.training.v2.leftovers import leftover_kind
-from model_server.training.v2.leftovers import speech as leftover_speech
 from model_server.training.v2.playback import Playback
 from model_server.training.v2.screen_runs import SessionScreen
 from model_server.training.v2.session_agent import SessionAgent
@@ -127,14 +125,10 @@ class SessionSim:
             return
         self.files[k].append(change)
         self.screen.on_event(change)  # the hub delivers FileChanged to the ScreenReader too
-        self.agent.changes.record(change.path, change.diff, self.t(k))  # ToolJobs.record_save
+        self.agent.record_save(change.path, change.diff, self.t(k))  # ToolJobs.record_save
         self.current[project.name] = version
         self.agent.run_tests(k + 1, project, version, everything=False, requested_by=None)
-        self.agent.run_lint(k + 1, project, version)
-        kind = leftover_kind(version.label)
-        if kind in self.rules.leftovers:  # the user asked to hear about this one (rules.py)
-            self.pending.append(Pending(k + 2, "relay_auto", k, {"say": leftover_speech(kind, change.path),
-                                                                 "project": project.name, "topic": "leftover"}))
+        self.agent.run_lint(k + 1, project, version)  # a leftover the rules ask about is relayed
 
     # --- one tick -----------------------------------------------------------------------------
 
