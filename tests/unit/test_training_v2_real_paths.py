@@ -79,6 +79,30 @@ def test_generated_dmel_rows_are_audioins(tmp_path, session_sim):
     assert speaking > 0  # the session really had speech in it
 
 
+def test_recognized_words_reach_a_turn_no_sooner_than_the_live_recognizer_has_them(projects):
+    """The recognizer emits a block's words once that 200 ms block is recorded and decoded: no
+    turn holds them before the block's end (they came a turn early once, and the model learned
+    to answer a turn after the words settled: a turn late live)."""
+    import random
+
+    from model_server.training.v2.speech import utterance
+    from model_server.training.v2.speech_cache import level_for, voices_for
+
+    text, k = lines.QUESTIONS["code"][0], 10
+    sim = SessionSim(2, projects, 100)
+    rng = random.Random()
+    rng.setstate(sim.rng.getstate())  # the draws say() makes: the voice, then the start
+    voice = rng.choice(voices_for(text))
+    start_s = (k * 3200 + rng.randrange(3200)) / 16_000
+    heard = utterance(voice, text, level_for(voice, text)).heard
+    spoken = sim.say(k, "question", text)
+    assert [w for _, w, _ in heard] == [w for _, w in spoken.heard]
+    for (t_rel, _, _), (tick, _) in zip(heard, spoken.heard, strict=True):
+        block_end = start_s + t_rel + 0.2
+        assert tick * 0.2 + 0.2 > block_end  # the turn holding them ends after the block does
+        assert tick == int((block_end + 0.1) / 0.2)  # and it is the one the decode lands in
+
+
 def test_every_request_is_a_valid_registry_call():
     registry = default_registry()
     for text, tool, args in lines.REQUESTS + lines.REMINDER_REQUESTS + lines.typed_requests("median"):

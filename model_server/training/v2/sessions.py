@@ -45,6 +45,14 @@ SYSTEM_TEXT = ("You are a pair-programming companion. Each turn, choose one acti
                "speak briefly, stop, relay a job's result, or call a tool.")
 
 
+# When the recognizer's words reach a turn, after the start of the 200 ms block they were decoded
+# at the end of (their UserWords' t): that block recorded (0.2 s), then decoded (about 0.1 s on one
+# thread). Placing them at the block's start showed the words a turn before the live companion
+# has them, so the model learned to answer a turn after the words settle: one turn (0.2 s) late
+# live (CompanionBench: a question's final at 4.87 s, the reply decided at 5.2 s).
+HEARD_AFTER_S = 0.3
+
+
 class SessionSim:
     """One session, generated deterministically from a seed over the given projects."""
 
@@ -94,8 +102,8 @@ class SessionSim:
         first = last = None
         previous = ""
         heard = []
-        for t_rel, words, final in utt.heard:
-            tick = int((start / SAMPLE_RATE + t_rel) / TICK)
+        for t_rel, words, final in utt.heard:  # t_rel: the start of the block they came from
+            tick = int((start / SAMPLE_RATE + t_rel + HEARD_AFTER_S) / TICK)
             if tick < self.n:
                 self.words[tick].append(UserWords(self.t(tick), words, final))
                 heard.append((tick, words))
