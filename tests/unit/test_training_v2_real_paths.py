@@ -196,6 +196,9 @@ def test_a_leftover_rule_makes_a_print_left_in_a_save_relayed_and_only_under_it(
         turns = sim.run(features=False).turns
         lint = [j for t in turns for j in t.chunk.jobs if j.tool == "lint" and j.phase == "result"]
         assert len(lint) == 1 and lint[0].data["origin"] == "save"
+        # as live: the diff, both on-save jobs' starts and the lint's result share the save's turn
+        assert turns[5].chunk.files and lint[0] in turns[5].chunk.jobs
+        assert {(j.tool, j.phase) for j in turns[5].chunk.jobs} >= {("tests", "started"), ("lint", "started")}
         code = "T201" if kind == "print" else "F401"
         codes = [f["code"] for f in lint[0].data["findings"]]  # the clean source's own, known
         assert code in codes and lint[0].data["new_findings"] == 1, lint[0].data
@@ -207,7 +210,7 @@ def test_a_leftover_rule_makes_a_print_left_in_a_save_relayed_and_only_under_it(
                   and t.act.job == job_ref(lint[0].job_id)]
         assert [t.tag for _, t in relays] == (["relay_leftover"] if said else []), (kind, leftovers)
         if said:  # two turns after the lint result, before the test result could make it stale
-            assert relays[0][0] <= 5 + 5
+            assert relays[0][0] == 5 + 2
 
 
 def test_a_session_test_run_that_times_out_under_load_is_retried(projects, monkeypatch):
