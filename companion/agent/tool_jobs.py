@@ -90,7 +90,8 @@ class ToolJobs:
         """A FileChanged diff: its lines are what a failure is pinned on until the tests pass."""
         rel = self.relative(path)
         self.changes.record(rel, diff, self.clock())
-        self.unlinted.record(rel, diff, self.clock())
+        if rel.endswith((".py", ".pyi")):  # only what the on-save lint covers (and forgets)
+            self.unlinted.record(rel, diff, self.clock())
         if diff:
             self.diffs[rel] = (self.diffs.get(rel, []) + [diff])[-3:]
 
