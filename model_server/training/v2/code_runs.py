@@ -32,7 +32,7 @@ from pathlib import Path
 from companion.agent.bug_report import BugReport, build_report
 from model_server.training.v2.leftovers import KINDS as LEFTOVER_KINDS
 from model_server.training.v2.leftovers import add_leftover
-from tools.lint import run_lint
+from tools.lint import LEFTOVER_CODES, run_lint
 from tools.registry import ToolError
 from tools.test_runner import TestRun, TestsConfig, run_tests
 
@@ -68,7 +68,7 @@ class Version:
 
     source: str
     run: TestRun
-    label: str  # "clean", "mutant", "mutant+comment", "leftover:print", "leftover:todo"
+    label: str  # "clean", "mutant", "mutant+comment", "leftover:<kind>" (leftovers.KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,9 @@ def mutants(source: str, rng: random.Random, limit: int) -> list[str]:
 
 
 def lint_version(name: str, source: str, cache: Path = CACHE) -> dict:
-    """The agent's on-save lint of `<name>.py` at this content (run_lint's result); cached."""
+    """The agent's on-save lint of `<name>.py` at this content (run_lint's result, the leftover
+    rules selected as `ToolJobs.lint` does on save; which leftover findings stand is decided per
+    session by SessionAgent with `keep_leftovers`); cached."""
     version = code_version(LINT_CODE)
     key = hashlib.sha256(f"{version}\0{name}\0{source}".encode()).hexdigest()[:24]
     path = cache / "lint" / f"{key}.json"
@@ -133,7 +135,7 @@ def lint_version(name: str, source: str, cache: Path = CACHE) -> dict:
     root = cache / "work" / f"lint-{key}-{os.getpid()}"
     root.mkdir(parents=True, exist_ok=True)
     (root / f"{name}.py").write_text(source)
-    result = asyncio.run(run_lint(root, [f"{name}.py"]))
+    result = asyncio.run(run_lint(root, [f"{name}.py"], extra_select=tuple(LEFTOVER_CODES)))
     shutil.rmtree(root)  # ruff leaves its cache there
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -240,8 +242,11 @@ def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> 
 
 
 if __name__ == "__main__":
+    # through the module, not __main__: the pickled Projects must name the importable class
+    from model_server.training.v2 import code_runs
+
     for split in ("train", "eval"):
-        projects = load_projects(split=split)
+        projects = code_runs.load_projects(split=split)
         runs = sum(1 + len(p.mutants) + len(p.touched) for p in projects)
         failing = sum(1 for p in projects for v in p.mutants if v.run.failures)
         print(f"{split}: {len(projects)} projects, {runs} runs, {failing} failing mutants", flush=True)

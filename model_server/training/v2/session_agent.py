@@ -24,7 +24,6 @@ from companion.core.protocol import job_ref
 from companion.core.redact import redact
 from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
 from model_server.training.v2.git_runs import call_key, git_results
-from model_server.training.v2.save_lint import save_lint
 from model_server.training.v2.session_records import Pending
 from tools.catalog import REMIND
 from tools.changed_lines import ChangeLog
@@ -46,8 +45,8 @@ class SessionAgent:
         self.unlinted = ChangeLog()  # ToolJobs.unlinted: lines saved since the last on-save lint
         for p in sim.projects:  # the session starts with the suite known to pass, lint known
             self.memory[p.name].update(p.clean.run)
-            clean = lint_version(p.name, p.clean.source)
-            self.lint_memory.update(clean["files"], clean["findings"])
+            clean = lint_version(p.name, p.clean.source)  # no line added yet: no leftover
+            self.lint_memory.update(clean["files"], keep_leftovers(clean["findings"], {}))
 
     def new_job(self) -> str:
         self.sim.jobs_made += 1
@@ -71,7 +70,7 @@ class SessionAgent:
         new to this session's LintMemory. A leftover the rules ask about is relayed."""
         job = self.new_job()
         self.emit(k, job, "lint", "started", "lint started", origin="save")
-        result = dict(save_lint(project.name, version.source))
+        result = dict(lint_version(project.name, version.source))
         added = {path: self.unlinted.lines(path) for path in result["files"]}
         result["findings"] = keep_leftovers(result["findings"], added)
         result["count"] = len(result["findings"])
