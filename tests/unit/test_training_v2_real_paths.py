@@ -211,6 +211,8 @@ def test_a_leftover_rule_makes_a_print_left_in_a_save_relayed_and_only_under_it(
         assert [t.tag for _, t in relays] == (["relay_leftover"] if said else []), (kind, leftovers)
         if said:  # two turns after the lint result, before the test result could make it stale
             assert relays[0][0] == 5 + 2
+        else:  # unsaid on purpose: the turns its relay would take are held (oracle.hold)
+            assert [(t.act.kind, t.tag, t.needs) for t in turns[7:9]] == [("silence", "held_lint", 5)] * 2
 
 
 def test_a_session_test_run_that_times_out_under_load_is_retried(projects, monkeypatch):

@@ -4,7 +4,9 @@ A row is what the serving session holds at some moment: the pinned prefix, then 
 consecutive turns as fit in `seq_len` (the runtime evicts old turns the same way). A long session
 fills several rows back to back, so rows are full and padding is under one turn. A label that
 depends on input from before the row's first turn (a relay of a result evicted from the window)
-gets zero weight, as do the turns where the oracle plays a model that missed a stop. Whole sessions are text-only (features dropped) with TEXT_ONLY_P, so the same
+gets zero weight, as do the turns where the oracle plays a model that missed a stop; a held
+silence (the oracle keeping quiet where an action would come if the input asked for one) weighs
+as much as that action's decision. Whole sessions are text-only (features dropped) with TEXT_ONLY_P, so the same
 weights serve recognizer words alone.
 """
 
@@ -72,6 +74,8 @@ def session_rows(session: Session, tokenizer: Tokenizer, seq_len: int, features:
         seen = turn.needs < 0 or turn.needs >= first_tick
         if turn.tag == "missed_stop":  # the oracle playing a late model: context, not a target
             w = [0.0] * len(out)
+        elif turn.act.kind == "silence" and turn.tag.startswith("held_"):
+            w = [DECISION_WEIGHT] + [1.0] * (len(out) - 1)  # keeping quiet is the decision here
         elif turn.act.kind == "silence":
             w = [1.0] * len(out)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from model_server.training.v2 import lines
 from model_server.training.v2.leftovers import leftover_kind
+from model_server.training.v2.oracle import hold
 from model_server.training.v2.screen_runs import editor_view, run_script, script_for, terminal_text
 from model_server.training.v2.session_records import Pending
 from model_server.training.v2.sessions import SessionSim
@@ -107,6 +108,7 @@ def _question(sim: SessionSim, k: int) -> None:
 def _thinking(sim: SessionSim, k: int) -> None:
     first, second = sim.rng.choice(lines.THINKING)
     part = sim.say(k, "thinking", first)
+    _held_reply(sim, part)  # the pause: where an answer to a finished question would come
     gap = part.end + 1 + sim.rng.randint(4, 11)  # a 0.8-2.2 s pause the companion must wait through
     sim.busy.update(range(part.end + 1, gap))
     request = next((r for r in lines.REQUESTS if r[0] == second), None)
@@ -120,9 +122,15 @@ def _thinking(sim: SessionSim, k: int) -> None:
 
 
 def _simple(kind: str, texts: tuple[str, ...]):
+    """Talk that asks for nothing (an aside, a filler, musing): held where a reply would come."""
     def episode(sim: SessionSim, k: int) -> None:
-        sim.say(k, kind, sim.rng.choice(texts))
+        _held_reply(sim, sim.say(k, kind, sim.rng.choice(texts)))
     return episode
+
+
+def _held_reply(sim: SessionSim, spoken) -> None:
+    if spoken.first_heard is not None:  # heard nothing: nothing in the input to decline
+        hold(sim, _response_due(spoken), spoken.start, spoken.kind)
 
 
 def _reminder(sim: SessionSim, k: int) -> None:

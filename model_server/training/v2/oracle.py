@@ -15,7 +15,9 @@ from companion.core.protocol import SEE_TEXT_TOKENS, Action, format_output, job_
 from companion.core.redact import redact_then_clip
 from companion.streams.screen_summary import compose_summary
 from model_server.training.v2.playback import Playback, companion_speech
+from model_server.training.v2.session_records import Pending
 
+HELD_TURNS = 2  # turns of a hold (see hold())
 STOP_AFTER = 2  # turns of user speech over ours before stopping (1-2 turns: 0.2-0.4 s)
 # A model that misses the stop turn finds itself still playing over the user, a state an oracle
 # that always stops on time never shows it; these talk-overs show it (its missed turns weigh 0).
@@ -95,6 +97,39 @@ def _last_stop_turn(sim, s) -> int:
     return -1 if s.first_heard is None else max(s.end + 1, s.first_heard)
 
 
+def hold(sim, due: int, since: int, topic: str) -> None:
+    """Keep quiet on purpose from turn `due` for HELD_TURNS turns: the turns where an action
+    would come if the input asked for one (a relay's turn, a reply's), labelled silence that
+    weighs as much as the action would (data.py). Without them a held silence weighed 1 against
+    8 for the action it declines, and the models relayed every on-save lint finding, answered
+    asides and stopped at backchannels."""
+    sim.pending.append(Pending(due, "hold", since, {"topic": topic, "until": due + HELD_TURNS - 1}))
+
+
+def _hold_due(sim, k: int):
+    """The hold covering turn k, if any (holds past their last turn are dropped)."""
+    found = None
+    for p in [p for p in sim.pending if p.kind == "hold"]:
+        if p.data["until"] < k:
+            sim.pending.remove(p)
+        elif p.due <= k and found is None:
+            found = p
+    return found
+
+
+def _nodded_along(sim, k: int, pb: Playback):
+    """The backchannel over `pb` whose turn k is where a talk-over would be stopped (the first
+    HELD_TURNS of that window), or None: keeping on playing there is the decision."""
+    for s in sim.spoken:
+        if s.kind != "backchannel" or s.start < pb.start or not (sim.features or s.first_heard):
+            continue
+        first = s.start + STOP_AFTER  # text-only, no earlier than its words show (_stop_turn)
+        first = first if sim.features else max(first, s.first_heard)
+        if first <= k < first + HELD_TURNS and k <= _last_stop_turn(sim, s):
+            return s
+    return None
+
+
 def _talked_over(sim, k: int, pb: Playback):
     """The user's utterance that talks over `pb` at turn k (a Spoken), or None."""
     for s in sim.spoken:
@@ -141,7 +176,8 @@ def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
         if over is not None:
             pb.cut = k + 1
             return STOP, "stop", over.start
-        return SILENCE, "playing", -1
+        nod = _nodded_along(sim, k, pb)
+        return (SILENCE, "held_backchannel", nod.start) if nod is not None else (SILENCE, "playing", -1)
     if k in sim.busy:
         return SILENCE, "listening", -1
     for p in _due(sim, k):
@@ -156,6 +192,9 @@ def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
         if act.kind == "call":
             tag = "call"
         return act, tag, p.since
+    hold = _hold_due(sim, k)
+    if hold is not None:
+        return SILENCE, "held_" + hold.data["topic"], hold.since
     inputs = (chunk.files or chunk.jobs or chunk.typed or chunk.words or chunk.screen_text
               or chunk.screen_errors)
     return SILENCE, ("event" if inputs else "quiet"), -1
@@ -177,8 +216,9 @@ def _act_for(sim, k: int, p) -> Action | None:
     topic = p.data["topic"]  # a leftover is only relayed under its rule (SessionAgent.run_lint)
     allowed = (sim.rules.failures if topic in ("failures", "screen") else
                True if topic == "leftover" else sim.rules.recoveries)
-    if not allowed:
+    if not allowed:  # the rules keep it unsaid: when it would have been said is a held turn
         sim.pending.remove(p)
+        hold(sim, k, p.since, "rule")
         return None
     if (k - sim.last_auto) * 0.2 < sim.rules.cooldown_s:
         return None

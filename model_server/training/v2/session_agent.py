@@ -24,6 +24,7 @@ from companion.core.protocol import job_ref
 from companion.core.redact import redact
 from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
 from model_server.training.v2.git_runs import call_key, git_results
+from model_server.training.v2.oracle import hold
 from model_server.training.v2.session_records import Pending
 from tools.catalog import REMIND
 from tools.changed_lines import ChangeLog
@@ -86,6 +87,8 @@ class SessionAgent:
         if summary and asked & set(self.sim.rules.leftovers):  # the rules ask to hear of it
             self.sim.pending.append(Pending(k + 2, "relay_auto", k,
                                             {"job": job, "project": project.name, "topic": "leftover"}))
+        elif summary:  # unasked: its relay's turn is held (the oracle's hold)
+            hold(self.sim, k + 2, k, "lint")
 
     def run_tests(self, k: int, project: Project, version: Version, everything: bool,
                   requested_by: int | None) -> None:
