@@ -19,7 +19,8 @@ RESPONSE_WINDOW = 5.0  # s after the end of a question in which a reply counts (
 ASIDE_WINDOW = 4.0  # s after an aside in which speaking counts as answering it
 STOP_WINDOW = 2.0  # s after the user starts talking over the companion in which stopping counts
 BUG_WINDOW = 10.0  # s after the failing result in which a remark counts (the issue's recall window)
-REQUEST_WINDOW = 10.0  # s after the request in which the call counts
+REQUEST_WINDOW = 10.0  # s after the request in which the call counts (and after a result, its saying)
+RESULT_HEAD_WORDS = 3  # words of a requested result's summary that show it was said
 REMIND_TOLERANCE = 1.0
 NEWS_WINDOW = 10.0  # s after a save, a job result or user speech, something is new
 
@@ -70,6 +71,22 @@ def request(calls: list[tuple[float, str, dict]], start: float, end: float, tool
             right_args = all(got.get(k) == v for k, v in args.items())
             return {"n": 1, "tool": True, "args": right_args, "latency": t - end}
     return {"n": 1, "tool": False, "args": False, "latency": None}
+
+
+def result_said(utts: list, results: list[dict], call_t: float, tool: str) -> dict:
+    """Whether the requested job's result reached the user: the first `tool` result after the
+    call with something to say, and an utterance starting after it, within REQUEST_WINDOW, that
+    begins with the summary's first words (a relay is spoken verbatim). result_latency: result
+    arrival -> that utterance. Neither is counted when no such result came."""
+    result = next((j for j in results if j.get("tool") == tool and j["t"] >= call_t
+                   and normalize(j.get("summary") or "")), None)
+    if result is None:
+        return {"result_said": None, "result_latency": None}
+    head = " ".join(normalize(result["summary"]).split()[:RESULT_HEAD_WORDS])
+    for u in utts:
+        if result["t"] <= u.t <= result["t"] + REQUEST_WINDOW and normalize(u.text).startswith(head):
+            return {"result_said": True, "result_latency": u.t - result["t"]}
+    return {"result_said": False, "result_latency": None}
 
 
 def normalize(text: str) -> str:

@@ -41,6 +41,8 @@ def moment_rows(moments: list[dict]) -> list[tuple[str, str, dict]]:
         ("request", "tool", _rate, "request: right tool", "↑"),
         ("request", "args", _rate, "request: right tool and arguments", "↑"),
         ("request", "latency", _p50, "request: end of request → call, p50 (s)", "↓"),
+        ("request", "result_said", _rate, "request: its result said (within 10 s)", "↑"),
+        ("request", "result_latency", _p50, "request: result → said, p50 (s)", "↓"),
         ("remind", "on_time", _rate, "reminder: on time (± 1 s)", "↑"),
         ("rule", "right", _rate, "rules: behaviour matches the rule", "↑"),
         ("idle", "right", _rate, "idle: stayed silent", "↑"),

@@ -55,6 +55,8 @@ def score_moments(scenario: Scenario, timeline: dict, lines: list[dict],
         elif e.kind == "request":
             r = m.request(made, s["t"], s["t_end"], e.tool, e.args)
             r["typed"] = s["action"] == "type"
+            if r["tool"]:
+                r.update(m.result_said(utts, job_results(lines), s["t_end"] + r["latency"], e.tool))
         elif e.kind == "bug":
             fail = next((j for j in job_results(lines) if is_failure(j) and j["t"] >= s["t"]), None)
             right = ({e.line} if e.line is not None else set()) | m.reported_lines(fail["summary"] if fail else "")

@@ -68,6 +68,21 @@ def test_request_right_tool_and_arguments():
     assert m.request([(14.0, "tests", {})], 1.0, 3.0, "tests", {})["tool"] is False  # too late
 
 
+def test_a_requested_result_counts_as_said_only_when_its_summary_is_spoken_after_it():
+    results = [{"t": 2.0, "tool": "lint", "summary": "lint started", "phase": "result"},  # before the call
+               {"t": 4.0, "tool": "tests", "summary": "", "phase": "result"},  # nothing to say
+               {"t": 5.0, "tool": "tests", "summary": "all four tests pass", "phase": "result"}]
+    relay = Utterance(5.6, 7.0, "All four tests, pass")
+    assert m.result_said([relay], results, 3.0, "tests") == {"result_said": True,
+                                                           "result_latency": pytest.approx(0.6)}
+    assert m.result_said([Utterance(5.6, 6.0, "okay")], results, 3.0, "tests")["result_said"] is False
+    assert m.result_said([Utterance(4.5, 6.0, "all four tests pass")], results, 3.0,
+                         "tests")["result_said"] is False  # before the result: not its relay
+    assert m.result_said([Utterance(15.5, 16.0, "all four tests pass")], results, 3.0,
+                         "tests")["result_said"] is False  # too late
+    assert m.result_said([relay], results, 3.0, "git_diff") == {"result_said": None, "result_latency": None}
+
+
 def test_bug_recall_content_and_latency():
     utts = [Utterance(12.0, 14.0, "test median even fails at line fifteen")]
     r = m.bug(utts, save_t=2.0, fail_t=10.0, test="test_median_even", function="median", lines={15})
