@@ -111,3 +111,21 @@ def test_simulated_save_emits_the_agents_job_events(tmp_path, failing):
         assert result.summary.endswith("changed just now") or ", changed just now;" in result.summary
     assert f"<|tool|>j3 {'failed' if failing else 'done'}" in turn_text(
         Turn(Chunk(tick=1, t=0.2, jobs=(result,)), SILENCE, "event", -1), features=True)[0].text
+
+
+def test_a_requested_git_read_arrives_the_turn_after_the_call_as_live():
+    """Live, a git read's start and result reach the model together in the turn after its call
+    (git status takes about 10 ms); the simulator used to put the result 1-5 turns after its
+    start, and the shipped model learned not to relay one that came with its start."""
+    sim = SessionSim(5, load_projects(split="train", limit=1), 300)
+    calls = range(10, 210, 10)
+    for k in calls:
+        sim.agent.call_result(k, "git_status", {})
+    ticks = defaultdict(dict)
+    for k, events in sim.jobs.items():
+        for e in events:
+            ticks[e.job_id][e.phase] = k
+    got = [(ticks[job]["started"] - k, ticks[job]["result"] - k)
+           for job, k in zip(sorted(ticks, key=lambda j: int(j.split("-")[1])), calls, strict=True)]
+    assert {s for s, _ in got} == {1}
+    assert {r for _, r in got} <= {1, 2} and sum(r == 1 for _, r in got) >= len(got) // 2, got

@@ -35,6 +35,9 @@ from tools.test_runner import TestRun
 TICK = MICRO_TURN_S  # one micro-turn (companion.core.events)
 
 
+GIT_SLOW_P = 0.2  # a git call whose result misses the turn after the call
+
+
 class SessionAgent:
     """The agent of one SessionSim: one ToolJobs' memories and change log, the sim's job events."""
 
@@ -155,14 +158,16 @@ class SessionAgent:
             try:  # result is due by the same clock
                 seconds, what = parse_request(args["request"])
             except ToolError as exc:
-                phase, summary, data, done = "error", str(exc), {"error": str(exc)}, k + 2
+                phase, summary, data, done = "error", str(exc), {"error": str(exc)}, k + 1
             else:
                 phase, summary = "result", reminder_summary(what)
                 data = {"seconds": seconds, "what": what, "request": args["request"]}
                 done = k + 1 + max(1, round(reminder_delay(seconds) / TICK))
         else:
             phase, summary, data = git_results(project)[call_key(tool, args)]
-            done = k + 2 + sim.rng.randint(0, 4)
+            # a git read takes 10-50 ms: live, its start and result reach the turn after the call
+            # together (CompanionBench's transcripts: git_status 9 ms); a slow one the turn after
+            done = k + 1 + (sim.rng.random() < GIT_SLOW_P)
         sim.summary_of[job_ref(job)] = redact(summary)
         if phase == "needs_confirmation":
             data = {**data, "confirmation_id": job}
