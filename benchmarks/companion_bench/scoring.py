@@ -15,6 +15,7 @@ from benchmarks.companion_bench.transcript import (
     model_turns,
     utterances,
 )
+from tools.catalog import default_registry
 
 
 def user_intervals(timeline: dict) -> list[tuple[float, float]]:
@@ -85,12 +86,19 @@ def score_run(scenario: Scenario, timeline: dict, lines: list[dict], recording) 
         "moments": score_moments(scenario, timeline, lines, utts),
         "proactive": m.proactive(late, user + typed, failing_spans(lines, end), news, (end - ready) / 60),
         "loops": m.loops(late),
+        "calls": m.unprompted_calls([c for c in calls(lines) if c[0] >= ready], user + typed,
+                                    _changing_tools(), (end - ready) / 60),
         "echo": m.echo(heard(lines), late, user),
         "said_errors": m.said_time_errors(late, _audible(recording, user), user),
         "cost": _cost(lines, timeline, ready),
         "utterances": [[u.t, u.t_end, u.text, u.interrupted] for u in utts],
     }
     return run
+
+
+def _changing_tools() -> set[str]:
+    registry = default_registry()
+    return {name for name in registry.names() if registry.get(name).changes_repository}
 
 
 def _audible(recording, user: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -68,6 +68,14 @@ def test_request_right_tool_and_arguments():
     assert m.request([(14.0, "tests", {})], 1.0, 3.0, "tests", {})["tool"] is False  # too late
 
 
+def test_unprompted_calls_are_those_outside_every_prompt_window():
+    made = [(2.0, "git_status", {}), (5.0, "tests", {}), (30.0, "git_commit", {"message": "x"}),
+            (40.0, "git_status", {})]
+    got = m.unprompted_calls(made, [(4.0, 6.0)], {"git_commit"}, duration_min=1.0)
+    assert got == {"n": 3, "changing": 1, "minutes": 1.0}  # 5.0 answered the prompt at 4-6
+    assert m.unprompted_calls(made, [(0.0, 41.0)], {"git_commit"}, 1.0)["n"] == 0
+
+
 def test_a_requested_result_counts_as_said_only_when_its_summary_is_spoken_after_it():
     results = [{"t": 2.0, "tool": "lint", "summary": "lint started", "phase": "result"},  # before the call
                {"t": 4.0, "tool": "tests", "summary": "", "phase": "result"},  # nothing to say
