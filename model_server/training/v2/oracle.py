@@ -22,7 +22,8 @@ STOP_AFTER = 2  # turns of user speech over ours before stopping (1-2 turns: 0.2
 # A model that misses the stop turn finds itself still playing over the user, a state an oracle
 # that always stops on time never shows it; these talk-overs show it (its missed turns weigh 0).
 MISSED_STOP_P, MISSED_STOP_TURNS = 0.4, (1, 4)
-_PRIORITY = {"respond": 0, "relay_req": 1, "relay_auto": 3}
+_PRIORITY = {"respond": 0, "relay_req": 1, "relay_auto": 3, "hold": 3}  # a hold: its `like`'s
+LEFTOVER_STALE_TURNS = 50  # a remark on a save's leftover not made within 10 s is dropped
 SILENCE, STOP = Action("silence"), Action("stop")
 
 
@@ -97,35 +98,32 @@ def _last_stop_turn(sim, s) -> int:
     return -1 if s.first_heard is None else max(s.end + 1, s.first_heard)
 
 
-def hold(sim, due: int, since: int, topic: str) -> None:
-    """Keep quiet on purpose from turn `due` for HELD_TURNS turns: the turns where an action
-    would come if the input asked for one (a relay's turn, a reply's), labelled silence that
-    weighs as much as the action would (data.py). Without them a held silence weighed 1 against
-    8 for the action it declines, and the models relayed every on-save lint finding, answered
-    asides and stopped at backchannels."""
-    sim.pending.append(Pending(due, "hold", since, {"topic": topic, "until": due + HELD_TURNS - 1}))
+def hold(sim, due: int, since: int, topic: str, like: str = "respond") -> None:
+    """Keep quiet on purpose where an action would come if the input asked for one: from the
+    first turn a `like` item due at `due` would be taken (a reply's, or an unprompted relay's,
+    which waits for our speech to end and for the cooldown), for HELD_TURNS turns. Labelled
+    silence that weighs as much as the action would (data.py). Without them a held silence
+    weighed 1 against 8 for the action it declines, and the models relayed every on-save lint
+    finding, answered asides and stopped at backchannels."""
+    sim.pending.append(Pending(due, "hold", since, {"topic": topic, "like": like, "left": HELD_TURNS}))
 
 
-def _hold_due(sim, k: int):
-    """The hold covering turn k, if any (holds past their last turn are dropped)."""
-    found = None
-    for p in [p for p in sim.pending if p.kind == "hold"]:
-        if p.data["until"] < k:
-            sim.pending.remove(p)
-        elif p.due <= k and found is None:
-            found = p
-    return found
+def _held(sim, k: int, p) -> tuple[Action, str, int]:
+    """Take the hold `p` at turn k: a held silence, and the hold's next turn."""
+    if p.data["left"] > 1:
+        sim.pending.append(Pending(k + 1, "hold", p.since, {**p.data, "left": p.data["left"] - 1}))
+    return SILENCE, "held_" + p.data["topic"], p.since
 
 
 def _nodded_along(sim, k: int, pb: Playback):
     """The backchannel over `pb` whose turn k is where a talk-over would be stopped (the first
-    HELD_TURNS of that window), or None: keeping on playing there is the decision."""
+    turn of that window, as a stop is one turn), or None: keeping on playing is the decision."""
     for s in sim.spoken:
         if s.kind != "backchannel" or s.start < pb.start or not (sim.features or s.first_heard):
             continue
         first = s.start + STOP_AFTER  # text-only, no earlier than its words show (_stop_turn)
         first = first if sim.features else max(first, s.first_heard)
-        if first <= k < first + HELD_TURNS and k <= _last_stop_turn(sim, s):
+        if k == first and k <= _last_stop_turn(sim, s):
             return s
     return None
 
@@ -162,7 +160,7 @@ def _say(sim, k: int, act: Action) -> None:
 
 def _due(sim, k: int):
     due = [p for p in sim.pending if p.due <= k and p.kind in _PRIORITY]
-    return sorted(due, key=lambda p: (_PRIORITY[p.kind], p.due))
+    return sorted(due, key=lambda p: (_PRIORITY[p.data["like"] if p.kind == "hold" else p.kind], p.due))
 
 
 def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
@@ -185,6 +183,8 @@ def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
         if act is None:
             continue
         sim.pending.remove(p)
+        if p.kind == "hold":
+            return _held(sim, k, p)
         if act.kind in ("speech", "relay"):
             _say(sim, k, act)
         tag = {"respond": "reply", "relay_req": "relay_requested",
@@ -192,9 +192,6 @@ def decide(sim, k: int, chunk) -> tuple[Action, str, int]:
         if act.kind == "call":
             tag = "call"
         return act, tag, p.since
-    hold = _hold_due(sim, k)
-    if hold is not None:
-        return SILENCE, "held_" + hold.data["topic"], hold.since
     inputs = (chunk.files or chunk.jobs or chunk.typed or chunk.words or chunk.screen_text
               or chunk.screen_errors)
     return SILENCE, ("event" if inputs else "quiet"), -1
@@ -213,12 +210,22 @@ def _act_for(sim, k: int, p) -> Action | None:
         return None if sim.rules.brief else _keep(sim, p, speak("okay."))
     if p.kind == "relay_req":
         return relay(p.data["job"])
-    topic = p.data["topic"]  # a leftover is only relayed under its rule (SessionAgent.run_lint)
+    if p.kind == "hold":  # taken when its like would be: an unprompted relay's waits for the cooldown
+        if k - (p.due if p.data["like"] == "respond" else p.since) > (
+                HELD_TURNS if p.data["like"] == "respond" else LEFTOVER_STALE_TURNS):
+            sim.pending.remove(p)  # a reply is due at once or not at all; a relay goes stale
+            return None
+        late = p.data["like"] == "relay_auto" and (k - sim.last_auto) * 0.2 < sim.rules.cooldown_s
+        return None if late else SILENCE
+    topic = p.data["topic"]
+    if topic == "leftover" and k - p.since > LEFTOVER_STALE_TURNS:  # "you left a print" a minute
+        sim.pending.remove(p)  # later, out of the blue, is not a remark on that save
+        return None  # a leftover is only relayed under its rule (SessionAgent.run_lint)
     allowed = (sim.rules.failures if topic in ("failures", "screen") else
                True if topic == "leftover" else sim.rules.recoveries)
     if not allowed:  # the rules keep it unsaid: when it would have been said is a held turn
         sim.pending.remove(p)
-        hold(sim, k, p.since, "rule")
+        hold(sim, k, p.since, "rule", like="relay_auto")
         return None
     if (k - sim.last_auto) * 0.2 < sim.rules.cooldown_s:
         return None

@@ -91,7 +91,7 @@ class SessionAgent:
             self.sim.pending.append(Pending(k + 2, "relay_auto", k,
                                             {"job": job, "project": project.name, "topic": "leftover"}))
         elif summary:  # unasked: its relay's turn is held (the oracle's hold)
-            hold(self.sim, k + 2, k, "lint")
+            hold(self.sim, k + 2, k, "lint", like="relay_auto")
 
     def run_tests(self, k: int, project: Project, version: Version, everything: bool,
                   requested_by: int | None) -> None:
