@@ -243,10 +243,10 @@ def load_projects(cache: Path = CACHE, split: str = "train", limit: int = 0) -> 
 
 if __name__ == "__main__":
     # through the module, not __main__: the pickled Projects must name the importable class
-    from model_server.training.v2 import code_runs
+    from importlib import import_module
 
     for split in ("train", "eval"):
-        projects = code_runs.load_projects(split=split)
+        projects = import_module("model_server.training.v2.code_runs").load_projects(split=split)
         runs = sum(1 + len(p.mutants) + len(p.touched) for p in projects)
         failing = sum(1 for p in projects for v in p.mutants if v.run.failures)
         print(f"{split}: {len(projects)} projects, {runs} runs, {failing} failing mutants", flush=True)
