@@ -62,6 +62,7 @@ def ruff_argv() -> list[str]:
 # Debugging leftovers the on-save lint also looks for (ruff's own rules, selected on top of the
 # project's configuration), reported only on the lines the save added: `keep_leftovers`
 LEFTOVER_CODES = {"T201": "print", "FIX002": "todo"}
+LINTED_SUFFIXES = (".py", ".pyi")  # the files a lint looks at; others in its paths are skipped
 
 
 def keep_leftovers(findings: list[dict], added: dict[str, Iterable[int]]) -> list[dict]:
@@ -88,7 +89,7 @@ async def run_lint(
     root = Path(root).resolve()
     if not root.is_dir():
         raise ToolError(f"project directory does not exist: {root}")
-    targets = [p for p in paths if p.endswith((".py", ".pyi"))] if paths else ["."]
+    targets = [p for p in paths if p.endswith(LINTED_SUFFIXES)] if paths else ["."]
     missing = [p for p in targets if not (root / p).exists()]
     if missing:
         raise ToolError(f"cannot lint {missing[0]}: no such file in {root}")

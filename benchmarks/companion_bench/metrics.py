@@ -157,12 +157,12 @@ def proactive(utts: list[Utterance], prompts: list[tuple[float, float]], failing
 
 
 def unprompted_calls(made: list[tuple[float, str, dict]], prompts: list[tuple[float, float]],
-                     changing: set[str], duration_min: float) -> dict:
+                     changing: set[str]) -> dict:
     """Tool calls nobody asked for: not made between the start of a user prompt (speech or a
     typed line) and REQUEST_WINDOW after its end. `changing`: those of a tool that would change
     the repository (the agent asks before acting, but the call should not be made at all)."""
     own = [name for t, name, _ in made if not any(s - 0.2 <= t <= e + REQUEST_WINDOW for s, e in prompts)]
-    return {"n": len(own), "changing": sum(name in changing for name in own), "minutes": duration_min}
+    return {"n": len(own), "changing": sum(name in changing for name in own)}
 
 
 def echo(heard: list[dict], utts: list[Utterance], user: list[tuple[float, float]]) -> dict:

@@ -86,17 +86,15 @@ def run_rows(runs: list[dict]) -> list[tuple[str, str, dict]]:
         echo_min = sum(r["echo"]["minutes"] for r in mine)
         errors = [abs(e) for r in mine for e in r["said_errors"]]
         lat = [x for r in mine for x in r["cost"]["latency_ms"]]
-        counted = [r for r in mine if "calls" in r]  # runs scored before the measure existed lack it
-        called = sum(r["calls"]["n"] for r in counted)
-        changing = sum(r["calls"]["changing"] for r in counted)
-        call_min = sum(r["calls"]["minutes"] for r in counted)
+        called = sum(r["calls"]["n"] for r in mine)
+        changing = sum(r["calls"]["changing"] for r in mine)
         ticks = sum(r["cost"]["ticks"] for r in mine)
         late = sum(r["cost"]["late_ticks"] for r in mine)
         cells = [
             ("proactive speech: precision (made while tests were failing)", "↑", (precise / own) if own else None, own),
             ("babble: words per minute said with nothing new", "↓", babble / minutes if minutes else None, len(mine)),
-            ("unprompted tool calls per 10 minutes", "↓", 10 * called / call_min if call_min else None, len(counted)),
-            ("unprompted calls of a tool that changes the repository", "↓", changing if counted else None, len(counted)),
+            ("unprompted tool calls per 10 minutes", "↓", 10 * called / minutes if minutes else None, len(mine)),
+            ("unprompted calls of a tool that changes the repository", "↓", changing, len(mine)),
             ("immediate repeats per utterance", "↓", sum(r["loops"]["repeats"] for r in mine) / utts if utts else None, utts),
             ("loops per utterance (a word 3× in a row)", "↓", sum(r["loops"]["loops"] for r in mine) / utts if utts else None, utts),
             ("echo: user words recognized while only it spoke, per minute of its speech", "↓",

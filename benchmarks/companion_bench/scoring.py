@@ -87,7 +87,7 @@ def score_run(scenario: Scenario, timeline: dict, lines: list[dict], recording) 
         "proactive": m.proactive(late, user + typed, failing_spans(lines, end), news, (end - ready) / 60),
         "loops": m.loops(late),
         "calls": m.unprompted_calls([c for c in calls(lines) if c[0] >= ready], user + typed,
-                                    _changing_tools(), (end - ready) / 60),
+                                    _changing_tools()),
         "echo": m.echo(heard(lines), late, user),
         "said_errors": m.said_time_errors(late, _audible(recording, user), user),
         "cost": _cost(lines, timeline, ready),

@@ -14,6 +14,7 @@ from pathlib import Path
 from companion.agent.job import Job
 from companion.agent.tool_jobs import ToolJobs
 from tools.catalog import LINT, TESTS
+from tools.lint import LINTED_SUFFIXES
 
 
 class SaveJobs:
@@ -37,7 +38,7 @@ class SaveJobs:
                 self._pending[TESTS].add(rel)
                 self._pending_all |= plan.tests == "all"
                 wanted[TESTS] = {"scope": "all" if self._pending_all else "affected"}
-            if plan.lint and rel.endswith((".py", ".pyi")) and (self.root / rel).is_file():
+            if plan.lint and rel.endswith(LINTED_SUFFIXES) and (self.root / rel).is_file():
                 self._pending[LINT].add(rel)
                 wanted[LINT] = {}
         return [self._restart(kind, args) for kind, args in wanted.items()]

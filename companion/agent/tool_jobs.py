@@ -39,7 +39,7 @@ from tools.catalog import (
 )
 from tools.changed_lines import ChangeLog
 from tools.git_changes import PreparedChange, prepare_change
-from tools.lint import LEFTOVER_CODES, keep_leftovers, leftovers_first, run_lint
+from tools.lint import LEFTOVER_CODES, LINTED_SUFFIXES, keep_leftovers, leftovers_first, run_lint
 from tools.on_save import OnSaveConfig
 from tools.registry import ToolError
 from tools.test_runner import ProgressCallback, TestRun, run_tests
@@ -90,7 +90,7 @@ class ToolJobs:
         """A FileChanged diff: its lines are what a failure is pinned on until the tests pass."""
         rel = self.relative(path)
         self.changes.record(rel, diff, self.clock())
-        if rel.endswith((".py", ".pyi")):  # only what the on-save lint covers (and forgets)
+        if rel.endswith(LINTED_SUFFIXES):  # only what the on-save lint covers (and forgets)
             self.unlinted.record(rel, diff, self.clock())
         if diff:
             self.diffs[rel] = (self.diffs.get(rel, []) + [diff])[-3:]

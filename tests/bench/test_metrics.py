@@ -71,9 +71,9 @@ def test_request_right_tool_and_arguments():
 def test_unprompted_calls_are_those_outside_every_prompt_window():
     made = [(2.0, "git_status", {}), (5.0, "tests", {}), (30.0, "git_commit", {"message": "x"}),
             (40.0, "git_status", {})]
-    got = m.unprompted_calls(made, [(4.0, 6.0)], {"git_commit"}, duration_min=1.0)
-    assert got == {"n": 3, "changing": 1, "minutes": 1.0}  # 5.0 answered the prompt at 4-6
-    assert m.unprompted_calls(made, [(0.0, 41.0)], {"git_commit"}, 1.0)["n"] == 0
+    got = m.unprompted_calls(made, [(4.0, 6.0)], {"git_commit"})
+    assert got == {"n": 3, "changing": 1}  # 5.0 answered the prompt at 4-6
+    assert m.unprompted_calls(made, [(0.0, 41.0)], {"git_commit"})["n"] == 0
 
 
 def test_a_requested_result_counts_as_said_only_when_its_summary_is_spoken_after_it():
@@ -179,11 +179,13 @@ def test_report_rates_ratios_and_cost_rows():
     assert "a: 2.50" in text  # 2.0 s against the baseline's 0.8 s
     run = {"gates": "on", "proactive": {"n": 4, "precise": 1, "babble_words": 30, "minutes": 2.0},
            "loops": {"n": 4, "repeats": 2, "loops": 1}, "echo": {"words": 3, "minutes": 0.5},
+           "calls": {"n": 1, "changing": 0},
            "said_errors": [0.01, -0.2, 0.03], "cost": {"latency_ms": [10, 20, 30, 40], "late_ticks": 5,
                                                         "ticks": 50, "companion_cpu": 0.5, "server_cpu": 0.25}}
     runs = {label: cells for label, _, cells in run_rows([run])}
     assert runs["proactive speech: precision (made while tests were failing)"]["on"] == (0.25, 4)
     assert runs["babble: words per minute said with nothing new"]["on"] == (15.0, 1)
+    assert runs["unprompted tool calls per 10 minutes"]["on"] == (5.0, 1)  # 1 call in 2 minutes
     assert runs["audible time: share off by > 50 ms"]["on"] == (pytest.approx(1 / 3), 3)
     assert runs["cost: late ticks per model turn"]["on"] == (0.1, 50)
     assert runs["echo: user words recognized while only it spoke, per minute of its speech"]["on"] == (6.0, 1)

@@ -1,5 +1,5 @@
-"""Held silences: where the oracle keeps quiet on purpose (an aside, a thinking pause, a nod while
-it speaks, a result the rules keep unsaid), the turns an action would take are labelled and weigh
+"""Held silences: where the oracle keeps quiet on purpose (an aside, a filler, a nod while it
+speaks, a result the rules keep unsaid; a thinking pause is the user's turn, labelled listening), the turns an action would take are labelled and weigh
 as much as that action's decision, so declining is learned as firmly as acting."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_asides_pauses_and_nods_are_held_where_a_reply_or_a_stop_would_come(sess
         for s in sim.spoken:
             if s.first_heard is None:
                 continue
-            if s.kind in ("aside", "thinking", "filler", "musing"):
+            if s.kind in ("aside", "filler", "musing"):
                 due = _response_due(s)
                 held = [k for k in range(due, due + HELD_TURNS) if tags[k] == f"held_{s.kind}"]
                 # a reply due at the same turn (a question asked over it) goes first

@@ -108,7 +108,6 @@ def _question(sim: SessionSim, k: int) -> None:
 def _thinking(sim: SessionSim, k: int) -> None:
     first, second = sim.rng.choice(lines.THINKING)
     part = sim.say(k, "thinking", first)
-    _held_reply(sim, part)  # the pause: where an answer to a finished question would come
     gap = part.end + 1 + sim.rng.randint(4, 11)  # a 0.8-2.2 s pause the companion must wait through
     sim.busy.update(range(part.end + 1, gap))
     request = next((r for r in lines.REQUESTS if r[0] == second), None)

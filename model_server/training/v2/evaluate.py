@@ -47,8 +47,6 @@ from model_server.training.v2.sessions import TICK, SessionSim
 
 EVAL_SEED = 77_000_000  # training shards use seeds below 1e7, the tokenizer 1e7 + i
 QUIET_TAGS = ("quiet", "event", "listening", "playing")
-HELD_TAGS = ("held_lint", "held_rule", "held_aside", "held_filler", "held_musing", "held_thinking",
-             "held_backchannel")  # oracle.hold: silence on purpose where an action would come
 TALKING = ("speech", "relay")
 RELAY_LATE, CALL_EARLY, CALL_LATE, ASIDE_AFTER, BABBLE_NEAR = 10, 2, 5, 15, 10
 
@@ -73,7 +71,7 @@ def score(sim: SessionSim, session, got: list, c: Counter, delays: dict) -> None
     talk_labels = [k for k, t in enumerate(turns) if t.act.kind in (*TALKING, "call")]
     for k, turn in enumerate(turns):
         c["turns"] += 1
-        if turn.tag in QUIET_TAGS + HELD_TAGS:
+        if turn.tag in QUIET_TAGS or turn.tag.startswith("held_"):  # oracle.hold: quiet on purpose
             c[f"{turn.tag}_n"] += 1
             c[f"{turn.tag}_silent"] += kinds[k] == "silence"
         c["skipped"] += kinds[k] == "skipped"
@@ -142,10 +140,11 @@ def summarize(c: Counter, delays: dict) -> dict:
         return statistics.median(delays[key]) if delays.get(key) else None
 
     minutes = c["turns"] * TICK / 60
+    held = tuple(sorted(k.removesuffix("_n") for k in c if k.startswith("held_") and k.endswith("_n")))
     out = {
         "turns": c["turns"], "minutes": round(minutes, 1), "skipped_turns": c["skipped"],
         "parse_errors": c["parse_errors"],
-        **{f"silence_{t}": rate(f"{t}_silent", f"{t}_n") for t in QUIET_TAGS + HELD_TAGS},
+        **{f"silence_{t}": rate(f"{t}_silent", f"{t}_n") for t in QUIET_TAGS + held},
         "relay_recall_new_failure": rate("relay_failures_hit", "relay_failures_n"),
         "relay_delay_turns_new_failure": median("relay_failures_model"),
         "relay_delay_turns_new_failure_oracle": median("relay_failures_oracle"),

@@ -11,6 +11,7 @@ one: the remind tool's), an unprompted result (rules and cooldown permitting) > 
 from __future__ import annotations
 
 from companion.core.chunk_budget import clip
+from companion.core.events import MICRO_TURN_S as TICK
 from companion.core.protocol import SEE_TEXT_TOKENS, Action, format_output, job_ref
 from companion.core.redact import redact_then_clip
 from companion.streams.screen_summary import compose_summary
@@ -23,7 +24,7 @@ STOP_AFTER = 2  # turns of user speech over ours before stopping (1-2 turns: 0.2
 # that always stops on time never shows it; these talk-overs show it (its missed turns weigh 0).
 MISSED_STOP_P, MISSED_STOP_TURNS = 0.4, (1, 4)
 _PRIORITY = {"respond": 0, "relay_req": 1, "relay_auto": 3, "hold": 3}  # a hold: its `like`'s
-LEFTOVER_STALE_TURNS = 50  # a remark on a save's leftover not made within 10 s is dropped
+STALE_TURNS = 50  # a remark on a save's leftover (or its hold) not made within 10 s is dropped
 SILENCE, STOP = Action("silence"), Action("stop")
 
 
@@ -105,7 +106,10 @@ def hold(sim, due: int, since: int, topic: str, like: str = "respond") -> None:
     silence that weighs as much as the action would (data.py). Without them a held silence
     weighed 1 against 8 for the action it declines, and the models relayed every on-save lint
     finding, answered asides and stopped at backchannels."""
-    sim.pending.append(Pending(due, "hold", since, {"topic": topic, "like": like, "left": HELD_TURNS}))
+    # a reply is due at once or not at all; an unprompted relay waits, and goes stale like one
+    last = due + HELD_TURNS if like == "respond" else since + STALE_TURNS
+    sim.pending.append(Pending(due, "hold", since, {"topic": topic, "like": like, "left": HELD_TURNS,
+                                                    "last": last}))
 
 
 def _held(sim, k: int, p) -> tuple[Action, str, int]:
@@ -211,14 +215,12 @@ def _act_for(sim, k: int, p) -> Action | None:
     if p.kind == "relay_req":
         return relay(p.data["job"])
     if p.kind == "hold":  # taken when its like would be: an unprompted relay's waits for the cooldown
-        if k - (p.due if p.data["like"] == "respond" else p.since) > (
-                HELD_TURNS if p.data["like"] == "respond" else LEFTOVER_STALE_TURNS):
-            sim.pending.remove(p)  # a reply is due at once or not at all; a relay goes stale
+        if k > p.data["last"]:
+            sim.pending.remove(p)
             return None
-        late = p.data["like"] == "relay_auto" and (k - sim.last_auto) * 0.2 < sim.rules.cooldown_s
-        return None if late else SILENCE
+        return None if p.data["like"] == "relay_auto" and _cooling(sim, k) else SILENCE
     topic = p.data["topic"]
-    if topic == "leftover" and k - p.since > LEFTOVER_STALE_TURNS:  # "you left a print" a minute
+    if topic == "leftover" and k - p.since > STALE_TURNS:  # "you left a print" a minute
         sim.pending.remove(p)  # later, out of the blue, is not a remark on that save
         return None  # a leftover is only relayed under its rule (SessionAgent.run_lint)
     allowed = (sim.rules.failures if topic in ("failures", "screen") else
@@ -227,12 +229,17 @@ def _act_for(sim, k: int, p) -> Action | None:
         sim.pending.remove(p)
         hold(sim, k, p.since, "rule", like="relay_auto")
         return None
-    if (k - sim.last_auto) * 0.2 < sim.rules.cooldown_s:
+    if _cooling(sim, k):
         return None
     sim.last_auto = k
     if "say" in p.data:  # a screen error has no job to relay: its text is spoken
         return speak(p.data["say"])
     return relay(p.data["job"])
+
+
+def _cooling(sim, k: int) -> bool:
+    """Whether the rules' cooldown still holds back an unprompted remark at turn k."""
+    return (k - sim.last_auto) * TICK < sim.rules.cooldown_s
 
 
 def _keep(sim, p, act: Action) -> Action:
