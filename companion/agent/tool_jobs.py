@@ -76,6 +76,7 @@ class ToolJobs:
         self.lint_memory = LintMemory()
         self.changes = ChangeLog()  # lines saved since the tests last passed
         self.unlinted = ChangeLog()  # lines saved since the on-save lint last covered their file
+        self.saved = ChangeLog()  # every line saved this session: a requested lint's leftovers
         self.diffs: dict[str, list[str]] = {}  # the diffs themselves, for "why?" requests
         self.last_failures: list[dict] = []  # the latest test run's failures, as sent out
         self.reasoning = ReasoningConfig()
@@ -92,6 +93,7 @@ class ToolJobs:
         self.changes.record(rel, diff, self.clock())
         if rel.endswith(LINTED_SUFFIXES):  # only what the on-save lint covers (and forgets)
             self.unlinted.record(rel, diff, self.clock())
+            self.saved.record(rel, diff, self.clock())
         if diff:
             self.diffs[rel] = (self.diffs.get(rel, []) + [diff])[-3:]
 
@@ -220,21 +222,22 @@ class ToolJobs:
 
     async def lint(self, args: dict, context: dict, *, everything: bool) -> Outcome:
         paths = self.context_paths(args, context)
-        # on save, a print or TODO the save added is a finding too (tools.lint.LEFTOVER_CODES)
-        extra = () if everything else tuple(LEFTOVER_CODES)
-        result = await run_lint(self.root, paths, self.config.lint, extra)
+        # a print or TODO is a finding too (tools.lint.LEFTOVER_CODES) where the user put it: on
+        # save, on the lines that save added; asked for, on any line saved this session, so the
+        # lint the user asks for never calls clean a print the companion just pointed out
+        result = await run_lint(self.root, paths, self.config.lint, tuple(LEFTOVER_CODES))
         # linting everything lets ruff see .companionignore'd files: none of their findings go on
         ignore = IgnoreRules(self.root)
         result["findings"] = [f for f in result["findings"] if not ignore.is_ignored(f["file"])]
+        added = (self.saved if everything else self.unlinted).snapshot()
+        result["findings"] = keep_leftovers(result["findings"], added)
         if not everything:
-            added = {path: self.unlinted.lines(path) for path in result["files"]}
-            result["findings"] = keep_leftovers(result["findings"], added)
             for path in result["files"]:
                 self.unlinted.forget(path)
         result["count"] = len(result["findings"])
         new = self.lint_memory.update(result["files"], result["findings"])
         result["new_findings"] = len(new)
-        shown = result["findings"] if everything else leftovers_first(new)
+        shown = leftovers_first(result["findings"] if everything else new)
         return Outcome(summarize_lint(shown, files=result["files"], everything=everything), result)
 
     async def git_read(self, tool: str, args: dict) -> Outcome:

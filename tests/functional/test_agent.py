@@ -238,3 +238,11 @@ async def test_lint_on_save_names_a_print_the_save_added_not_one_already_there(p
     await agent.wait_idle()
     assert sink.last(third).summary == ""
     assert {f["code"] for f in sink.last(third).data["findings"]} == {"F401"}
+    # the lint the user asks for agrees with what the save's lint said: the leftovers saved this
+    # session are still there (never "lint is clean"), the project's own print is still not
+    asked = agent.submit("lint", {})
+    await agent.wait(asked)
+    result = sink.last(asked)
+    assert sorted((f["code"], f["line"]) for f in result.data["findings"]) == [
+        ("F401", 1), ("FIX002", 6), ("T201", 7)]
+    assert result.summary.startswith("three lint findings in report.py: Line contains TODO")
