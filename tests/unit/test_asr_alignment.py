@@ -124,7 +124,7 @@ def test_the_loss_is_lower_when_the_words_are_where_the_audio_says(whisper):
     late = [[a + 0.8, b + 0.8] for a, b in truth]
     b = whisper.batch([(x, {"written": "Open the file and show me the error.", "prompt": ""})])
     with torch.no_grad():
-        encoded = whisper.model.model.encoder(b["input_features"]).last_hidden_state
+        encoded = whisper.encode(b["input_features"])
         losses = [alignment_loss(whisper.model, encoded, [token_frames(whisper.tokenizer, "Open the file and show me the error.", w)],
                                  b["content"], whisper.heads, whisper.align_start, whisper.tokenizer.eot).item()
                   for w in (truth, late)]

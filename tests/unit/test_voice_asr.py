@@ -156,6 +156,17 @@ def test_the_repository_prompt_brings_its_names_out():
     assert "parser" not in plain and "parser" in biased, (plain, biased)
 
 
+def test_the_fine_tune_decodes_short_windows_the_stock_weights_ten_seconds(engine):
+    """The fine-tune (trained on 4-10 s windows) pads a short utterance to MIN_FRAMES; the stock
+    weights, which lose words in short windows, keep Whisper's 10 s floor."""
+    from companion.voice.whisper_engine import MIN_FRAMES, STOCK_MIN_FRAMES, window_frames
+
+    assert engine.weights.startswith("coding fine-tune") and engine.min_frames == MIN_FRAMES < STOCK_MIN_FRAMES
+    assert WhisperEngine(tuned=False).min_frames == STOCK_MIN_FRAMES
+    assert window_frames(230) == MIN_FRAMES  # 2.3 s of audio
+    assert window_frames(730) == 800 and window_frames(230, 1000) == 1000 and window_frames(3200) == 3000
+
+
 def test_silence_and_keyboard_fan_noise_give_no_words_and_no_decodes(engine):
     events = []
     recognizer = SpeechRecognizer(events.append, engine=engine)
@@ -203,6 +214,22 @@ def test_a_phrase_looped_by_whisper_is_kept_once():
     assert _undouble(said_twice) == said_twice  # one word said twice is speech
     real = [Word(t, i, i + 1) for i, t in enumerate(["run", "the", "tests", "then", "run", "the", "linter"])]
     assert _undouble(real) == real
+
+
+def test_a_spaced_off_file_extension_joins_its_file_name():
+    from companion.voice.whisper_engine import _attach_extensions, words_of
+
+    assert _attach_extensions("What changed in parser .py?") == "What changed in parser.py?"
+    assert _attach_extensions("Open the read me .md file.") == "Open the read me.md file."
+    assert _attach_extensions("Run it. Then stop.") == "Run it. Then stop."  # a sentence end stays
+    assert _attach_extensions("It returns 0 .5 now") == "It returns 0 .5 now"  # not an extension
+    aligned = [{"word": " What", "start": 0.1, "end": 0.3, "probability": 0.9},
+               {"word": " parser", "start": 0.3, "end": 0.7, "probability": 0.8},
+               {"word": " .py?", "start": 0.7, "end": 1.1, "probability": 0.5},
+               {"word": " ", "start": 1.1, "end": 1.1, "probability": 0.1}]
+    words = words_of(aligned)
+    assert [(w.text, w.start, w.end) for w in words] == [("What", 0.1, 0.3), ("parser.py?", 0.3, 1.1)]
+    assert words[1].probability == 0.8
 
 
 def test_plausible_rejects_what_whisper_says_about_noise():

@@ -1,8 +1,8 @@
 """`python -m model_server.training.asr`: fine-tune the recognizer (Whisper tiny.en) on coding talk.
 
     python -m model_server.training.asr clips  --data DIR --shards 40 [--first 0] [--step 1]
-    python -m model_server.training.asr train  --data DIR --out DIR --shards 40 --steps 400 [--resume]
-    python -m model_server.training.asr export --out DIR --version v2
+    python -m model_server.training.asr train  --data DIR --out DIR --shards 40 --steps 600 [--resume]
+    python -m model_server.training.asr export --out DIR --version v5
     python -m model_server.training.asr all    --data DIR --out DIR   (clips, train, export)
 Data and checkpoints live outside the repository; export writes the shipped tensors file.
 """
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shards", type=int, default=40)
     p.add_argument("--first", type=int, default=0, help="clips: first shard to write")
     p.add_argument("--step", type=int, default=1, help="clips: write every step-th shard (run N in parallel)")
-    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-5)
     p.add_argument("--resume", action="store_true")
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="train: start from an earlier run's weights_stepNNNNN.pt instead of the stock weights")
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--ckpt", type=Path, default=None, help="export: this checkpoint (default: the latest)")
-    p.add_argument("--version", default="v2")
+    p.add_argument("--version", default="v5")
     args = p.parse_args(argv)
 
     if args.command in ("clips", "all"):

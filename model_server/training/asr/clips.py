@@ -27,7 +27,7 @@ from model_server.training.asr.speech_data import (
 from model_server.training.code_corpus import SOURCE_MODULES
 
 SHARD = 250
-MAX_SECONDS = 9.5  # the engine pads to 10 s windows; a clip fits one
+MAX_SECONDS = 9.5  # a clip fits the longest window trained (10 s)
 
 
 def _colored(n: int, rng: np.random.Generator, slope: float) -> np.ndarray:

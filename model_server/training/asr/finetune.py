@@ -1,8 +1,10 @@
 """Fine-tune Whisper tiny.en on the clips: resumable, CPU, the shipped weights as the starting point.
 
 The model is `transformers`' Whisper with the shipped CTranslate2 weights loaded into it
-(`hf_mapping.to_hf`), at the product's window: 10 s of audio (1000 mel frames, so 500 encoder
-positions), the glossary prompt after `<|startofprev|>`, and the loss on the transcript only.
+(`hf_mapping.to_hf`), at the product's windows: a batch is padded as the engine pads its longest
+clip (`whisper_engine.window_frames`), with a minimum drawn per step from TRAIN_MINIMUMS, so the
+weights hear as well in a short window as in a 10 s one (at most 1000 mel frames, 500 encoder
+positions); the glossary prompt after `<|startofprev|>`, and the loss on the transcript only.
 Token embeddings (tied to the output layer) and both position tables stay frozen; by default only
 the acoustic layers train (ACOUSTIC). A checkpoint is written every `save_every` steps, with the
 trained tensors alone beside it; `resume` continues from it. With `align_weight`, the loss also
@@ -22,11 +24,15 @@ import numpy as np
 import torch
 
 from companion.voice.ct2_file import parse_model, read_model
+from companion.voice.whisper_engine import MIN_FRAMES, window_frames
 from model_server.training.asr.alignment import alignment_heads, alignment_loss, token_frames
 from model_server.training.asr.clips import load_shard
 from model_server.training.asr.hf_mapping import from_hf, to_hf
 
-WINDOW_FRAMES = 1000
+WINDOW_FRAMES = 1000  # the longest window trained: clips are at most 9.5 s
+# The engine's shortest window, drawn per training step: stock Whisper (and a fine-tune trained
+# only at 10 s) hears a 4-6 s window much worse than a 10 s one, and the encoder's cost grows with it.
+TRAIN_MINIMUMS = (400, 500, 600, 800, 1000)
 FROZEN = ("model.decoder.embed_tokens.weight", "model.decoder.embed_positions.weight",
           "model.encoder.embed_positions.weight", "proj_out.weight")
 # "acoustic": only what hears trains — the encoder and the decoder's cross-attention; the decoder's
@@ -38,7 +44,7 @@ ACOUSTIC = ("model.encoder.", ".encoder_attn.", ".encoder_attn_layer_norm.")
 class Whisper:
     """The trainable model with the engine's tokenizer and feature extractor."""
 
-    def __init__(self, base_dir: Path, trains: str = "acoustic") -> None:
+    def __init__(self, base_dir: Path, trains: str = "acoustic", tuned: Path | None = None) -> None:
         from faster_whisper.feature_extractor import FeatureExtractor
         from faster_whisper.tokenizer import Tokenizer
         from tokenizers import Tokenizer as HfTokenizer
@@ -51,7 +57,12 @@ class Whisper:
             pad_token_id=50256, bos_token_id=50257, eos_token_id=50256, decoder_start_token_id=50257,
             attn_implementation="eager")  # the alignment loss reads cross-attention weights
         self.model = WhisperForConditionalGeneration(config)
-        state = to_hf(read_model(base_dir / "model.bin"), 4)
+        base = read_model(base_dir / "model.bin")
+        if tuned is not None:  # a shipped fine-tune (CTranslate2 names, float16) over the base
+            from safetensors.numpy import load_file
+
+            base.variables.update({k: v.astype(base.variables[k].dtype) for k, v in load_file(str(tuned)).items()})
+        state = to_hf(base, 4)
         state["model.encoder.embed_positions.weight"] = state["model.encoder.embed_positions.weight"][:WINDOW_FRAMES // 2]
         self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
         for name, p in self.model.named_parameters():
@@ -61,12 +72,24 @@ class Whisper:
         self.heads = alignment_heads(base_dir)
         self.align_start = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
 
-    def loss(self, clips: list[tuple[np.ndarray, dict]],
-             align_weight: float) -> tuple[torch.Tensor, float, float, int]:
-        """Transcript loss plus `align_weight` × the alignment loss; returns (total, words, align,
-        transcript tokens)."""
-        b = self.batch(clips)
-        encoded = self.model.model.encoder(b["input_features"]).last_hidden_state
+    def encode(self, features: torch.Tensor) -> torch.Tensor:
+        """The encoder over a window of any length up to WINDOW_FRAMES, as CTranslate2 runs it
+        (transformers' own forward insists on its full position table)."""
+        enc = self.model.model.encoder
+        x = torch.nn.functional.gelu(enc.conv2(torch.nn.functional.gelu(enc.conv1(features)))).permute(0, 2, 1)
+        x = x + enc.embed_positions.weight[:x.shape[1]]
+        x = torch.nn.functional.dropout(x, p=enc.dropout, training=enc.training)
+        for layer in enc.layers:
+            x = layer(x, None)
+            x = x[0] if isinstance(x, tuple) else x
+        return enc.layer_norm(x)
+
+    def loss(self, clips: list[tuple[np.ndarray, dict]], align_weight: float,
+             minimum: int = MIN_FRAMES) -> tuple[torch.Tensor, float, float, int]:
+        """Transcript loss plus `align_weight` × the alignment loss, in the window the engine
+        would use with `minimum`; returns (total, words, align, transcript tokens)."""
+        b = self.batch(clips, minimum)
+        encoded = self.encode(b["input_features"])
         words = self.model(encoder_outputs=(encoded,), decoder_input_ids=b["decoder_input_ids"], labels=b["labels"]).loss
         align = None
         if align_weight > 0:
@@ -84,11 +107,13 @@ class Whisper:
         head += [*tok.sot_sequence, tok.no_timestamps]
         return head + tok.encode(" " + written) + [tok.eot], len(head)
 
-    def batch(self, clips: list[tuple[np.ndarray, dict]]) -> dict[str, torch.Tensor]:
-        mels = np.zeros((len(clips), 80, WINDOW_FRAMES), np.float32)
+    def batch(self, clips: list[tuple[np.ndarray, dict]], minimum: int = MIN_FRAMES) -> dict[str, torch.Tensor]:
+        features = [self.features(audio)[:, :WINDOW_FRAMES] for audio, _ in clips]
+        width = min(WINDOW_FRAMES, window_frames(max(m.shape[1] for m in features), minimum))
+        mels = np.zeros((len(clips), 80, width), np.float32)
         seqs, content = [], []
-        for i, (audio, meta) in enumerate(clips):
-            mel = self.features(audio)[:, :WINDOW_FRAMES]
+        for i, (mel, (_, meta)) in enumerate(zip(features, clips, strict=True)):
+            mel = mel[:, :width]
             mels[i, :, :mel.shape[1]] = mel
             content.append(mel.shape[1] // 2)  # encoder positions holding audio, as the engine's align counts
             seqs.append(self.sequence(meta["written"], meta["prompt"]))
@@ -118,10 +143,12 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
           threads: int = 2, trains: str = "acoustic", align_weight: float = 0.0,
           init: Path | None = None) -> Path:
     """Run (or continue) fine-tuning; returns the checkpoint path. `init`: start from an earlier
-    run's trained tensors (a weights_stepNNNNN.pt) instead of the stock weights."""
+    run's trained tensors (a weights_stepNNNNN.pt) or a shipped fine-tune (.safetensors) instead
+    of the stock weights."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    whisper = Whisper(base_dir, trains)
+    shipped = init if init is not None and init.suffix == ".safetensors" else None
+    whisper = Whisper(base_dir, trains, tuned=shipped)
     model = whisper.model
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -135,7 +162,7 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
         opt.load_state_dict(saved["opt"])
         sched.load_state_dict(saved["sched"])
         step = saved["step"]
-    elif init is not None:
+    elif init is not None and shipped is None:
         model.load_state_dict(torch.load(init, weights_only=False)["model"], strict=False)
     clips, dev = _clips(data, shards), _clips(data, [dev_shard])[:96]
     log = (out / "train.log").open("a")
@@ -148,7 +175,8 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
             random.Random(f"pass-{pass_no}").shuffle(perm)
         i = (step % per_pass) * batch
         model.train()
-        loss, words, align, _ = whisper.loss([clips[j] for j in perm[i:i + batch]], align_weight)
+        minimum = random.Random(f"window-{step}").choice(TRAIN_MINIMUMS)
+        loss, words, align, _ = whisper.loss([clips[j] for j in perm[i:i + batch]], align_weight, minimum)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
