@@ -11,7 +11,8 @@ measured on the loopback: residue -0.55 to -1.6, the user's clear speech about -
 For the first WARMUP_S of the companion's playback the echo canceller has not converged (it
 starts from nothing), its residue is loud and Whisper respells it more ("test bar scanner" for
 "test parse header", half its letters in common, at -0.46): then a hypothesis is echo from
-WARMUP_SHARE of its letters on.
+WARMUP_SHARE of its letters on. A word cut by a stop counts as played: its start was ("No
+chain." came back as the user's words after a stop cut "no changes" inside "changes").
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class OwnWords:
         self._first: float | None = None  # when the companion's first played word began
 
     def heard(self, event: SelfSpeech) -> None:
-        """The companion played `event.text` between `event.t` and `event.t_end`."""
-        words = _words(event.text)
+        """The companion played `event.text` between `event.t` and `event.t_end`, and, when a
+        stop cut it there, may have played the start of the first unspoken word."""
+        words = _words(event.text) + (_words(event.unspoken)[:1] if event.interrupted else [])
         if not words:
             return
         with self._lock:

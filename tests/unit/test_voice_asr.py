@@ -360,3 +360,24 @@ def test_while_the_canceller_warms_up_a_respelled_echo_is_still_the_companion():
         later.heard(SelfSpeech(t, t + 0.3, word))
         t += 0.35
     assert not later.is_echo("test bar scanner.", -0.46, 30.0, 30.8)
+
+
+def test_a_word_cut_by_a_stop_is_still_the_companions_echo():
+    """CompanionBench, interrupt-hold-on: a stop cut "no changes" inside "changes", and the
+    recognizer passed the residue off as the user's "No chain." (the Speaker reports a cut
+    word as unspoken, not as played)."""
+    from companion.core.events import SelfSpeech
+    from companion.voice.own_words import OwnWords
+
+    own = OwnWords()
+    own.heard(SelfSpeech(30.0, 30.2, "no"))
+    own.heard(SelfSpeech(30.2, 30.45, "", interrupted=True, unspoken="changes"))
+    assert own.is_echo("No chain.", -0.3, 30.0, 30.7)
+    assert not own.is_echo("Hold on, let me finish.", -0.2, 30.0, 30.7)  # the user talking over it
+    uncut = OwnWords()
+    uncut.heard(SelfSpeech(30.0, 30.2, "no"))
+    uncut.heard(SelfSpeech(30.2, 30.45, "changes"))  # said in full: the same word, as before
+    assert uncut.is_echo("No chain.", -0.3, 30.0, 30.7)
+    never = OwnWords()  # the words after the first unspoken one were never played
+    never.heard(SelfSpeech(30.0, 30.2, "no", interrupted=True, unspoken="changes since the last commit"))
+    assert not never.is_echo("Since the last commit.", -0.2, 30.0, 30.7)
