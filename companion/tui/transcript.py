@@ -34,7 +34,9 @@ class Transcript:
 
     The companion's words come from the model's speech turns (what it decided to say) and from
     SelfSpeech (what its voice actually played): both grow one utterance, and an interrupted
-    SelfSpeech marks the unspoken rest as cut off.
+    SelfSpeech marks the unspoken rest as cut off. A new utterance the model decides (speech or
+    relay) after the user spoke or typed starts a new entry, below the user's line: an answer
+    never joins the remark that was playing when the user asked.
     """
 
     def __init__(self, t0: float = 0.0) -> None:
@@ -42,6 +44,7 @@ class Transcript:
         self._user: Entry | None = None  # the user's partial words, until final
         self._speech: Entry | None = None  # the companion's open utterance
         self._speech_t = float("-inf")
+        self._speech_began = float("-inf")  # when the open utterance's entry was made
         self._user_t = float("-inf")
 
     def typed(self, t: float, text: str) -> Change:
@@ -55,6 +58,8 @@ class Transcript:
         if isinstance(event, UserWords):
             return self._words(event)
         if isinstance(event, ModelTurn):
+            if event.action in ("speech", "relay") and self._user_t > self._speech_began:
+                self._speech = None  # the user spoke since this utterance began: a new one
             if event.action == "speech" and event.text.strip():
                 return self._say(event.t, event.text, voiced=False)
             if event.action == "stop" and self._speech is not None:
@@ -99,7 +104,7 @@ class Transcript:
             kind = "companion" if t - self._user_t <= REPLY_WINDOW_S else "interjection"
             entry = self._speech = Entry(t - self.t0, kind, text.strip(),
                                          spoken_words=0 if voiced else None)
-            self._speech_t = t
+            self._speech_t = self._speech_began = t
             if voiced:
                 entry.spoken_words = len(entry.text.split())
             return [Change(entry, True)]

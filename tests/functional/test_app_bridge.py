@@ -85,6 +85,27 @@ def test_voice_without_model_text_and_cut_off_from_planned_words():
     assert entry.unspoken == "the last element here."
 
 
+def test_an_answer_after_the_users_line_is_a_new_entry_below_it():
+    """A new user saw the answer to a typed "run the linter" appended to the remark that was
+    still playing when they typed it, above their own line."""
+    transcript = Transcript(t0=0.0)
+    remark = transcript.apply(SelfSpeech(41.0, 41.8, "one new lint finding in"))[0].entry
+    transcript.apply(SelfSpeech(41.9, 42.6, "stats.py print found at"))
+    transcript.typed(43.0, "run the linter")
+    transcript.apply(SelfSpeech(42.7, 43.2, "stats.py line 2"))  # the remark's tail, reported late
+    assert remark.text == "one new lint finding in stats.py print found at stats.py line 2"
+    transcript.apply(ModelTurn(44.0, 220, "relay", "j2"))
+    answer = transcript.apply(SelfSpeech(44.1, 45.0, "one lint finding in stats.py"))
+    assert answer[0].new and answer[0].entry.text == "one lint finding in stats.py"
+    assert answer[0].entry.kind == "companion" and remark.text.endswith("line 2")
+    # without a user line in between, a relay right after a remark is still its own utterance
+    # only after a pause (as before): the model's turns alone do not split an utterance
+    quiet = Transcript(t0=0.0)
+    first = quiet.apply(SelfSpeech(1.0, 1.5, "tests failed"))[0].entry
+    quiet.apply(ModelTurn(1.6, 8, "relay", "j1"))
+    assert not quiet.apply(SelfSpeech(1.7, 2.0, "again"))[0].new and first.text == "tests failed again"
+
+
 def test_partial_words_update_one_entry_until_final():
     transcript = Transcript(t0=0.0)
     a = transcript.apply(UserWords(1.0, "so"))[0]
