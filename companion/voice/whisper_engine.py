@@ -24,7 +24,7 @@ RATE = 16_000
 FRAMES_PER_SECOND = 100  # Whisper mel frames
 PAD_FRAMES = 50  # pad each window to a multiple of 0.5 s: few encoder shapes, little waste
 # The shortest window: 5 s. The encoder's cost grows with the window (10 s: 57 ms a decode, 5 s:
-# 25 ms); the fine-tune (v3) is trained on windows from 4 s to 10 s, where v2, trained at 10 s
+# 25 ms); the fine-tune (v5) is trained on windows from 4 s to 10 s, where v2, trained at 10 s
 # only, lost words below 6 s (16 phrases x 4 held-out voices, clean: 15.4 % WER at 10 s, 36 % at 4 s).
 MIN_FRAMES = 500
 STOCK_MIN_FRAMES = 1000  # the stock weights (no fine-tune file) hear short windows badly: 10 s
@@ -67,11 +67,10 @@ class Decoding:
 EMPTY = Decoding("", (), 1.0, -math.inf, 0.0)
 
 
-def window_frames(frames: int, minimum: int | None = None) -> int:
+def window_frames(frames: int, minimum: int = MIN_FRAMES) -> int:
     """The encoder window for `frames` mel frames of audio: the next half second plus half a second
-    of padding, at least `minimum` (MIN_FRAMES), at most Whisper's 30 s."""
-    floor = MIN_FRAMES if minimum is None else minimum
-    return min(3000, max(floor, -(-frames // PAD_FRAMES) * PAD_FRAMES + PAD_FRAMES))
+    of padding, at least `minimum`, at most Whisper's 30 s."""
+    return min(3000, max(minimum, -(-frames // PAD_FRAMES) * PAD_FRAMES + PAD_FRAMES))
 
 
 def weights_dir() -> Path:

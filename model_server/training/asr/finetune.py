@@ -44,7 +44,7 @@ ACOUSTIC = ("model.encoder.", ".encoder_attn.", ".encoder_attn_layer_norm.")
 class Whisper:
     """The trainable model with the engine's tokenizer and feature extractor."""
 
-    def __init__(self, base_dir: Path, trains: str = "acoustic", tuned: Path | None = None) -> None:
+    def __init__(self, base_dir: Path, trains: str = "acoustic") -> None:
         from faster_whisper.feature_extractor import FeatureExtractor
         from faster_whisper.tokenizer import Tokenizer
         from tokenizers import Tokenizer as HfTokenizer
@@ -57,12 +57,7 @@ class Whisper:
             pad_token_id=50256, bos_token_id=50257, eos_token_id=50256, decoder_start_token_id=50257,
             attn_implementation="eager")  # the alignment loss reads cross-attention weights
         self.model = WhisperForConditionalGeneration(config)
-        base = read_model(base_dir / "model.bin")
-        if tuned is not None:  # a shipped fine-tune (CTranslate2 names, float16) over the base
-            from safetensors.numpy import load_file
-
-            base.variables.update({k: v.astype(base.variables[k].dtype) for k, v in load_file(str(tuned)).items()})
-        state = to_hf(base, 4)
+        state = to_hf(read_model(base_dir / "model.bin"), 4)
         state["model.encoder.embed_positions.weight"] = state["model.encoder.embed_positions.weight"][:WINDOW_FRAMES // 2]
         self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
         for name, p in self.model.named_parameters():
@@ -113,8 +108,7 @@ class Whisper:
         mels = np.zeros((len(clips), 80, width), np.float32)
         seqs, content = [], []
         for i, (mel, (_, meta)) in enumerate(zip(features, clips, strict=True)):
-            mel = mel[:, :width]
-            mels[i, :, :mel.shape[1]] = mel
+            mels[i, :, :mel.shape[1]] = mel  # width >= every clip's frames (window_frames pads past)
             content.append(mel.shape[1] // 2)  # encoder positions holding audio, as the engine's align counts
             seqs.append(self.sequence(meta["written"], meta["prompt"]))
         width = max(len(s) for s, _ in seqs) - 1
@@ -143,12 +137,10 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
           threads: int = 2, trains: str = "acoustic", align_weight: float = 0.0,
           init: Path | None = None) -> Path:
     """Run (or continue) fine-tuning; returns the checkpoint path. `init`: start from an earlier
-    run's trained tensors (a weights_stepNNNNN.pt) or a shipped fine-tune (.safetensors) instead
-    of the stock weights."""
+    run's trained tensors (a weights_stepNNNNN.pt) instead of the stock weights."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    shipped = init if init is not None and init.suffix == ".safetensors" else None
-    whisper = Whisper(base_dir, trains, tuned=shipped)
+    whisper = Whisper(base_dir, trains)
     model = whisper.model
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -162,7 +154,7 @@ def train(base_dir: Path, data: Path, out: Path, *, shards: list[int], dev_shard
         opt.load_state_dict(saved["opt"])
         sched.load_state_dict(saved["sched"])
         step = saved["step"]
-    elif init is not None and shipped is None:
+    elif init is not None:
         model.load_state_dict(torch.load(init, weights_only=False)["model"], strict=False)
     clips, dev = _clips(data, shards), _clips(data, [dev_shard])[:96]
     log = (out / "train.log").open("a")
