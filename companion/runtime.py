@@ -10,6 +10,7 @@ headless mode) by emitting events or calling the one part that owns the control.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,10 +24,12 @@ from companion.core.hub import EventHub
 from companion.core.protocol import Chunk, SerializedChunk, serialize_chunk
 from companion.model.action_grammar import action_grammar
 from companion.model.link import ModelLink
+from companion.model.relayable import unasked_save_lint
 from companion.model.session_client import ServerError
 from companion.model.turn_loop import TurnLoop
 from companion.perception import Perception, PerceptionOptions
 from companion.record.recorder import Recorder
+from companion.rules.asked_findings import asked_kinds
 from companion.rules.prefix_budget import pinned_prefix
 from companion.rules.schema import Rules
 from companion.rules.speech_policy import SpeechPolicy
@@ -34,6 +37,8 @@ from companion.voice.echo import EchoCanceller
 from companion.voice.hearing import Hearing
 from companion.voice.speaker import Speaker
 from companion.voice.tts import EspeakVoice, TTSUnavailable
+
+log = logging.getLogger(__name__)
 
 SYSTEM_TEXT = (
     "You are a pair-programming companion. You see the developer's screen and file changes, "
@@ -111,6 +116,16 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._run_model(), name="model"))
         else:
             self._tasks.append(asyncio.create_task(self._run_clock_only(), name="clock"))
+        self._tasks[-1].add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task) -> None:
+        """A turn loop that dies of a bug says so (status bar, transcript, log), never silently."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("the %s task stopped", task.get_name(), exc_info=exc)
+        self.emit(StreamState(time.monotonic(), "model", "unavailable",
+                              f"stopped by a bug: {type(exc).__name__}: {exc}"))
 
     def _start_voice(self, rules: Rules) -> EchoCanceller:
         """The Speaker (a stage) and the echo canceller it feeds with what it plays; the mic side
@@ -142,7 +157,8 @@ class Runtime:
         self.turn_loop = TurnLoop(self.clock, self.link, self.emit, self._prefix,
                                            observe=self._on_turn, max_new_tokens=32,
                                            grammar=action_grammar(self.agent.registry),
-                                           speaking=self._speaking)
+                                           speaking=self._speaking, held=unasked_save_lint(
+                                               lambda: asked_kinds(r.text for r in self.policy.rules.rules)))
         await self.turn_loop.run()
 
     def _speaking(self) -> bool:

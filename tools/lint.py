@@ -62,6 +62,10 @@ def ruff_argv() -> list[str]:
 # Debugging leftovers the on-save lint also looks for (ruff's own rules, selected on top of the
 # project's configuration), reported only on the lines the save added: `keep_leftovers`
 LEFTOVER_CODES = {"T201": "print", "FIX002": "todo"}
+# Findings that are clear mistakes, not style: worth saying unasked (companion/rules/
+# asked_findings.py decides what else the user asked for). "syntax" is ruff's unparsable file.
+MISTAKE_CODES = frozenset({"syntax", "E999", "F821", "F822", "F823", "F632", "F701", "F702", "F704",
+                           "F706"})
 LINTED_SUFFIXES = (".py", ".pyi")  # the files a lint looks at; others in its paths are skipped
 
 
@@ -72,6 +76,14 @@ def keep_leftovers(findings: list[dict], added: dict[str, Iterable[int]]) -> lis
     lines = {path: set(numbers) for path, numbers in added.items()}
     return [f for f in findings
             if f["code"] not in LEFTOVER_CODES or f["line"] in lines.get(f["file"], ())]
+
+
+def worth_saying(codes: Iterable[str], asked: Iterable[str]) -> bool:
+    """Whether findings with these codes may be said unprompted, when the user's rules ask for
+    the kinds `asked` ("print", "todo" or "lint": any finding): a clear mistake always may."""
+    asked = set(asked)
+    return any(code in MISTAKE_CODES or "lint" in asked or LEFTOVER_CODES.get(code) in asked
+               for code in codes)
 
 
 def leftovers_first(findings: list[dict]) -> list[dict]:

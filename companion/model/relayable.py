@@ -8,28 +8,42 @@ only registered tools: the model still decides whether and when to relay, but it
 name a job that does not exist or say an old result again. The 10 M-token v2 model, offered its
 last relay too (for "say that again"), relayed that one over and over: a repeat is spoken, not
 relayed.
+
+The user's rules can keep a result off that list (`unasked_save_lint`): a save's lint finding
+nobody asked about (style, not a clear mistake) is the agent's to show in its panel, not the
+companion's to say, so the grammar leaves it out, as it leaves out any other id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from companion.core.chunk_budget import job_ref
 from companion.core.events import JobEvent
+from tools.lint import worth_saying
 
 RELAYABLE_PHASES = ("result", "error", "needs_confirmation")
 KEPT = 4  # the newest unsaid results offered; older ones are stale by then
 
 
-class RelayableJobs:
-    def __init__(self) -> None:
-        self._unsaid: dict[str, None] = {}  # insertion-ordered set, oldest first
+def unasked_save_lint(asked: Callable[[], Iterable[str]]) -> Callable[[JobEvent], bool]:
+    """A hold for RelayableJobs: a save's lint result none of whose new findings is a clear
+    mistake or of a kind the rules ask for (`asked()`: companion.rules.asked_findings)."""
+    def held(event: JobEvent) -> bool:
+        return (event.tool == "lint" and event.data.get("origin") == "save"
+                and not worth_saying(event.data.get("new_codes", ()), asked()))
+    return held
 
-    @staticmethod
-    def refs_in(jobs: Iterable[JobEvent]) -> list[str]:
+
+class RelayableJobs:
+    def __init__(self, held: Callable[[JobEvent], bool] = lambda event: False) -> None:
+        self._unsaid: dict[str, None] = {}  # insertion-ordered set, oldest first
+        self._held = held  # results the user's rules keep unsaid
+
+    def refs_in(self, jobs: Iterable[JobEvent]) -> list[str]:
         """The relayable references among a turn's job events."""
         return [ref for e in jobs if e.phase in RELAYABLE_PHASES and e.summary.strip()
-                and (ref := job_ref(e.job_id))]
+                and not self._held(e) and (ref := job_ref(e.job_id))]
 
     def allowed(self, also: Iterable[str] = ()) -> list[str]:
         """The ids a relay may name now: the newest KEPT unsaid results (with `also`, this

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 
 from companion.core.clock import MicroTurnClock
-from companion.core.events import Event, ModelAction, ModelTurn, StreamState
+from companion.core.events import Event, JobEvent, ModelAction, ModelTurn, StreamState
 from companion.core.protocol import (
     Action,
     Chunk,
@@ -22,14 +22,12 @@ from companion.core.protocol import (
     parse_output,
     serialize_chunk,
 )
-from companion.model.action_grammar import after_a_call, while_speaking, with_heard, with_relays
 from companion.model.link import ModelLink
 from companion.model.recent_turns import RecentTurn, RecentTurns, merge_chunks
-from companion.model.relayable import RelayableJobs
 from companion.model.session_client import RETRY_AFTER_CAP, ServerError, TurnResult, encode_features
+from companion.model.turn_grammar import TurnGrammar
 from companion.model.turn_pieces import TurnPiece, halve_at_a_line, split_in_two
 
-HEARD_TEXTS = 8  # finished hypotheses and typed lines a copied argument may choose from
 # protocol 2 emits one whole utterance in a turn: room for 24 words (an action ends far sooner;
 # a turn that still hits the cap is a valid grammar prefix and is parsed as it stands)
 V2_MAX_NEW_TOKENS = 96
@@ -72,6 +70,7 @@ class TurnLoop:
         observe: Callable[[Chunk, SerializedChunk], None] | None = None,
         grammar: str | None = None,
         speaking: Callable[[], bool] | None = None,
+        held: Callable[[JobEvent], bool] | None = None,
     ) -> None:
         self.clock = clock
         self.link = link
@@ -80,12 +79,10 @@ class TurnLoop:
         self.max_new_tokens = max_new_tokens
         self._observe = observe
         self.grammar = grammar  # the v2 action grammar, sent as `ebnf` when the model is v2
-        self.relays = RelayableJobs()  # which job ids this turn's grammar lets a relay name
-        # while our voice plays (or was just asked to), a turn may only let it play or stop
-        self._speaking, self._spoke_at = speaking or (lambda: False), -10
+        # what each turn's action grammar allows (`held`: results the rules keep unsaid)
+        self.allowed = TurnGrammar(grammar, speaking, held)
+        self.relays = self.allowed.relays
         self._recent = RecentTurns()
-        self._heard: deque[tuple[str, bool]] = deque(maxlen=HEARD_TEXTS)  # (words, finished)
-        self._called_at = -10
         self._needs_prefix = True
         self._output_open = False
         self._held: Chunk | None = None  # a chunk not yet delivered: goes with the next one
@@ -189,7 +186,7 @@ class TurnLoop:
                 raise ServerError(str(exc), exc.status, exc.retry_after) from exc
             self._rest.pop(0)
         if self._rest_of is not None:  # all of that turn has reached the model now
-            self.relays.saw(RelayableJobs.refs_in(self._rest_of[0].jobs))
+            self.relays.saw(self.relays.refs_in(self._rest_of[0].jobs))
             if self._observe is not None:
                 self._observe(*self._rest_of)
         self._rest_of = None
@@ -201,15 +198,6 @@ class TurnLoop:
         return Chunk(tick=chunk.tick + chunk.ticks,
                      t=round(chunk.t + self.clock.period * chunk.ticks, 6), ticks=0,
                      files=serialized.deferred)
-
-    def _note_heard(self, chunk: Chunk) -> None:
-        """The user's latest words: each finished hypothesis and typed line, and the newest
-        hypothesis of the utterance still going (the partials it replaced are gone)."""
-        for text, final in [(w.text.strip(), w.final) for w in chunk.words] + [
-                (t.text.strip(), True) for t in chunk.typed]:
-            if self._heard and not self._heard[-1][1]:
-                self._heard.pop()
-            self._heard.append((text, final))
 
     async def step(self, chunk: Chunk) -> list[Action]:
         """One micro-turn: append the chunk (with any held one), decode, emit the decisions.
@@ -230,16 +218,8 @@ class TurnLoop:
         plain = serialized.text if not features else serialize_chunk(
             chunk, features=False, defer_files=DEFER_FILES, protocol=protocol).text
         text = ("<|end|>" if self._output_open else "") + serialized.text
-        shown = RelayableJobs.refs_in(chunk.jobs)
-        grammar = (with_relays(self.grammar, self.relays.allowed(also=shown))
-                   if self.grammar is not None else None)
-        if grammar is not None and (self._speaking() or self.turns - self._spoke_at <= 1):
-            grammar = while_speaking(grammar)
-        if grammar is not None and self.turns == self._called_at:
-            grammar = after_a_call(grammar)
-        self._note_heard(chunk)
-        if grammar is not None:  # a copied argument names words the model has seen
-            grammar = with_heard(grammar, [text for text, _ in self._heard])
+        shown = self.relays.refs_in(chunk.jobs)
+        grammar = self.allowed.for_turn(self.turns, chunk, shown)
         try:
             if self._needs_prefix:
                 await self._prime()
@@ -283,12 +263,7 @@ class TurnLoop:
         stats = self.clock.stats()
         files = tuple(f.path for f in chunk.files)
         for action in actions:
-            if action.kind == "relay" and action.job:
-                self.relays.relayed(action.job)
-            if action.kind in ("speech", "relay"):
-                self._spoke_at = self.turns
-            if action.kind == "call":
-                self._called_at = self.turns
+            self.allowed.decided(self.turns - 1, action)
             now = time.monotonic()
             self._emit(ModelTurn(now, chunk.tick, action.kind, action.text or action.job,
                                  result.latency_ms, stats.late_ticks))

@@ -234,9 +234,10 @@ async def test_lint_on_save_names_a_print_the_save_added_not_one_already_there(p
         ("F401", 1), ("FIX002", 6), ("T201", 7)]
     assert result.summary == "three new lint findings in report.py: Line contains TODO, consider " \
                              "resolving the issue at report.py line 6"
+    assert result.data["new_codes"] == ["F401", "FIX002", "T201"]  # what the rules may let be said
     [third] = agent.on_file_saved(path, "")  # saved again unchanged: nothing new, none of its own
     await agent.wait_idle()
-    assert sink.last(third).summary == ""
+    assert sink.last(third).summary == "" and sink.last(third).data["new_codes"] == []
     assert {f["code"] for f in sink.last(third).data["findings"]} == {"F401"}
     # the lint the user asks for agrees with what the save's lint said: the leftovers saved this
     # session are still there (never "lint is clean"), the project's own print is still not

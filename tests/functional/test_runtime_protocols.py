@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from companion.core.events import JobEvent, Say, TypedText
-from companion.model.action_grammar import action_grammar, while_speaking, with_relays
+from companion.model.action_grammar import action_grammar, after_a_call, while_speaking, with_relays
 from companion.perception import PerceptionOptions
 from companion.runtime import Runtime, RuntimeOptions
 from tools.catalog import default_registry
@@ -113,13 +113,18 @@ async def test_protocol_2_relays_verbatim_and_speaks_whole_capped_utterances(
     offered = [re.sub(r"(?m)^heard_string ::=.*$", lambda _: heard_rule, g) for g in raw]
     assert any('"\\"which job\\"" | "\\"talk a lot\\""' in g for g in raw)
     # every turn gets the action grammar, its relay naming the results that may be relayed;
-    # while the voice plays (or was just asked to speak) only silence or stop
+    # while the voice plays (or was just asked to speak) only silence or stop; a call only
+    # while typed words are new
     idle, j7 = with_relays(grammar, []), with_relays(grammar, ["j7"])
-    assert turns and all(g in (idle, j7, while_speaking(idle), while_speaking(j7)) for g in offered)
-    assert idle in offered and any(g.startswith("root ::= silence | stop\n") for g in offered)
+    shapes = [shape(g) for g in (idle, j7) for shape in (lambda g: g, while_speaking, after_a_call)]
+    assert turns and all(g in shapes for g in offered)
+    assert offered[0] == after_a_call(idle)  # nothing asked yet: no call
+    typed_turn = next(i for i, b in enumerate(turns) if "<|user|>which job" in b["text"])
+    assert offered[typed_turn].startswith("root ::= silence | speak | stop | call\n")
+    assert any(g.startswith("root ::= silence | stop\n") for g in offered)
     j7_turn = next(i for i, b in enumerate(turns) if "<|tool|>j7 failed: " in b["text"])
-    assert offered[j7_turn] == j7  # the failure, in the turn it arrives
-    assert offered[-1] in (idle, while_speaking(idle))  # relayed once: not offered again
+    assert offered[j7_turn] in (j7, after_a_call(j7))  # the failure, in the turn it arrives
+    assert offered[-1] in (idle, while_speaking(idle), after_a_call(idle))  # relayed once: not again
     assert said[0] == SUMMARY + " "  # the agent's words, verbatim, once
     assert sum(SUMMARY in s for s in said) == 1
     # a server that ignores the grammar (this scripted one) may still name an unknown id:

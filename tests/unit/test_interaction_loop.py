@@ -385,3 +385,26 @@ def test_a_held_backlog_keeps_the_newest_audio_and_every_save():
     assert (held.audio[0].t, held.audio[-1].t) == (pytest.approx(50.2), pytest.approx(60.0))
     assert [f.path for f in held.files] == [f"f{k}.py" for k in range(50, 301, 50)]
     assert (held.tick, held.ticks) == (0, 301)
+
+
+async def test_a_call_is_offered_only_to_answer_words_nobody_has_answered(monkeypatch):
+    """A call answers a request: none with nothing asked, one after new words (a final that
+    only confirms its partial is not new; a typed line always is), none once the words are
+    ASKED_TURNS old."""
+    from companion.core.events import UserWords
+    from companion.model import turn_grammar
+    from companion.model.action_grammar import default_action_grammar
+
+    monkeypatch.setattr(turn_grammar, "ASKED_TURNS", 3)
+    async with live_stage(info={"protocol": 2}, grammar=default_action_grammar()) as stage:
+        call = '<|call|>{"tool": "tests", "args": {}}<|end|>'
+        stage.server.on("/generate", ok(""), ok("<|silence|><|end|>"), ok(call),
+                        *[ok("<|silence|><|end|>")] * 6)
+        await stage.turns((0.05, UserWords(0.05, "hmm", True)),  # turn 0: new words
+                          (0.25, UserWords(0.25, "run the tests", False)),  # 1: called
+                          (0.45, UserWords(0.45, "Run the tests.", True)),  # 2: after the call
+                          (0.65, UserWords(0.65, "Run the tests.", True)),  # 3: nothing new
+                          typed(0.85, "run the tests"), n=8)  # 4-6 offered, 7 too old
+        offered = [b["sampling_params"]["ebnf"].splitlines()[0].endswith("| call")
+                   for b in stage.server.turns]
+        assert offered == [True, True, False, False, True, True, True, False]

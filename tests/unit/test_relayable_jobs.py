@@ -14,7 +14,7 @@ def job(n: int, phase: str = "result", summary: str = "median returns 1, expecte
 
 def test_only_shown_results_with_something_to_say_and_not_yet_relayed():
     relays = RelayableJobs()
-    shown = RelayableJobs.refs_in([job(1, "started", "tests started"), job(1, "progress", "0 of 5"),
+    shown = relays.refs_in([job(1, "started", "tests started"), job(1, "progress", "0 of 5"),
                                    job(2), job(3, "result", ""), job(4, "error", "git failed"),
                                    job(5, "needs_confirmation", "commit 2 files?")])
     assert shown == ["j2", "j4", "j5"]  # an unchanged failure (no summary) is nothing to say
@@ -36,3 +36,29 @@ def test_the_grammar_names_exactly_the_relayable_ids():
     none = with_relays(grammar, [])
     assert "relay" not in none.split("\n")[0] and "relay ::=" not in none
     assert with_relays("root ::= \"x\"", ["j1"]) == "root ::= \"x\""  # not an action grammar
+
+
+def lint_on_save(n: int, codes: list[str], summary: str = "one new lint finding in spans.py") -> JobEvent:
+    return JobEvent(1.0, f"job-{n}", "lint", "result", summary,
+                    {"origin": "save", "new_codes": codes, "findings": [{"code": c} for c in codes]})
+
+
+def test_a_saves_lint_finding_is_relayable_only_when_a_rule_asks_or_it_is_a_mistake():
+    """The rules' built-in default is to speak only about clear mistakes and failing tests:
+    CompanionBench's unused import was relayed under 'no lint' and with no rule at all."""
+    from companion.model.relayable import unasked_save_lint
+    from companion.rules.asked_findings import asked_kinds
+
+    rules: list[str] = []
+    relays = RelayableJobs(unasked_save_lint(lambda: asked_kinds(rules)))
+    jobs = [lint_on_save(1, ["F401"]), lint_on_save(2, ["T201", "F401"]), lint_on_save(3, ["F821"]),
+            lint_on_save(4, ["FIX002"]), job(5)]
+    asked_by = JobEvent(1.0, "job-6", "lint", "result", "one lint finding", {"origin": "model",
+                                                                           "new_codes": ["F401"]})
+    assert relays.refs_in([*jobs, asked_by]) == ["j3", "j5", "j6"]  # an undefined name; asked for
+    rules[:] = ["Do not bother me about lint or style findings."]
+    assert relays.refs_in(jobs) == ["j3", "j5"]
+    rules[:] = ["Tell me when I leave a print() call in the code."]  # read again every turn
+    assert relays.refs_in(jobs) == ["j2", "j3", "j5"]
+    rules[:] = ["Point out new TODO comments.", "Warn me about lint and style findings."]
+    assert relays.refs_in(jobs) == ["j1", "j2", "j3", "j4", "j5"]
