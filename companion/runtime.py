@@ -157,7 +157,7 @@ class Runtime:
         self.turn_loop = TurnLoop(self.clock, self.link, self.emit, self._prefix,
                                            observe=self._on_turn, max_new_tokens=32,
                                            grammar=action_grammar(self.agent.registry),
-                                           speaking=self._speaking, held=unasked_save_lint(
+                                           speaking=self._speaking, unsaid=unasked_save_lint(
                                                lambda: asked_kinds(r.text for r in self.policy.rules.rules)))
         await self.turn_loop.run()
 

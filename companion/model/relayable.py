@@ -9,9 +9,10 @@ name a job that does not exist or say an old result again. The 10 M-token v2 mod
 last relay too (for "say that again"), relayed that one over and over: a repeat is spoken, not
 relayed.
 
-The user's rules can keep a result off that list (`unasked_save_lint`): a save's lint finding
-nobody asked about (style, not a clear mistake) is the agent's to show in its panel, not the
-companion's to say, so the grammar leaves it out, as it leaves out any other id.
+A save's lint result that the user's rules keep unsaid (`unasked_save_lint`) never reaches the
+model at all (TurnLoop leaves it out of the turn), so it is never relayable either: with only
+its id left out of the grammar, the shipped model spoke a garbled remark of its own about it
+instead (CompanionBench, seventh session).
 """
 
 from __future__ import annotations
@@ -27,23 +28,24 @@ KEPT = 4  # the newest unsaid results offered; older ones are stale by then
 
 
 def unasked_save_lint(asked: Callable[[], Iterable[str]]) -> Callable[[JobEvent], bool]:
-    """A hold for RelayableJobs: a save's lint result none of whose new findings is a clear
-    mistake or of a kind the rules ask for (`asked()`: companion.rules.asked_findings)."""
-    def held(event: JobEvent) -> bool:
-        return (event.tool == "lint" and event.data.get("origin") == "save"
-                and not worth_saying(event.data.get("new_codes", ()), asked()))
-    return held
+    """Whether a job event is a save's lint result none of whose new findings is a clear mistake
+    or of a kind the rules ask for (`asked()`: companion.rules.asked_findings): the agent's panel
+    shows it; the conversation keeps it unsaid."""
+    def unsaid(event: JobEvent) -> bool:
+        return (event.tool == "lint" and event.phase == "result" and event.data.get("origin") == "save"
+                and bool(event.summary) and not worth_saying(event.data.get("new_codes", ()), asked()))
+    return unsaid
 
 
 class RelayableJobs:
-    def __init__(self, held: Callable[[JobEvent], bool] = lambda event: False) -> None:
+    def __init__(self) -> None:
         self._unsaid: dict[str, None] = {}  # insertion-ordered set, oldest first
-        self._held = held  # results the user's rules keep unsaid
 
-    def refs_in(self, jobs: Iterable[JobEvent]) -> list[str]:
+    @staticmethod
+    def refs_in(jobs: Iterable[JobEvent]) -> list[str]:
         """The relayable references among a turn's job events."""
         return [ref for e in jobs if e.phase in RELAYABLE_PHASES and e.summary.strip()
-                and not self._held(e) and (ref := job_ref(e.job_id))]
+                and (ref := job_ref(e.job_id))]
 
     def allowed(self, also: Iterable[str] = ()) -> list[str]:
         """The ids a relay may name now: the newest KEPT unsaid results (with `also`, this

@@ -2,11 +2,11 @@
 
 The model decides every turn; this only narrows the actions to those that make sense given what
 the turn loop has shown it and what it did (each rule below says why):
-- a relay names only results it was shown, has not said, and the user's rules let it say
-  (companion.model.relayable);
+- a relay names only results it was shown and has not said (companion.model.relayable);
 - while its own utterance plays it may let it play or stop (`while_speaking`);
 - a call answers a request: it is offered only while the user's newest words (said or typed)
-  are under ASKED_TURNS old and no call has followed them, and never in the turn after a call
+  are under ASKED_TURNS old (not counting turns our voice plays: a request typed over a long
+  remark is still open when it ends) and no call has followed them, and never in the turn after a call
   (`after_a_call`). The agent runs the on-save checks itself; calls with nothing asked re-ran
   tests over a failure being relayed (cutting the relay) and read git status on room noise
   (CompanionBench, r5: 2.8 calls a 10 minutes);
@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from companion.core.events import JobEvent
 from companion.core.protocol import Action, Chunk
 from companion.model.action_grammar import after_a_call, while_speaking, with_heard, with_relays
 from companion.model.relayable import RelayableJobs
@@ -33,25 +32,27 @@ def _words(text: str) -> list[str]:
 
 
 class TurnGrammar:
-    def __init__(self, grammar: str | None, speaking: Callable[[], bool] | None = None,
-                 held: Callable[[JobEvent], bool] | None = None) -> None:
+    def __init__(self, grammar: str | None, speaking: Callable[[], bool] | None = None) -> None:
         self.grammar = grammar  # the v2 action grammar; None: unconstrained (protocol 1)
-        self.relays = RelayableJobs(held) if held is not None else RelayableJobs()
+        self.relays = RelayableJobs()
         # while our voice plays (or was just asked to), a turn may only let it play or stop
         self._speaking = speaking or (lambda: False)
         self._heard: deque[tuple[str, bool]] = deque(maxlen=HEARD_TEXTS)  # (words, finished)
         self._spoke_at = self._called_at = self._asked_at = -10  # the turn after each
+        self._asked_age = ASKED_TURNS  # turns since the newest words, our voice's not counted
 
     def for_turn(self, turn: int, chunk: Chunk, shown: list[str]) -> str | None:
         """The grammar of turn number `turn` (0-based), which shows `chunk` and the relayable
         results `shown`."""
+        speaking = self._speaking() or turn - self._spoke_at <= 1
+        self._asked_age += not speaking
         self._note_heard(turn, chunk)
         if self.grammar is None:
             return None
         grammar = with_relays(self.grammar, self.relays.allowed(also=shown))
-        if self._speaking() or turn - self._spoke_at <= 1:
+        if speaking:
             grammar = while_speaking(grammar)
-        asked = self._called_at < self._asked_at and turn + 1 - self._asked_at < ASKED_TURNS
+        asked = self._called_at < self._asked_at and self._asked_age < ASKED_TURNS
         if turn == self._called_at or not asked:
             grammar = after_a_call(grammar)
         return with_heard(grammar, [text for text, _ in self._heard])
@@ -72,7 +73,7 @@ class TurnGrammar:
                 (t.text.strip(), True, True) for t in chunk.typed]:
             # a final that only confirms its partial asks nothing new
             if typed or not self._heard or _words(self._heard[-1][0]) != _words(text):
-                self._asked_at = turn + 1
+                self._asked_at, self._asked_age = turn + 1, 0
             if self._heard and not self._heard[-1][1]:
                 self._heard.pop()
             self._heard.append((text, final))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import replace
 from collections.abc import Callable
 
 from companion.core.clock import MicroTurnClock
@@ -70,7 +71,7 @@ class TurnLoop:
         observe: Callable[[Chunk, SerializedChunk], None] | None = None,
         grammar: str | None = None,
         speaking: Callable[[], bool] | None = None,
-        held: Callable[[JobEvent], bool] | None = None,
+        unsaid: Callable[[JobEvent], bool] | None = None,
     ) -> None:
         self.clock = clock
         self.link = link
@@ -79,9 +80,11 @@ class TurnLoop:
         self.max_new_tokens = max_new_tokens
         self._observe = observe
         self.grammar = grammar  # the v2 action grammar, sent as `ebnf` when the model is v2
-        # what each turn's action grammar allows (`held`: results the rules keep unsaid)
-        self.allowed = TurnGrammar(grammar, speaking, held)
+        self.allowed = TurnGrammar(grammar, speaking)  # what each turn's action grammar allows
         self.relays = self.allowed.relays
+        # job results the user's rules keep out of the conversation (a save's unasked lint
+        # finding): the TUI shows them; the model is not shown them (relayable.py says why)
+        self._unsaid = unsaid
         self._recent = RecentTurns()
         self._needs_prefix = True
         self._output_open = False
@@ -207,6 +210,8 @@ class TurnLoop:
         """
         if self._held is not None:
             chunk = merge_chunks(self._held, chunk)
+        if self._unsaid is not None and chunk.jobs:
+            chunk = replace(chunk, jobs=tuple(e for e in chunk.jobs if not self._unsaid(e)))
         if self.clock.now() < self._retry_at:  # the server asked for a pause: nothing is sent
             self._held = chunk
             self.held_turns += 1

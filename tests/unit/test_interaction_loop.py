@@ -408,3 +408,46 @@ async def test_a_call_is_offered_only_to_answer_words_nobody_has_answered(monkey
         offered = [b["sampling_params"]["ebnf"].splitlines()[0].endswith("| call")
                    for b in stage.server.turns]
         assert offered == [True, True, False, False, True, True, True, False]
+
+
+async def test_a_request_typed_over_our_voice_is_still_open_when_it_ends(monkeypatch):
+    """A new user typed "run the linter" while a remark played: the call may only come once
+    the voice ends, so the turns it plays do not age the request."""
+    from companion.model import turn_grammar
+    from companion.model.action_grammar import default_action_grammar
+
+    monkeypatch.setattr(turn_grammar, "ASKED_TURNS", 2)
+    playing = [False, True, True, True, True, False, False, False]
+    async with live_stage(info={"protocol": 2}, grammar=default_action_grammar(),
+                          speaking=lambda: playing[stage.loop.turns]) as stage:
+        stage.server.on("/generate", ok(""), *[ok("<|silence|><|end|>")] * 8)
+        await stage.turns(typed(0.25, "run the linter"), n=8)
+        roots = [b["sampling_params"]["ebnf"].splitlines()[0] for b in stage.server.turns]
+        nothing_asked, playing_root = "root ::= silence | speak | stop", "root ::= silence | stop"
+        assert roots == [nothing_asked, *[playing_root] * 4, nothing_asked + " | call",
+                         nothing_asked, nothing_asked]
+
+
+async def test_a_result_the_rules_keep_unsaid_never_reaches_the_model():
+    """A save's unasked lint finding is the TUI's, not the conversation's: with only its relay
+    taken out of the grammar, the shipped model made up a remark about it instead."""
+    from companion.model.action_grammar import default_action_grammar
+
+    lint = JobEvent(0.3, "job-2", "lint", "result", "one new lint finding in spans.py", {"origin": "save"})
+    started = JobEvent(0.25, "job-2", "lint", "started", "lint started", {"origin": "save"})
+    async with FakeServer(info={"protocol": 2}) as server:
+        harness = StageHarness()
+        link = ModelLink(harness.emit, server_url=server.url, token=server.token, sleep=harness.clock.sleep)
+        await link.connect()
+        clock = MicroTurnClock(now=harness.clock.now, sleep=harness.clock.sleep)
+        clock.start(0.0)
+        loop = TurnLoop(clock, link, harness.emit, lambda: PREFIX, grammar=default_action_grammar(),
+                        unsaid=lambda e: e.phase == "result" and e.tool == "lint")
+        server.on("/generate", ok(""), *[ok("<|silence|><|end|>")] * 2)
+        try:
+            await harness.run_turns(clock, loop.step, [(0.25, started), (0.3, lint)], 2)
+        finally:
+            await link.close()
+        texts = [b["text"] for b in server.turns]
+        assert any("<|tool|>j2 started: lint started" in t for t in texts)
+        assert not any("lint finding" in t for t in texts)

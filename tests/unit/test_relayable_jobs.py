@@ -43,22 +43,28 @@ def lint_on_save(n: int, codes: list[str], summary: str = "one new lint finding 
                     {"origin": "save", "new_codes": codes, "findings": [{"code": c} for c in codes]})
 
 
-def test_a_saves_lint_finding_is_relayable_only_when_a_rule_asks_or_it_is_a_mistake():
+def test_a_saves_lint_finding_is_said_only_when_a_rule_asks_or_it_is_a_mistake():
     """The rules' built-in default is to speak only about clear mistakes and failing tests:
     CompanionBench's unused import was relayed under 'no lint' and with no rule at all."""
     from companion.model.relayable import unasked_save_lint
     from companion.rules.asked_findings import asked_kinds
 
     rules: list[str] = []
-    relays = RelayableJobs(unasked_save_lint(lambda: asked_kinds(rules)))
+    unsaid = unasked_save_lint(lambda: asked_kinds(rules))
     jobs = [lint_on_save(1, ["F401"]), lint_on_save(2, ["T201", "F401"]), lint_on_save(3, ["F821"]),
             lint_on_save(4, ["FIX002"]), job(5)]
-    asked_by = JobEvent(1.0, "job-6", "lint", "result", "one lint finding", {"origin": "model",
-                                                                           "new_codes": ["F401"]})
-    assert relays.refs_in([*jobs, asked_by]) == ["j3", "j5", "j6"]  # an undefined name; asked for
+    asked_for = JobEvent(1.0, "job-6", "lint", "result", "one lint finding", {"origin": "model",
+                                                                            "new_codes": ["F401"]})
+    started = JobEvent(1.0, "job-1", "lint", "started", "lint started", {"origin": "save"})
+    clean = lint_on_save(7, [], summary="")  # a clean lint says nothing and is shown as always
+
+    def said() -> list[str]:
+        return [e.job_id for e in [*jobs, asked_for, started, clean] if not unsaid(e)]
+
+    assert said() == ["job-3", "job-5", "job-6", "job-1", "job-7"]  # an undefined name; asked for
     rules[:] = ["Do not bother me about lint or style findings."]
-    assert relays.refs_in(jobs) == ["j3", "j5"]
-    rules[:] = ["Tell me when I leave a print() call in the code."]  # read again every turn
-    assert relays.refs_in(jobs) == ["j2", "j3", "j5"]
+    assert said() == ["job-3", "job-5", "job-6", "job-1", "job-7"]
+    rules[:] = ["Tell me when I leave a print() call in the code."]  # read again every time
+    assert said() == ["job-2", "job-3", "job-5", "job-6", "job-1", "job-7"]
     rules[:] = ["Point out new TODO comments.", "Warn me about lint and style findings."]
-    assert relays.refs_in(jobs) == ["j1", "j2", "j3", "j4", "j5"]
+    assert said() == ["job-1", "job-2", "job-3", "job-4", "job-5", "job-6", "job-1", "job-7"]

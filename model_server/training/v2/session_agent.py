@@ -24,11 +24,10 @@ from companion.core.protocol import job_ref
 from companion.core.redact import redact
 from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
 from model_server.training.v2.git_runs import call_key, git_results
-from model_server.training.v2.oracle import hold
 from model_server.training.v2.session_records import Pending
 from tools.catalog import REMIND
 from tools.changed_lines import ChangeLog
-from tools.lint import LEFTOVER_CODES, keep_leftovers, leftovers_first
+from tools.lint import LEFTOVER_CODES, keep_leftovers, leftovers_first, worth_saying
 from tools.registry import ToolError
 from tools.test_runner import TestRun
 
@@ -84,14 +83,15 @@ class SessionAgent:
         result["new_findings"] = len(new)
         summary = summarize_lint(leftovers_first(new), files=result["files"], everything=False)
         self.sim.summary_of[job_ref(job)] = redact(summary)
+        result["new_codes"] = sorted({f["code"] for f in new})
+        if summary and not worth_saying(result["new_codes"], self.sim.rules.leftovers):
+            return  # live, a finding the rules keep unsaid never reaches the model (TurnLoop)
         # ruff on one file takes about 30 ms: live, its result is in the turn the save is in
         self.emit(k, job, "lint", "result", summary, result, origin="save")
         asked = {LEFTOVER_CODES[f["code"]] for f in new if f["code"] in LEFTOVER_CODES}
         if summary and asked & set(self.sim.rules.leftovers):  # the rules ask to hear of it
             self.sim.pending.append(Pending(k + 2, "relay_auto", k,
                                             {"job": job, "project": project.name, "topic": "leftover"}))
-        elif summary:  # unasked: its relay's turn is held (the oracle's hold)
-            hold(self.sim, k + 2, k, "lint", like="relay_auto")
 
     def run_tests(self, k: int, project: Project, version: Version, everything: bool,
                   requested_by: int | None) -> None:
