@@ -165,9 +165,27 @@ def _word_spans(text: str, marks: list[tuple[int, int, int, int]],
     return tuple(trimmed)
 
 
+def _one_event_per_word(text: str, marks: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """`marks` without the WORD events that continue the previous word (no space between them):
+    espeak-ng speaks "3.0" as "three point zero" and "stats.py" as "stats dot py", with an event
+    for each part, which made the words "3 .0 .0" and "stats . py" in the transcript and in the
+    SelfSpeech the model and the echo check read. A word's audio is all its parts'."""
+    kept: list[tuple[int, int, int, int]] = []
+    start: int | None = None  # text position of the last word kept
+    for mark in marks:
+        kind, pos, _, _ = mark
+        if kind == _EVENT_WORD:
+            if start is not None and pos >= start and not any(ch.isspace() for ch in text[start - 1:pos - 1]):
+                continue
+            start = pos
+        kept.append(mark)
+    return kept
+
+
 def _raw_spans(text: str, marks: list[tuple[int, int, int, int]], n: int, sr: int) -> list[WordSpan]:
     spans: list[WordSpan] = []
     open_word: tuple[str, int] | None = None
+    marks = _one_event_per_word(text, marks)
     for kind, pos, length, ms in marks:
         at = min(n, round(ms * sr / 1000))
         if kind in (_EVENT_WORD, _EVENT_END, _EVENT_MSG_TERMINATED) and open_word is not None:

@@ -26,6 +26,16 @@ def test_words_come_back_in_order_with_increasing_spans(voice):
         assert np.abs(s.samples[w.start:w.end]).max() > 0.05
 
 
+def test_a_word_spoken_in_parts_is_one_word(voice):
+    """espeak-ng reports "3.0" as three word events ("three point zero") and "stats.py" as three
+    ("stats dot py"): the transcript showed "3 .0 .0" and "stats . py"."""
+    s = voice.synthesize("median returns 3.0, expected 2.5 at stats.py line 14")
+    assert [w.text for w in s.words] == ["median", "returns", "3.0,", "expected", "2.5", "at",
+                                         "stats.py", "line", "14"]
+    three = s.words[2]
+    assert (three.end - three.start) / s.sample_rate > 0.5  # "three point zero", all of it
+
+
 def test_rate_changes_duration_and_sample_rate_is_honoured():
     slow = EspeakVoice(rate=100).synthesize("one two three four")
     fast = EspeakVoice(rate=300).synthesize("one two three four")
