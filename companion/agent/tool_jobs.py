@@ -237,7 +237,7 @@ class ToolJobs:
         result["count"] = len(result["findings"])
         new = self.lint_memory.update(result["files"], result["findings"])
         result["new_findings"] = len(new)
-        result["new_codes"] = sorted({f["code"] for f in new})  # what an unasked relay may say
+        result["new_codes"] = sorted({f["code"] for f in new})  # what the rules let be said unasked
         shown = leftovers_first(result["findings"] if everything else new)
         return Outcome(summarize_lint(shown, files=result["files"], everything=everything), result)
 

@@ -38,8 +38,9 @@ class TurnGrammar:
         # while our voice plays (or was just asked to), a turn may only let it play or stop
         self._speaking = speaking or (lambda: False)
         self._heard: deque[tuple[str, bool]] = deque(maxlen=HEARD_TEXTS)  # (words, finished)
-        self._spoke_at = self._called_at = self._asked_at = -10  # the turn after each
+        self._spoke_at = self._called_at = -10  # the turn after each
         self._asked_age = ASKED_TURNS  # turns since the newest words, our voice's not counted
+        self._answered = True  # a call has followed the newest words
 
     def for_turn(self, turn: int, chunk: Chunk, shown: list[str]) -> str | None:
         """The grammar of turn number `turn` (0-based), which shows `chunk` and the relayable
@@ -52,8 +53,7 @@ class TurnGrammar:
         grammar = with_relays(self.grammar, self.relays.allowed(also=shown))
         if speaking:
             grammar = while_speaking(grammar)
-        asked = self._called_at < self._asked_at and self._asked_age < ASKED_TURNS
-        if turn == self._called_at or not asked:
+        if turn == self._called_at or self._answered or self._asked_age >= ASKED_TURNS:
             grammar = after_a_call(grammar)
         return with_heard(grammar, [text for text, _ in self._heard])
 
@@ -64,7 +64,7 @@ class TurnGrammar:
         if action.kind in ("speech", "relay"):
             self._spoke_at = turn + 1
         if action.kind == "call":
-            self._called_at = turn + 1
+            self._called_at, self._answered = turn + 1, True
 
     def _note_heard(self, turn: int, chunk: Chunk) -> None:
         """The user's latest words: each finished hypothesis and typed line, and the newest
@@ -73,7 +73,7 @@ class TurnGrammar:
                 (t.text.strip(), True, True) for t in chunk.typed]:
             # a final that only confirms its partial asks nothing new
             if typed or not self._heard or _words(self._heard[-1][0]) != _words(text):
-                self._asked_at, self._asked_age = turn + 1, 0
+                self._answered, self._asked_age = False, 0
             if self._heard and not self._heard[-1][1]:
                 self._heard.pop()
             self._heard.append((text, final))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 
 from companion.core.clock import MicroTurnClock
 from companion.core.events import Event, JobEvent, ModelAction, ModelTurn, StreamState

@@ -6,16 +6,15 @@ built-in default, `store.rules_prompt_text`). A rule that asks for a kind of fin
 words lets that kind be relayed: "Tell me when I leave a print() call in the code." asks for
 prints, "Point out new TODO comments." for TODOs, "Warn me about lint and style findings." for any
 finding. A rule that says not to ("Do not bother me about lint or style findings.") asks for
-nothing. The runtime turns the answer into the action grammar (companion.model.relayable), so an
-unasked finding can not be relayed at all; the model still decides when an asked one is said.
+nothing. A save's result with no asked finding (and no clear mistake) is not shown to the model
+at all (companion.model.relayable.unasked_save_lint, TurnLoop); the TUI shows it. The model still
+decides whether and when an asked one is said.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-
-ASKABLE = ("print", "todo", "lint")  # tools.lint.LEFTOVER_CODES' kinds, and any finding at all
 
 _KINDS = {
     "print": re.compile(r"\bprint(s|ing|\(\))?\b|\bdebug(ging)? (output|statements?|prints?)\b"),
@@ -29,7 +28,8 @@ _DECLINED = re.compile(r"\b(don'?t|do not|never|no|not|nothing|stop|skip|ignore|
 
 
 def asked_kinds(rule_texts: Iterable[str]) -> frozenset[str]:
-    """The kinds (of ASKABLE) that some rule asks to be told about."""
+    """The kinds ("print", "todo": tools.lint.LEFTOVER_CODES' kinds; "lint": any finding) that
+    some rule asks to be told about."""
     asked: set[str] = set()
     for text in rule_texts:
         words = text.lower().replace("\u2019", "'")

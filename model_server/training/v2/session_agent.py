@@ -22,12 +22,13 @@ from companion.agent.summaries import (
 from companion.core.events import MICRO_TURN_S, JobEvent
 from companion.core.protocol import job_ref
 from companion.core.redact import redact
+from companion.model.relayable import unasked_save_lint
 from model_server.training.v2.code_runs import Project, Version, lint_version, saved_run
 from model_server.training.v2.git_runs import call_key, git_results
 from model_server.training.v2.session_records import Pending
 from tools.catalog import REMIND
 from tools.changed_lines import ChangeLog
-from tools.lint import LEFTOVER_CODES, keep_leftovers, leftovers_first, worth_saying
+from tools.lint import LEFTOVER_CODES, keep_leftovers, leftovers_first
 from tools.registry import ToolError
 from tools.test_runner import TestRun
 
@@ -45,6 +46,8 @@ class SessionAgent:
         self.memory: dict[str, TestMemory] = defaultdict(TestMemory)
         self.lint_memory = LintMemory()  # one agent, one ToolJobs: one LintMemory for all files
         self.changes = ChangeLog()  # ToolJobs.changes: lines saved since the tests last passed
+        # as TurnLoop live: a save's lint finding the rules keep unsaid never reaches the model
+        self.unsaid = unasked_save_lint(lambda: sim.rules.leftovers)
         self.unlinted = ChangeLog()  # ToolJobs.unlinted: lines saved since the last on-save lint
         for p in sim.projects:  # the session starts with the suite known to pass, lint known
             self.memory[p.name].update(p.clean.run)
@@ -60,7 +63,9 @@ class SessionAgent:
         """A JobEvent at tick k as BackgroundAgent's JobEvents writes it: real tool, phase and
         data, the summary redacted, the payload carrying context_ref and origin."""
         payload = {**(data or {}), "context_ref": {"job_id": job}, "origin": origin}
-        self.sim.jobs[k].append(JobEvent(self.sim.t(k), job, tool, phase, redact(summary), payload))
+        event = JobEvent(self.sim.t(k), job, tool, phase, redact(summary), payload)
+        if not self.unsaid(event):
+            self.sim.jobs[k].append(event)
 
     def record_save(self, path: str, diff: str, t: float) -> None:
         """ToolJobs.record_save: the saved lines, for a failure's report and the on-save lint."""
@@ -83,9 +88,7 @@ class SessionAgent:
         result["new_findings"] = len(new)
         summary = summarize_lint(leftovers_first(new), files=result["files"], everything=False)
         self.sim.summary_of[job_ref(job)] = redact(summary)
-        result["new_codes"] = sorted({f["code"] for f in new})
-        if summary and not worth_saying(result["new_codes"], self.sim.rules.leftovers):
-            return  # live, a finding the rules keep unsaid never reaches the model (TurnLoop)
+        result["new_codes"] = sorted({f["code"] for f in new})  # as ToolJobs.lint
         # ruff on one file takes about 30 ms: live, its result is in the turn the save is in
         self.emit(k, job, "lint", "result", summary, result, origin="save")
         asked = {LEFTOVER_CODES[f["code"]] for f in new if f["code"] in LEFTOVER_CODES}
